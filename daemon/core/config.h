@@ -1,0 +1,122 @@
+// The daemon's configuration: /etc/privstack/privstack.yaml.
+//
+// load_config() parses the whole file and collects every problem it finds
+// (syntax, duplicate keys, unknown keys, wrong types, out-of-range values,
+// unsafe secret files) instead of stopping at the first, so that
+// `privstackd --check-config` can report them all as FILE:LINE:COLUMN.
+// Secrets never live in the YAML: it only names the files they are read from.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace privstack {
+
+struct ConfigProblem {
+  std::string file;
+  int line = 0;    // 1-based; 0 when the problem has no position (unreadable file)
+  int column = 0;  // 1-based
+  std::string message;
+  // "FILE:LINE:COLUMN: message", or "FILE: message" without a position.
+  std::string to_string() const;
+};
+
+struct AllowedPort {
+  std::uint16_t port = 0;
+  std::string proto;              // "tcp" or "udp"
+  std::vector<std::string> from;  // CIDR networks; empty means anywhere
+};
+
+struct Config {
+  std::filesystem::path source;  // the file this was loaded from
+
+  struct Listen {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 8443;
+  } listen;
+
+  struct Control {
+    std::filesystem::path socket = "/run/privstack/control.sock";
+  } control;
+
+  std::filesystem::path state_directory = "/var/lib/privstack";
+
+  struct Store {
+    // Empty: the systemd credential "store.key", else <state_directory>/store.key
+    std::filesystem::path key_file;
+  } store;
+
+  struct Tls {
+    // Both empty: a self-signed certificate under <state_directory>/tls/.
+    std::filesystem::path certificate;
+    std::filesystem::path private_key;
+  } tls;
+
+  struct Console {
+    std::filesystem::path web_root = "/usr/share/privstack/web";
+  } console;
+
+  struct Auth {
+    std::chrono::seconds session_idle_timeout{std::chrono::minutes(30)};
+    std::chrono::seconds session_lifetime{std::chrono::hours(12)};
+    int lockout_threshold = 5;  // failed logins before a temporary lockout
+    std::chrono::seconds lockout_duration{std::chrono::minutes(15)};
+    std::vector<std::string> require_totp_for_roles;  // e.g. ["admin"]
+  } auth;
+
+  struct Backup {
+    std::string schedule = "daily 02:00";
+    std::filesystem::path local_directory = "/var/lib/privstack/backups";
+    struct Retention {
+      int daily = 5;
+      int weekly = 4;
+      int monthly = 6;
+    } retention;
+    std::string recovery_public_key;  // PEM or base64 X25519 public key
+    struct S3 {
+      std::string endpoint;  // empty: no off-site shipping
+      std::string region = "us-east-1";
+      std::string bucket;
+      std::string prefix;
+      std::string access_key_id;
+      std::filesystem::path secret_access_key_file;
+      bool path_style = true;
+      std::filesystem::path ca_file;
+    } s3;
+    std::vector<std::string> allowed_regions;  // empty: any region
+  } backup;
+
+  struct HostAudit {
+    std::string schedule = "weekly sun 03:00";
+    std::vector<AllowedPort> allowed_ports;
+  } host_audit;
+
+  struct Notifications {
+    struct Webhook {
+      std::string url;  // empty: no webhook
+      std::filesystem::path secret_file;
+    } webhook;
+  } notifications;
+};
+
+struct ConfigResult {
+  std::optional<Config> config;         // set when problems is empty
+  std::vector<ConfigProblem> problems;  // in file order
+};
+
+// Reads and validates `path`. Never throws for bad input: every problem is
+// reported in the result.
+ConfigResult load_config(const std::filesystem::path& path);
+
+// Parses YAML text as if it had been read from `name` (for tests and for
+// reporting positions in a file that was read elsewhere).
+ConfigResult parse_config(const std::string& yaml_text, const std::string& name);
+
+// Parses "90", "30s", "15m", "12h", "7d" into seconds; nullopt if malformed.
+std::optional<std::chrono::seconds> parse_duration(std::string_view text);
+
+}  // namespace privstack

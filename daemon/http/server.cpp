@@ -1,0 +1,301 @@
+#include "http/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <atomic>
+#include <list>
+#include <mutex>
+
+#include "core/log.h"
+#include "http/tls_context.h"
+
+namespace privstack::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+void apply_security_headers(Response& response) {
+  response.set_header("Strict-Transport-Security", "max-age=63072000");
+  response.set_header("Content-Security-Policy",
+                      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                      "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  response.set_header("X-Content-Type-Options", "nosniff");
+  response.set_header("Referrer-Policy", "no-referrer");
+  response.set_header("X-Frame-Options", "DENY");
+  response.set_header("Cross-Origin-Opener-Policy", "same-origin");
+  response.set_header("Cross-Origin-Resource-Policy", "same-origin");
+  if (!response.header("Cache-Control")) response.set_header("Cache-Control", "no-store");
+}
+
+namespace {
+
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+struct Connection {
+  Connection(tcp::socket socket, std::shared_ptr<TlsContext> tls)
+      : tls(std::move(tls)), stream(std::move(socket), this->tls->ssl) {}
+  std::shared_ptr<TlsContext> tls;  // keeps the context alive across reloads
+  beast::ssl_stream<beast::tcp_stream> stream;
+  bool idle = true;  // waiting for a request; touched only on the strand
+};
+
+std::string remote_address_of(const beast::ssl_stream<beast::tcp_stream>& stream) {
+  boost::system::error_code ec;
+  auto ep = beast::get_lowest_layer(stream).socket().remote_endpoint(ec);
+  if (ec) return "unknown";
+  auto addr = ep.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).to_string();
+  }
+  return addr.to_string();
+}
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Impl> {
+  Impl(asio::io_context& io, Handler handler, ServerLimits limits)
+      : io(io), acceptor_strand(asio::make_strand(io)), acceptor(acceptor_strand),
+        handler(std::move(handler)), limits(limits) {}
+
+  asio::io_context& io;
+  Strand acceptor_strand;
+  tcp::acceptor acceptor;
+  Handler handler;
+  ServerLimits limits;
+
+  mutable std::mutex tls_mutex;
+  std::shared_ptr<TlsContext> tls;
+
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> in_flight{0};
+  std::atomic<std::size_t> connections{0};
+
+  std::mutex registry_mutex;
+  std::list<std::weak_ptr<Connection>> registry;
+
+  std::shared_ptr<TlsContext> current_tls() const {
+    std::lock_guard lock(tls_mutex);
+    return tls;
+  }
+
+  asio::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), as_tuple_awaitable);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || stopping) break;
+        continue;  // e.g. EMFILE: keep serving the connections we have
+      }
+      if (connections.load() >= limits.max_connections) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      auto tls_context = current_tls();
+      auto conn = std::make_shared<Connection>(std::move(socket), tls_context);
+      std::list<std::weak_ptr<Connection>>::iterator where;
+      {
+        std::lock_guard lock(registry_mutex);
+        where = registry.insert(registry.end(), conn);
+      }
+      ++connections;
+      auto executor = conn->stream.get_executor();
+      asio::co_spawn(executor, session(conn), [self, where](std::exception_ptr) {
+        --self->connections;
+        std::lock_guard lock(self->registry_mutex);
+        self->registry.erase(where);
+      });
+    }
+  }
+
+  static Request to_request(bhttp::request<bhttp::string_body>&& in, std::string remote, bool& ok) {
+    Request out;
+    out.method = std::string(in.method_string());
+    out.target = std::string(in.target());
+    std::string_view target(out.target);
+    size_t q = target.find('?');
+    auto path = percent_decode(target.substr(0, q));
+    ok = path.has_value() && !path->empty() && path->front() == '/';
+    if (path) out.path = std::move(*path);
+    if (q != std::string_view::npos) out.query = std::string(target.substr(q + 1));
+    for (const auto& field : in) {
+      out.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+    }
+    out.body = std::move(in.body());
+    out.remote_address = std::move(remote);
+    return out;
+  }
+
+  asio::awaitable<void> write_response(Connection& conn, Response response, bool head, bool keep_alive,
+                                       unsigned version) {
+    apply_security_headers(response);
+    bhttp::response<bhttp::string_body> res;
+    res.version(version);
+    res.result(static_cast<unsigned>(response.status));
+    res.set(bhttp::field::server, "privstack");
+    for (const Header& h : response.headers) res.set(h.name, h.value);
+    res.keep_alive(keep_alive);
+    res.body() = std::move(response.body);
+    res.prepare_payload();
+    if (head) res.body().clear();  // Content-Length stays that of the GET body
+    beast::get_lowest_layer(conn.stream).expires_after(limits.write_timeout);
+    co_await bhttp::async_write(conn.stream, res, as_tuple_awaitable);
+  }
+
+  asio::awaitable<void> session(std::shared_ptr<Connection> conn) {
+    auto& stream = conn->stream;
+    auto& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_after(limits.handshake_timeout);
+    auto [hs_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, as_tuple_awaitable);
+    if (hs_ec) co_return;
+    std::string remote = remote_address_of(stream);
+
+    beast::flat_buffer buffer;
+    for (std::size_t served = 0; served < limits.max_requests_per_connection && !stopping; ++served) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+      parser.body_limit(limits.body_limit);
+      conn->idle = true;
+      lowest.expires_after(served == 0 ? limits.header_timeout : limits.idle_timeout);
+      auto [h_ec, h_n] = co_await bhttp::async_read_header(stream, buffer, parser, as_tuple_awaitable);
+      conn->idle = false;
+      if (h_ec == bhttp::error::header_limit) {
+        co_await write_response(*conn, Response::problem(431, "Request Header Fields Too Large"), false, false, 11);
+        break;
+      }
+      if (h_ec == bhttp::error::body_limit) {  // a declared Content-Length over the limit
+        co_await write_response(*conn, Response::problem(413, "Content Too Large"), false, false, 11);
+        break;
+      }
+      if (h_ec) {
+        if (h_n > 0 && h_ec != asio::error::operation_aborted && h_ec != beast::error::timeout &&
+            h_ec != asio::error::eof) {
+          co_await write_response(*conn, Response::problem(400, "Bad Request"), false, false, 11);
+        }
+        break;
+      }
+      // A client that sends "Expect: 100-continue" waits for this before the body.
+      if (parser.get()[bhttp::field::expect] == "100-continue") {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
+        co_await bhttp::async_write(stream, cont, as_tuple_awaitable);
+      }
+      lowest.expires_after(limits.body_timeout);
+      auto [b_ec, b_n] = co_await bhttp::async_read(stream, buffer, parser, as_tuple_awaitable);
+      if (b_ec == bhttp::error::body_limit) {
+        co_await write_response(*conn, Response::problem(413, "Content Too Large"), false, false, 11);
+        break;
+      }
+      if (b_ec) {
+        if (b_ec != asio::error::operation_aborted && b_ec != beast::error::timeout && b_ec != asio::error::eof) {
+          co_await write_response(*conn, Response::problem(400, "Bad Request"), false, false, 11);
+        }
+        break;
+      }
+
+      bool keep_alive = parser.get().keep_alive();
+      unsigned version = parser.get().version();
+      bool head = parser.get().method() == bhttp::verb::head;
+      bool target_ok = false;
+      Request request = to_request(parser.release(), remote, target_ok);
+      Response response;
+      ++in_flight;
+      if (!target_ok) {
+        response = Response::problem(400, "Bad Request", "The request target is not a valid path.");
+      } else {
+        try {
+          response = co_await handler(request);
+        } catch (const std::exception& e) {
+          log::emit(log::events::http_internal_error, std::string("request failed: ") + e.what(),
+                    {{"METHOD", request.method}, {"PATH", request.path}, {"REMOTE", remote}});
+          response = Response::problem(500, "Internal Server Error");
+        }
+      }
+      keep_alive = keep_alive && !stopping;
+      co_await write_response(*conn, std::move(response), head, keep_alive, version);
+      --in_flight;
+      if (!keep_alive) break;
+    }
+    lowest.expires_after(std::chrono::seconds(2));
+    co_await stream.async_shutdown(as_tuple_awaitable);
+  }
+};
+
+Server::Server(asio::io_context& io, Handler handler, ServerLimits limits)
+    : impl_(std::make_shared<Impl>(io, std::move(handler), limits)) {}
+
+Server::~Server() = default;
+
+void Server::listen(const std::string& address, std::uint16_t port) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(address, ec);
+  std::string where = (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" +
+                      std::to_string(port);
+  if (ec) throw std::runtime_error("cannot listen on " + where + ": not an IP address");
+  tcp::endpoint endpoint(addr, port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && addr.is_v6() && addr.to_v6().is_unspecified()) acceptor.set_option(asio::ip::v6_only(false), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+  }
+}
+
+std::uint16_t Server::bound_port() const {
+  boost::system::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void Server::set_tls_context(std::shared_ptr<TlsContext> context) {
+  std::lock_guard lock(impl_->tls_mutex);
+  impl_->tls = std::move(context);
+}
+
+std::shared_ptr<TlsContext> Server::tls_context() const { return impl_->current_tls(); }
+
+void Server::start() {
+  if (!impl_->current_tls()) throw std::logic_error("Server::start without a TLS context");
+  asio::co_spawn(impl_->acceptor_strand, impl_->accept_loop(), asio::detached);
+}
+
+void Server::shutdown() {
+  auto impl = impl_;
+  impl->stopping = true;
+  asio::post(impl->acceptor_strand, [impl] {
+    boost::system::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  std::lock_guard lock(impl->registry_mutex);
+  for (auto& weak : impl->registry) {
+    auto conn = weak.lock();
+    if (!conn) continue;
+    asio::post(conn->stream.get_executor(), [conn] {
+      if (conn->idle) beast::get_lowest_layer(conn->stream).cancel();
+    });
+  }
+}
+
+std::size_t Server::requests_in_flight() const { return impl_->in_flight; }
+std::size_t Server::open_connections() const { return impl_->connections; }
+
+}  // namespace privstack::http

@@ -1,0 +1,67 @@
+// The HTTPS server: Beast over OpenSSL, one coroutine per connection on its
+// own strand, a Handler for every request. Beast and Asio's templates stay
+// in server.cpp; callers see only this interface.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "http/http.h"
+#include "http/tls.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace privstack::http {
+
+struct ServerLimits {
+  std::size_t header_limit = 8 * 1024;  // bytes of request line + headers; more is 431
+  std::size_t body_limit = 1024 * 1024;  // more is 413
+  // Each is a deadline for the whole step, so a client that trickles bytes
+  // (slowloris) is cut off when it runs out, not when it goes quiet.
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds body_timeout{30};
+  std::chrono::seconds idle_timeout{30};  // between keep-alive requests
+  std::chrono::seconds write_timeout{30};
+  std::size_t max_connections = 10000;
+  std::size_t max_requests_per_connection = 1000;
+};
+
+// Headers added to every response (HSTS, CSP, nosniff, ...), so no handler
+// can forget them. A handler may override Cache-Control.
+void apply_security_headers(Response& response);
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, Handler handler, ServerLimits limits = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens. Throws std::runtime_error("cannot listen on ADDR:PORT: reason").
+  void listen(const std::string& address, std::uint16_t port);
+  std::uint16_t bound_port() const;
+
+  // New connections use the latest context; connections already open keep
+  // theirs, so a certificate reload drops nobody.
+  void set_tls_context(std::shared_ptr<TlsContext> context);
+  std::shared_ptr<TlsContext> tls_context() const;
+
+  void start();
+  // Shutdown, step 1: no new connections; keep-alive connections waiting for
+  // their next request are closed; requests in flight finish and their
+  // connections close after the response.
+  void shutdown();
+  std::size_t requests_in_flight() const;
+  std::size_t open_connections() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace privstack::http
