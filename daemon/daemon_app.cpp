@@ -1,5 +1,6 @@
 #include "daemon_app.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -9,6 +10,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <chrono>
@@ -17,12 +20,20 @@
 #include <thread>
 #include <vector>
 
+#include "audit/audit.h"
+#include "audit/routes.h"
+#include "auth/auth.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "http/control.h"
 #include "http/server.h"
+#include "http/static_files.h"
 #include "http/tls.h"
+#include "hostaudit/hostaudit.h"
+#include "records/records.h"
+#include "store/admin.h"
+#include "store/store.h"
 
 namespace privstack {
 
@@ -75,6 +86,71 @@ std::shared_ptr<http::TlsContext> load_tls(const Config& c) {
 
 }  // namespace
 
+// Threads for CPU-heavy work (Argon2 password hashing). They run at a lower
+// priority (nice 10) than the io threads, so a burst of logins slows logins
+// down, not every other request.
+class BlockingPool {
+ public:
+  explicit BlockingPool(unsigned threads) : work_(asio::make_work_guard(ctx_)) {
+    for (unsigned i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] {
+        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+        ctx_.run();
+      });
+    }
+  }
+  ~BlockingPool() {
+    work_.reset();
+    ctx_.stop();
+    for (auto& t : threads_) t.join();
+  }
+  asio::any_io_executor executor() { return ctx_.get_executor(); }
+
+ private:
+  asio::io_context ctx_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::vector<std::thread> threads_;
+};
+
+// Authentication events into the audit log (auth knows nothing of audit).
+class AuditAuthSink : public auth::AuthEventSink {
+ public:
+  AuditAuthSink(audit::AuditLog& log, asio::any_io_executor executor) : log_(log), executor_(std::move(executor)) {}
+  void record(const auth::AuthEvent& e) override {
+    audit::Entry a;
+    // Control-socket actors arrive as "privstackctl (uid N)".
+    constexpr std::string_view ctl = "privstackctl (uid ";
+    bool local = e.actor.starts_with(ctl);
+    if (local) {
+      a.actor = "local:uid=" + e.actor.substr(ctl.size(), e.actor.size() - ctl.size() - (e.actor.ends_with(")") ? 1 : 0));
+      a.source = std::string(audit::kControlSource);
+    } else {
+      a.actor = !e.actor.empty() ? audit::actor_user(e.actor) : !e.user.empty() ? audit::actor_user(e.user) : "anonymous";
+      if (!e.token_id.empty() && e.actor.empty()) a.actor = audit::actor_token(e.token_id, e.user);
+      a.source = e.remote;
+    }
+    a.action = e.type;
+    a.object = !e.user.empty() ? "user:" + e.user : !e.token_id.empty() ? "token:" + e.token_id : "";
+    bool denied = e.type.find("denied") != std::string::npos;
+    bool failed = e.type.find("failed") != std::string::npos || e.type.find("lockout") != std::string::npos;
+    a.outcome = std::string(denied ? audit::kDenied : failed ? audit::kFailure : audit::kSuccess);
+    std::string detail;
+    auto add = [&](std::string_view k, const std::string& v) {
+      if (!v.empty()) detail += (detail.empty() ? "" : "; ") + std::string(k) + "=" + v;
+    };
+    add("change", e.action);
+    add("reason", e.reason);
+    add("token", e.token_id);
+    add("message", e.message);
+    a.detail = std::move(detail);
+    log_.post_append(executor_, std::move(a));
+  }
+
+ private:
+  audit::AuditLog& log_;
+  asio::any_io_executor executor_;
+};
+
 struct DaemonApp::Impl {
   explicit Impl(Config c) : config(std::make_shared<const Config>(std::move(c))) {}
 
@@ -82,9 +158,26 @@ struct DaemonApp::Impl {
   std::mutex config_mutex;
   asio::io_context io;
   Health health;
+  // The encrypted store, open before READY=1; modules keep their data in it.
+  std::unique_ptr<store::Store> store;
+  // Hash-chained audit log and customer records (daemon/audit, daemon/records).
+  std::unique_ptr<audit::AuditLog> audit_log;
+  std::unique_ptr<records::RecordsService> records;
+  // For auth: auth_service->set_event_sink(audit_sink).
+  std::shared_ptr<auth::AuthEventSink> audit_sink;
+  // Authentication and access control (daemon/auth): Argon2 runs on
+  // blocking_pool, never on the io threads; guard() wraps the router.
+  std::unique_ptr<BlockingPool> blocking_pool;
+  std::unique_ptr<auth::StoreAuthRepository> auth_repository;
+  std::unique_ptr<auth::AuthService> auth_service;
+  std::unique_ptr<http::StaticFiles> static_files;
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<http::ControlServer> control;
+  // Host audit (daemon/hostaudit): scans run on their own thread, so a long
+  // apt-get simulation never delays a login's Argon2 on blocking_pool.
+  std::unique_ptr<asio::thread_pool> hostaudit_pool;
+  std::unique_ptr<hostaudit::HostAuditService> hostaudit;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   bool stopping = false;
 
@@ -128,9 +221,136 @@ struct DaemonApp::Impl {
       int status = health.overall() == HealthState::failed ? 503 : 200;
       co_return http::Response::json(status, doc);
     });
+    audit::register_routes(*audit_log, router);
+    records->register_routes(router);
+    auth_service->register_routes(router);
+    hostaudit->register_routes(router);
+    // Everything else is the console's static files (public).
+    static_files = std::make_unique<http::StaticFiles>(current_config()->console.web_root);
+    router.set_fallback(static_files->handler());
+  }
+
+  // Users, sessions and API tokens from the store; auth events also go to
+  // the audit log.
+  void open_auth(const Config& c) {
+    blocking_pool = std::make_unique<BlockingPool>(2);
+    auth_repository = std::make_unique<auth::StoreAuthRepository>(*store);
+    auth_service = std::make_unique<auth::AuthService>(*auth_repository, blocking_pool->executor(),
+                                                       auth::Settings::from_config(c));
+    auth_service->load();
+    if (audit_sink) auth_service->set_event_sink(audit_sink);
+  }
+
+  static http::ServerLimits server_limits(const Config& c) {
+    http::ServerLimits limits;
+    limits.requests_per_second_per_address = c.listen.requests_per_second;
+    limits.request_burst = 2.0 * c.listen.requests_per_second;
+    limits.max_connections_per_address = static_cast<std::size_t>(c.listen.connections_per_address);
+    return limits;
+  }
+
+  // Opens the audit log (anchor key outside the store) and the records
+  // module on the open store; writes a first anchor.
+  void open_audit(const Config& c) {
+    bool created = false;
+    Secret key = audit::AuditLog::load_or_create_anchor_key(c.state_directory, &created);
+    if (created) {
+      log::emit(log::events::audit_anchor_key_created, "created the audit anchor key",
+                {{"KEY_FILE", (c.state_directory / "audit-anchor.key").string()}});
+    }
+    audit_log = std::make_unique<audit::AuditLog>(*store, std::move(key), c.state_directory / "audit-anchor.json");
+    records = std::make_unique<records::RecordsService>(*store, *audit_log);
+    audit_sink = std::make_shared<AuditAuthSink>(*audit_log, io.get_executor());
+    system_audit("daemon.start", "daemon", std::string("privstackd ") + kVersion);
+    audit_log->write_anchor(true);
+  }
+
+  // An audit entry for something the daemon or an administrator did outside
+  // any module (configuration, keys), from a non-io thread or before serving.
+  void system_audit(std::string action, std::string object, std::string detail,
+                    std::string actor = "system", std::string_view outcome = audit::kSuccess) {
+    audit::Entry e;
+    if (actor.starts_with("local:")) e.source = std::string(audit::kControlSource);
+    e.actor = std::move(actor);
+    e.action = std::move(action);
+    e.object = std::move(object);
+    e.outcome = std::string(outcome);
+    e.detail = std::move(detail);
+    audit_log->post_append(io.get_executor(), std::move(e));
+  }
+
+  asio::awaitable<void> anchor_loop() {
+    asio::steady_timer timer(io);
+    while (!stopping) {
+      timer.expires_after(std::chrono::seconds(60));
+      co_await timer.async_wait(asio::use_awaitable);
+      try {
+        co_await audit_log->async_write_anchor();
+      } catch (const std::exception& e) {
+        log::emit(log::events::audit_write_failed, std::string("cannot write the audit anchor: ") + e.what());
+      }
+    }
+  }
+
+  // Opens the store (creating the database on first start). On failure logs
+  // one store.open_failed entry and returns false; the file is untouched.
+  bool open_store(const Config& c) {
+    store::Options options;
+    options.database = store::database_path(c);
+    options.key = store::key_location(c);
+    try {
+      store = store::Store::open(options);
+    } catch (const std::exception& e) {
+      log::emit(log::events::store_open_failed, std::string("cannot open the encrypted store: ") + e.what(),
+                {{"DATABASE", options.database.string()}, {"KEY_FILE", options.key.path.string()}});
+      notify_status(std::string("failed: cannot open the encrypted store: ") + e.what());
+      return false;
+    }
+    std::string source = options.key.credential ? "credential store.key" : options.key.path.string();
+    log::emit(log::events::store_opened, "encrypted store open (SQLCipher " + store->cipher_version() + ")",
+              {{"DATABASE", options.database.string()},
+               {"KEY_SOURCE", source},
+               {"CIPHER_VERSION", store->cipher_version()}});
+    health.set("store", HealthState::ok, "SQLCipher " + store->cipher_version());
+    return true;
+  }
+
+  void register_store_commands() {
+    control->add("store check", [this](const http::ControlRequest&) -> asio::awaitable<json::value> {
+      store::CheckReport r = co_await store->async_check();
+      json::object doc = store::admin::to_json(r);
+      if (r.ok) {
+        log::emit(log::events::store_check_passed, "store integrity check passed",
+                  {{"PAGE_COUNT", static_cast<std::int64_t>(r.page_count)}});
+        health.set("store", HealthState::ok, "SQLCipher " + r.cipher_version + "; last check passed");
+      } else {
+        log::emit(log::events::store_check_failed, "store integrity check found problems",
+                  {{"PAGE_COUNT", static_cast<std::int64_t>(r.page_count)}});
+        health.set("store", HealthState::failed, "integrity check failed");
+        throw http::ControlError("store integrity check FAILED:\n" + json::serialize(doc));
+      }
+      co_return doc;
+    });
+    control->add("store rekey", [this](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+      try {
+        store::RekeyResult r = co_await store->async_rekey();
+        system_audit("store.rekey", "key:store", "store re-encrypted with a new key", audit::actor_of(req));
+        json::object doc;
+        doc["key_file"] = r.key_file.string();
+        doc["duration_ms"] = static_cast<std::int64_t>(r.duration.count());
+        co_return doc;
+      } catch (const store::Error& e) {
+        throw http::ControlError(std::string("rekey failed: ") + e.what());
+      }
+    });
   }
 
   void register_control_commands() {
+    register_store_commands();
+    audit::register_control(*audit_log, *control);
+    records->register_control(*control);
+    auth_service->register_control(*control);
+    hostaudit->register_control(*control);
     control->add("status", [this](const http::ControlRequest&) -> asio::awaitable<json::value> {
       auto c = current_config();
       json::object doc = health_document(true);
@@ -166,8 +386,7 @@ struct DaemonApp::Impl {
         log::emit(log::events::config_rejected, "configuration rejected: " + p.to_string(),
                   {{"CONFIG", old->source.string()}});
       }
-      notify("READY=1");
-      notify_status("serving on " + listen_description(*old) + "; last reload rejected, see the log");
+      notify("READY=1\nSTATUS=serving on " + listen_description(*old) + "; last reload rejected, see the log");
       return;
     }
     Config next = std::move(*result.config);
@@ -177,8 +396,7 @@ struct DaemonApp::Impl {
     } catch (const std::exception& e) {
       log::emit(log::events::config_rejected, std::string("configuration rejected: ") + e.what(),
                 {{"CONFIG", old->source.string()}});
-      notify("READY=1");
-      notify_status("serving on " + listen_description(*old) + "; last reload rejected, see the log");
+      notify("READY=1\nSTATUS=serving on " + listen_description(*old) + "; last reload rejected, see the log");
       return;
     }
     if (next.listen.address != old->listen.address || next.listen.port != old->listen.port ||
@@ -192,13 +410,14 @@ struct DaemonApp::Impl {
     }
     server->set_tls_context(tls);
     update_certificate_health(*tls);
+    auth_service->update_settings(auth::Settings::from_config(next));
     {
       std::lock_guard lock(config_mutex);
       config = std::make_shared<const Config>(std::move(next));
     }
     log::emit(log::events::config_reloaded, "configuration reloaded", {{"CONFIG", old->source.string()}});
-    notify("READY=1");
-    notify_status("serving on " + listen_description(*current_config()));
+    system_audit("config.reload", "config:" + old->source.string(), "configuration reloaded (SIGHUP)");
+    notify("READY=1\nSTATUS=serving on " + listen_description(*current_config()));
   }
 
   asio::awaitable<void> drain_and_stop() {
@@ -214,11 +433,17 @@ struct DaemonApp::Impl {
       timer.expires_after(20ms);
       co_await timer.async_wait(asio::use_awaitable);
     }
+    try {
+      co_await audit_log->async_write_anchor();  // the final head, so a cut tail is detectable
+    } catch (const std::exception& e) {
+      log::emit(log::events::audit_write_failed, std::string("cannot write the audit anchor: ") + e.what());
+    }
     io.stop();
   }
 
-  asio::awaitable<void> signal_loop() {
-    asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  // `signals` is installed before READY=1 is sent: a supervisor may send
+  // SIGTERM the moment it sees READY, before the io loop has run at all.
+  asio::awaitable<void> signal_loop(asio::signal_set& signals) {
     for (;;) {
       int signo = co_await signals.async_wait(asio::use_awaitable);
       if (signo == SIGHUP) {
@@ -235,14 +460,22 @@ struct DaemonApp::Impl {
     log::emit(log::events::daemon_started, std::string("privstackd ") + kVersion + " starting",
               {{"VERSION", kVersion}, {"CONFIG", c->source.string()}});
     notify_status("starting");
+    hostaudit::confine_net_admin();  // only the nft child gets CAP_NET_ADMIN (docs/hostaudit.md)
     try {
       std::filesystem::create_directories(c->state_directory);
       std::filesystem::permissions(c->state_directory, std::filesystem::perms(0750));
+      if (!open_store(*c)) return 1;
+      open_audit(*c);
+      open_auth(*c);
+      hostaudit_pool = std::make_unique<asio::thread_pool>(1);
+      hostaudit = std::make_unique<hostaudit::HostAuditService>(*store, audit_log.get(), hostaudit_pool->get_executor(),
+                                                                [this] { return current_config(); });
 
       auto tls = load_tls(*c);
       register_routes();
-      server = std::make_unique<http::Server>(
-          io, [this](http::Request& r) { return router.dispatch(r); }, http::ServerLimits{});
+      // Every request passes the auth middleware (authentication, CSRF and
+      // Origin checks, the permission matrix) before the router.
+      server = std::make_unique<http::Server>(io, auth_service->guard(router), server_limits(*c));
       server->set_tls_context(tls);
       update_certificate_health(*tls);
       server->listen(c->listen.address, c->listen.port);
@@ -261,13 +494,16 @@ struct DaemonApp::Impl {
     server->start();
     log::emit(log::events::listener_started, "listening on https://" + listen_description(*c),
               {{"LISTEN", listen_description(*c)}});
-    asio::co_spawn(io, signal_loop(), asio::detached);
+    asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+    asio::co_spawn(io, signal_loop(signals), asio::detached);
+    asio::co_spawn(io, anchor_loop(), asio::detached);
+    asio::co_spawn(io, hostaudit->schedule_loop([this] { return stopping; }), asio::detached);
     std::uint64_t watchdog_usec = 0;
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
       asio::co_spawn(io, watchdog_loop(std::chrono::microseconds(watchdog_usec / 2)), asio::detached);
     }
-    notify("READY=1");
-    notify_status("serving on " + listen_description(*c));
+    // One datagram, so a supervisor never sees READY without the status.
+    notify("READY=1\nSTATUS=serving on " + listen_description(*c));
     log::emit(log::events::daemon_ready, "ready", {{"LISTEN", listen_description(*c)}});
 
     unsigned n = std::max(2u, std::min(4u, std::thread::hardware_concurrency()));

@@ -5,10 +5,14 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <iostream>
 #include <map>
 #include <string>
@@ -17,6 +21,7 @@
 #include "core/secret.h"
 #include "core/version.h"
 #include "http/control.h"
+#include "store/admin.h"
 
 namespace json = boost::json;
 
@@ -97,7 +102,7 @@ int call_and_print(const Invocation& inv, const std::string& command, const json
 }
 
 // Reads a password from stdin (--password-stdin) or the terminal, without echo.
-[[maybe_unused]] std::optional<privstack::Secret> read_password(const Invocation& inv, const char* prompt) {
+std::optional<privstack::Secret> read_password(const Invocation& inv, const char* prompt) {
   std::string line;
   if (inv.options.contains("password-stdin")) {
     if (!std::getline(std::cin, line)) return std::nullopt;
@@ -136,8 +141,232 @@ void print_status(const json::value& v) {
   }
 }
 
+// Offline store commands (store init-key, --offline): no daemon involved.
+int run_offline(const Invocation& inv, const std::function<json::object(const privstack::store::admin::Target&)>& fn) {
+  privstack::store::admin::Target target;
+  if (auto it = inv.options.find("config"); it != inv.options.end()) target.config_file = it->second;
+  if (auto it = inv.options.find("key-file"); it != inv.options.end()) target.key_file = it->second;
+  try {
+    json::object doc = fn(target);
+    if (inv.json_output) print_json(doc); else print_human(doc);
+    return doc.contains("ok") && !doc.at("ok").as_bool() ? 1 : 0;
+  } catch (const std::exception& e) {
+    if (inv.json_output) print_json(json::object{{"error", e.what()}});
+    std::fprintf(stderr, "privstackctl: %s\n", e.what());
+    return 1;
+  }
+}
+
+// Paged exports (audit export, records export): asks the daemon for one
+// page at a time and writes each page's text to stdout as it arrives, so
+// memory stays flat whatever the size. Every page is audited by the daemon.
+int paged_export(const Invocation& inv, const std::string& command, const std::string& format, bool string_cursor) {
+  json::object args;
+  args["format"] = format;
+  std::int64_t total = 0;
+  try {
+    for (;;) {
+      json::value page = privstack::http::control_call(inv.socket, command, args);
+      const json::object& o = page.as_object();
+      const json::string& data = o.at("data").as_string();
+      if (!inv.json_output || format != "json") std::fwrite(data.data(), 1, data.size(), stdout);
+      total += o.at("count").as_int64();
+      const json::value& next = o.at("next_cursor");
+      if (next.is_null()) break;
+      if (string_cursor) args["cursor"] = next.as_string(); else args["cursor"] = next.as_int64();
+    }
+    std::fflush(stdout);
+    if (std::ferror(stdout)) {
+      std::fprintf(stderr, "privstackctl: cannot write the export to stdout\n");
+      return 1;
+    }
+    std::fprintf(stderr, "privstackctl: exported %lld rows\n", static_cast<long long>(total));
+    return 0;
+  } catch (const privstack::http::ControlError& e) {
+    std::fprintf(stderr, "privstackctl: %s\n", e.what());
+    return e.exit_code() == 2 ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "privstackctl: %s\n", e.what());
+    return 1;
+  }
+}
+
+std::string option_or(const Invocation& inv, const std::string& name, const std::string& fallback) {
+  auto it = inv.options.find(name);
+  return it == inv.options.end() ? fallback : it->second;
+}
+
+const Option kPasswordStdin{"--password-stdin", false, "read the password from standard input (one line)"};
+
+// Reads the password (stdin or a TTY prompt, twice on a TTY), sends it in
+// args["password"], and wipes the copies.
+int call_with_password(const Invocation& inv, const std::string& command, json::object args) {
+  auto password = read_password(inv, "Password: ");
+  if (!password) {
+    std::fprintf(stderr, "privstackctl: no password given (use --password-stdin or a terminal)\n");
+    return 2;
+  }
+  if (!inv.options.contains("password-stdin")) {
+    auto again = read_password(inv, "Password (again): ");
+    if (!again || again->reveal() != password->reveal()) {
+      std::fprintf(stderr, "privstackctl: the passwords do not match\n");
+      return 1;
+    }
+  }
+  args["password"] = json::string(password->reveal());
+  int rc = call_and_print(inv, command, args);
+  json::string& copy = args["password"].as_string();
+  std::fill(copy.begin(), copy.end(), '\0');
+  return rc;
+}
+
+// hostaudit run / findings, for people (--json prints the daemon's document).
+void print_hostaudit_findings(const json::value& v) {
+  const json::object& o = v.as_object();
+  const json::array& fs = o.at("findings").as_array();
+  if (fs.empty()) {
+    std::cout << (o.contains("scan_id") && o.at("scan_id").is_null() ? "no scan yet\n" : "no findings\n");
+    return;
+  }
+  for (const auto& fv : fs) {
+    const json::object& f = fv.as_object();
+    auto str = [&](const char* k) { return f.contains(k) ? std::string(f.at(k).as_string()) : std::string(); };
+    std::printf("%-8s %s\n         %s\n", str("severity").c_str(), str("id").c_str(), str("title").c_str());
+    if (!str("detail").empty()) std::printf("         %s\n", str("detail").c_str());
+    std::printf("         fix: %s\n", str("remediation").c_str());
+    if (!str("command").empty()) std::printf("         command (not run): %s\n", str("command").c_str());
+  }
+}
+
+void print_hostaudit_report(const json::value& v) {
+  const json::object& o = v.as_object();
+  const json::object& fw = o.at("firewall").as_object();
+  std::cout << "scan " << o.at("id").as_int64() << ": firewall "
+            << (fw.at("read").as_bool() ? "read (" + std::to_string(fw.at("rules").as_int64()) + " rules)"
+                                        : std::string("NOT read"))
+            << "\n\n";
+  std::printf("%-5s %-40s %-13s %-7s %s\n", "PROTO", "LOCAL", "VERDICT", "ALLOWED", "PROCESS");
+  for (const auto& sv : o.at("sockets").as_array()) {
+    const json::object& s = sv.as_object();
+    std::string procs;
+    for (const auto& p : s.at("processes").as_array()) {
+      procs += (procs.empty() ? "" : ",") + std::string(p.as_object().at("name").as_string()) + "/" +
+               std::to_string(p.as_object().at("pid").as_int64());
+    }
+    std::printf("%-5s %-40s %-13s %-7s %s\n", std::string(s.at("proto").as_string()).c_str(),
+                std::string(s.at("endpoint").as_string()).c_str(), std::string(s.at("verdict").as_string()).c_str(),
+                s.at("allowed").as_bool() ? "yes" : "no", procs.c_str());
+  }
+  std::cout << "\n";
+  print_hostaudit_findings(json::object{{"findings", o.at("findings")}});
+}
+
+const Option kConfigOption{"--config", true, "configuration file (default /etc/privstack/privstack.yaml)"};
+const Option kKeyFileOption{"--key-file", true, "the store key file, instead of the configured one"};
+
 std::vector<Command> commands() {
   return {
+      {"store init-key", {}, {kConfigOption, kKeyFileOption, {"--owner", true, "user to own the key (as root)"}},
+       "create the store key (offline; before the first start)",
+       [](const Command&, Invocation& inv) {
+         std::optional<std::string> owner;
+         if (auto it = inv.options.find("owner"); it != inv.options.end()) owner = it->second;
+         return run_offline(inv, [&](const auto& t) { return privstack::store::admin::init_key(t, owner); });
+       }},
+      {"store check", {}, {{"--offline", false, "check the files directly (daemon stopped)"}, kConfigOption,
+                           kKeyFileOption},
+       "verify the store's integrity and every page's authentication code",
+       [](const Command&, Invocation& inv) {
+         if (!inv.options.contains("offline")) return call_and_print(inv, "store check", {});
+         return run_offline(inv, [](const auto& t) {
+           bool ok = false;
+           return privstack::store::admin::check(t, &ok);
+         });
+       }},
+      {"store rekey", {}, {{"--offline", false, "rekey the files directly (daemon stopped)"}, kConfigOption,
+                           kKeyFileOption},
+       "re-encrypt the store with a new key (online by default)",
+       [](const Command&, Invocation& inv) {
+         if (!inv.options.contains("offline")) return call_and_print(inv, "store rekey", {});
+         return run_offline(inv, [](const auto& t) { return privstack::store::admin::rekey(t); });
+       }},
+      {"audit verify", {}, {}, "recompute the audit log's hash chain; names the first broken entry",
+       [](const Command&, Invocation& inv) { return call_and_print(inv, "audit verify", {}); }},
+      {"audit export", {}, {{"--format", true, "jsonl (default) or csv"}}, "write the audit log to stdout",
+       [](const Command&, Invocation& inv) {
+         std::string format = option_or(inv, "format", "jsonl");
+         if (format != "jsonl" && format != "csv") {
+           std::fprintf(stderr, "privstackctl audit export: --format is jsonl or csv\n");
+           return 2;
+         }
+         return paged_export(inv, "audit export", format, false);
+       }},
+      {"records export", {}, {{"--format", true, "csv (default) or jsonl"}},
+       "write all customer records to stdout (RFC 4180 CSV or JSON Lines)",
+       [](const Command&, Invocation& inv) {
+         std::string format = option_or(inv, "format", "csv");
+         if (format != "csv" && format != "jsonl") {
+           std::fprintf(stderr, "privstackctl records export: --format is csv or jsonl\n");
+           return 2;
+         }
+         return paged_export(inv, "records export", format, true);
+       }},
+      {"records import", {"FILE"}, {}, "import recipients and results from a CSV file (- for stdin); all or nothing",
+       [](const Command&, Invocation& inv) {
+         const std::string& file = inv.positionals[0];
+         std::string content;
+         if (file == "-") {
+           content.assign(std::istreambuf_iterator<char>(std::cin), {});
+         } else {
+           std::ifstream in(file, std::ios::binary);
+           if (!in) {
+             std::fprintf(stderr, "privstackctl: cannot read %s\n", file.c_str());
+             return 1;
+           }
+           content.assign(std::istreambuf_iterator<char>(in), {});
+         }
+         json::object args;
+         args["file"] = file;
+         args["content"] = content;
+         return call_and_print(inv, "records import", args);
+       }},
+      {"user add", {"NAME"}, {{"--role", true, "admin, operator, auditor, issuer or support"}, kPasswordStdin},
+       "create a user (the first one must be an admin: the web login stays closed until then)",
+       [](const Command&, Invocation& inv) {
+         auto role = inv.options.find("role");
+         if (role == inv.options.end()) {
+           std::fprintf(stderr, "privstackctl user add: --role is required\n");
+           return 2;
+         }
+         json::object args;
+         args["name"] = inv.positionals[0];
+         args["role"] = role->second;
+         return call_with_password(inv, "user add", std::move(args));
+       }},
+      {"user list", {}, {}, "list users with their roles and states",
+       [](const Command&, Invocation& inv) { return call_and_print(inv, "user list", {}); }},
+      {"user passwd", {"NAME"}, {kPasswordStdin}, "set a user's password (ends the user's sessions)",
+       [](const Command&, Invocation& inv) {
+         json::object args;
+         args["name"] = inv.positionals[0];
+         return call_with_password(inv, "user passwd", std::move(args));
+       }},
+      {"user lock", {"NAME"}, {}, "lock a user out (ends the user's sessions)",
+       [](const Command&, Invocation& inv) {
+         return call_and_print(inv, "user lock", json::object{{"name", inv.positionals[0]}});
+       }},
+      {"user unlock", {"NAME"}, {}, "unlock a user (also clears a temporary login lockout)",
+       [](const Command&, Invocation& inv) {
+         return call_and_print(inv, "user unlock", json::object{{"name", inv.positionals[0]}});
+       }},
+      {"hostaudit run", {}, {}, "audit listening ports against the firewall and allow-list, and harden checks, now",
+       [](const Command&, Invocation& inv) {
+         return call_and_print(inv, "hostaudit run", {}, print_hostaudit_report);
+       }},
+      {"hostaudit findings", {}, {}, "show the latest host audit's findings",
+       [](const Command&, Invocation& inv) {
+         return call_and_print(inv, "hostaudit findings", {}, print_hostaudit_findings);
+       }},
       {"status", {}, {}, "show the daemon's version, uptime and component states",
        [](const Command&, Invocation& inv) {
          int rc = call_and_print(inv, "status", {}, print_status);

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -35,6 +36,7 @@
 #include <map>
 #include <set>
 #include <span>
+#include <sstream>
 #include <string_view>
 #include <tuple>
 #include <variant>
@@ -105,8 +107,8 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
-// The closest candidate within an edit distance of 2 (1 for very short
-// names, so "ab" does not suggest "port"), or nullopt.
+// The closest candidate within an edit distance of 2 (1 when either name is
+// shorter than 3 characters, so "ab" does not suggest "s3"), or nullopt.
 std::optional<std::string> closest(std::string_view name, std::span<const std::string> candidates) {
   std::string lower = lowercase(name);
   std::optional<std::string> best;
@@ -287,6 +289,8 @@ const std::vector<KeySpec<Config>>& config_keys() {
   static const std::vector<KeySpec<Config>> keys = {
       {"listen.address", PRIVSTACK_FIELD(listen.address), {.check = check_ip_literal}},
       {"listen.port", PRIVSTACK_FIELD(listen.port), {.min = 1, .max = 65535}},
+      {"listen.requests_per_second", PRIVSTACK_FIELD(listen.requests_per_second), {.min = 0, .max = 1000000}},
+      {"listen.connections_per_address", PRIVSTACK_FIELD(listen.connections_per_address), {.min = 1, .max = 100000}},
       {"control.socket", PRIVSTACK_FIELD(control.socket), {.check = check_socket_path}},
       {"state_directory", PRIVSTACK_FIELD(state_directory)},
       {"store.key_file", PRIVSTACK_FIELD(store.key_file), {.file = FileCheck::secret_created_if_missing}},
@@ -366,6 +370,56 @@ std::string describe(const YAML::Node& node) {
 }
 
 // ---------------------------------------------------------------------------
+// Document structure, without building trees.
+//
+// yaml-cpp 0.7's LoadAll() loops forever, allocating until the OOM killer
+// steps in, on a stray ',' outside a flow collection (jbeder/yaml-cpp#1040,
+// fixed upstream in 0.8.x): the parser returns the same empty document again
+// and again without consuming the token. So documents are counted here with a
+// bounded number of HandleNextDocument() calls, a parser that does not move
+// is reported as a syntax error, and only the first document is loaded into a
+// tree, with YAML::Load() (a single HandleNextDocument() call).
+
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+struct DocumentScan {
+  std::optional<YAML::Mark> stuck_at;        // where the parser stopped making progress
+  std::optional<YAML::Mark> second_document;  // where a second document starts
+};
+
+// Throws YAML::Exception for syntax errors, like YAML::Load().
+DocumentScan scan_documents(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  // Three documents are enough to tell "one", "more than one" and "stuck".
+  for (int i = 0; i < 3 && parser.HandleNextDocument(handler); ++i) {
+  }
+  DocumentScan scan;
+  const auto& starts = handler.starts;
+  for (std::size_t i = 1; i < starts.size(); ++i) {
+    if (starts[i].pos == starts[i - 1].pos) {
+      scan.stuck_at = starts[i];
+      return scan;
+    }
+  }
+  if (starts.size() > 1) scan.second_document = starts[1];
+  return scan;
+}
+
+// ---------------------------------------------------------------------------
 
 class Loader {
  public:
@@ -377,6 +431,9 @@ class Loader {
   // Visiting more nodes than this means aliases are being used to blow the
   // tree up ("billion laughs"); a real configuration has a few hundred.
   static constexpr std::size_t kMaxNodes = 100000;
+  // Deeper than this is an alias to an enclosing node (`a: &x {b: *x}`,
+  // which yaml-cpp turns into a cycle) or nonsense; the schema is 3 deep.
+  static constexpr int kMaxDepth = 64;
 
   void report(const YAML::Mark& mark, std::string message) {
     problems_.push_back({name_, mark.line + 1, mark.column + 1, std::move(message)});
@@ -386,7 +443,7 @@ class Loader {
     return value.IsNull() || value.Mark().line < 0 ? key.Mark() : value.Mark();
   }
 
-  bool report_duplicate_keys(const YAML::Node& node, const std::string& path);
+  bool report_duplicate_keys(const YAML::Node& node, const std::string& path, int depth = 0);
 
   template <class T>
   void walk(const YAML::Node& map, const std::string& section, const std::string& shown_prefix,
@@ -424,13 +481,13 @@ class Loader {
 };
 
 // Reports every key that appears twice in one mapping, anywhere in the tree.
-// Returns false when the tree is too large to check (see kMaxNodes).
-bool Loader::report_duplicate_keys(const YAML::Node& node, const std::string& path) {
-  if (++nodes_visited_ > kMaxNodes) return false;
+// Returns false when the tree is too large or deep to check (kMaxNodes, kMaxDepth).
+bool Loader::report_duplicate_keys(const YAML::Node& node, const std::string& path, int depth) {
+  if (++nodes_visited_ > kMaxNodes || depth > kMaxDepth) return false;
   if (node.IsSequence()) {
     std::size_t index = 0;
     for (const YAML::Node& item : node) {
-      if (!report_duplicate_keys(item, path + "[" + std::to_string(index++) + "]")) return false;
+      if (!report_duplicate_keys(item, path + "[" + std::to_string(index++) + "]", depth + 1)) return false;
     }
   } else if (node.IsMap()) {
     std::map<std::string, int> first_line;
@@ -444,7 +501,7 @@ bool Loader::report_duplicate_keys(const YAML::Node& node, const std::string& pa
                                  std::to_string(it->second) + ")");
         }
       }
-      if (!report_duplicate_keys(pair.second, join(path, name))) return false;
+      if (!report_duplicate_keys(pair.second, join(path, name), depth + 1)) return false;
     }
   }
   return true;
@@ -693,9 +750,10 @@ void Loader::decode_allowed_ports(const std::string& shown, const YAML::Node& ke
 // Rules that involve more than one key.
 void Loader::check_combinations(Config& config) {
   // tls: a certificate without its key (or the reverse) cannot be served.
-  bool certificate = !config.tls.certificate.empty();
-  bool private_key = !config.tls.private_key.empty();
-  if (certificate != private_key && !failed("tls.certificate") && !failed("tls.private_key")) {
+  // A refused value (relative path, missing file) still counts as set.
+  bool certificate = !config.tls.certificate.empty() || failed("tls.certificate");
+  bool private_key = !config.tls.private_key.empty() || failed("tls.private_key");
+  if (certificate != private_key) {
     const char* set = certificate ? "tls.certificate" : "tls.private_key";
     const char* unset = certificate ? "tls.private_key" : "tls.certificate";
     report(marks_.at(set), std::string(set) + " is set but " + unset +
@@ -733,29 +791,36 @@ void Loader::check_combinations(Config& config) {
 }
 
 ConfigResult Loader::run(const std::string& text) {
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(text);
+    DocumentScan scan = scan_documents(text);
+    if (scan.stuck_at) {
+      std::size_t pos = static_cast<std::size_t>(scan.stuck_at->pos);
+      std::string token = pos < text.size() ? std::string(1, text[pos]) : std::string("end of file");
+      report(*scan.stuck_at, "YAML syntax error: unexpected '" + token + "'");
+      return {std::nullopt, std::move(problems_)};
+    }
+    if (scan.second_document) {
+      report(*scan.second_document, "expected a single YAML document, found another one here");
+    }
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     // e.msg is the bare message; e.what() would repeat the position.
     report(e.mark, "YAML syntax error: " + e.msg);
     return {std::nullopt, std::move(problems_)};
   }
-  if (documents.size() > 1) {
-    report(documents[1].Mark(), "expected a single YAML document, found another one here");
-  }
 
   Config config;
   config.source = name_;
-  YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
   if (root.IsMap()) {
     if (report_duplicate_keys(root, "")) {
       walk(root, "", "", config_keys(), config);
       check_combinations(config);
     } else {
       problems_.push_back({name_, 1, 1,
-                           "the configuration expands to more than " + std::to_string(kMaxNodes) +
-                               " YAML nodes (aliases?); refusing to check it"});
+                           "the configuration is too large to check: more than " + std::to_string(kMaxNodes) +
+                               " YAML nodes or " + std::to_string(kMaxDepth) +
+                               " levels of nesting (are aliases expanding or referring to themselves?)"});
     }
   } else if (!root.IsNull()) {  // a file with only comments is all defaults
     report(root.Mark(), "the configuration must be a mapping of keys to values, got " + describe(root));

@@ -37,6 +37,10 @@ struct Config {
   struct Listen {
     std::string address = "127.0.0.1";
     std::uint16_t port = 8443;
+    // Per client address: sustained requests per second (burst twice that;
+    // 0 = no limit) and open connections.
+    int requests_per_second = 100;
+    int connections_per_address = 256;
   } listen;
 
   struct Control {

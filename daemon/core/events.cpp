@@ -12,6 +12,12 @@ std::span<const Event> all_events() {
       tls_certificate_generated, tls_certificate_loaded, tls_certificate_expiring,
       listener_started, http_internal_error, control_started,        control_denied,
       control_command,
+      store_opened,     store_open_failed, store_migrated,            store_rekeyed,
+      store_rekey_recovered, store_check_failed, store_check_passed,
+      auth_login_succeeded, auth_login_failed, auth_lockout, auth_logout, auth_token_used, auth_totp_failed, auth_permission_denied, auth_sessions_revoked, auth_user_changed, auth_token_changed,
+      audit_anchor, audit_anchor_key_created, audit_verify_passed, audit_verify_failed, audit_write_failed,
+      records_exported, records_imported, records_import_rejected, records_access_granted,
+      hostaudit_scan_completed, hostaudit_scan_failed, hostaudit_finding, hostaudit_finding_resolved,
   };
   return kAll;
 }

@@ -38,6 +38,41 @@ inline constexpr Event http_internal_error{"b512d5ae2f56465cba6ab9b952a47cb4", "
 inline constexpr Event control_started{"68964dd713fb47388f171283f55bc797", "control.started", Priority::info};
 inline constexpr Event control_denied{"fba1feb523104349870690741f2034c6", "control.denied", Priority::warning};
 inline constexpr Event control_command{"58dbc306776c4effb465b9303b17a4b2", "control.command", Priority::info};
+// Encrypted store
+inline constexpr Event store_opened{"98141381ad304e988ba05f8514e7e18f", "store.opened", Priority::info};
+inline constexpr Event store_open_failed{"8f21571e00384cb6af20bfe47fea8659", "store.open_failed", Priority::crit};
+inline constexpr Event store_migrated{"12b8c5b7c3564b139d063db20d870804", "store.migrated", Priority::notice};
+inline constexpr Event store_rekeyed{"324c56eded9c418e98204523902f06f0", "store.rekeyed", Priority::notice};
+inline constexpr Event store_rekey_recovered{"838bfd43550540a197a6c12bcc925532", "store.rekey_recovered", Priority::warning};
+inline constexpr Event store_check_failed{"d0f3d5257f604f17bb827a36c87eceb8", "store.check_failed", Priority::err};
+inline constexpr Event store_check_passed{"8af24a7298f1464da1d4691874d8d80b", "store.check_passed", Priority::info};
+// Authentication and access control (daemon/auth)
+inline constexpr Event auth_login_succeeded{"720ac63455b44d2394a0d80311ff7afb", "auth.login_succeeded", Priority::info};
+inline constexpr Event auth_login_failed{"20da8ff140334118b14c3901ef824462", "auth.login_failed", Priority::warning};
+inline constexpr Event auth_lockout{"103f041264444b6bb8931218dea90071", "auth.lockout", Priority::warning};
+inline constexpr Event auth_logout{"023373f54749457b8ebf82da8cfb7e1f", "auth.logout", Priority::info};
+inline constexpr Event auth_token_used{"1460cbf0500349708ed570465ca3e816", "auth.token_used", Priority::info};
+inline constexpr Event auth_totp_failed{"80e1348a6b99446786232a5f88e11a4a", "auth.totp_failed", Priority::warning};
+inline constexpr Event auth_permission_denied{"094d18eab209482a9474a1f108997bc1", "auth.permission_denied", Priority::warning};
+inline constexpr Event auth_sessions_revoked{"c9b7ca8d003a406db9aeb27436fb16f7", "auth.sessions_revoked", Priority::notice};
+inline constexpr Event auth_user_changed{"1b5d70302f4344859ad664d0aed1f400", "auth.user_changed", Priority::notice};
+inline constexpr Event auth_token_changed{"a8fc5e8830634b11993615f6a29a473c", "auth.token_changed", Priority::notice};
+// Audit log (daemon/audit)
+inline constexpr Event audit_anchor{"5ca06d9c26c84845acb01cdc67e7de7c", "audit.anchor", Priority::info};
+inline constexpr Event audit_anchor_key_created{"bd6f0ae4f1de452abb23d41b57ddfd5b", "audit.anchor_key_created", Priority::notice};
+inline constexpr Event audit_verify_passed{"a3a80d9d9330497891a52bcd2b05c886", "audit.verify_passed", Priority::info};
+inline constexpr Event audit_verify_failed{"62adb04250554808b96bce97a3464b36", "audit.verify_failed", Priority::crit};
+inline constexpr Event audit_write_failed{"93c60787e5314fd195d3a4e27a94108c", "audit.write_failed", Priority::err};
+// Customer data (daemon/records)
+inline constexpr Event records_exported{"824c0604acbf4c5884f06439cc617259", "records.exported", Priority::notice};
+inline constexpr Event records_imported{"bcee3f2b8b054190845acfb6539b2bf3", "records.imported", Priority::notice};
+inline constexpr Event records_import_rejected{"c57eb40d68dd479dbbcfd179a3a0a811", "records.import_rejected", Priority::warning};
+inline constexpr Event records_access_granted{"4b1428b7b6d9453282dd311b58e7ab3d", "records.access_granted", Priority::notice};
+// Host audit (daemon/hostaudit)
+inline constexpr Event hostaudit_scan_completed{"7d474163e38442abb82056d50d2fc023", "hostaudit.scan_completed", Priority::notice};
+inline constexpr Event hostaudit_scan_failed{"da4cdbe85a544f12a898936d0d08c0af", "hostaudit.scan_failed", Priority::err};
+inline constexpr Event hostaudit_finding{"e9b796c2ee864f2b806ff0809d1c87cd", "hostaudit.finding", Priority::warning};
+inline constexpr Event hostaudit_finding_resolved{"bb719e5b87c643ff97773257366549d8", "hostaudit.finding_resolved", Priority::info};
 }  // namespace events
 
 // Every event above, for the catalog consistency test. Modules that add

@@ -256,9 +256,12 @@ json::value control_call(const std::filesystem::path& socket_path, std::string_v
   request["args"] = args;
   std::string out = json::serialize(request) + "\n";
   for (size_t off = 0; off < out.size();) {
-    ssize_t n = ::write(fd, out.data() + off, out.size() - off);
+    // MSG_NOSIGNAL: a daemon that refuses us closes early; we must not die
+    // of SIGPIPE but read its answer, which says why.
+    ssize_t n = ::send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EPIPE || errno == ECONNRESET) break;
       int err = errno;
       ::close(fd);
       throw std::runtime_error("cannot send to " + p + ": " + std::strerror(err));

@@ -29,6 +29,17 @@ struct Request {
   std::string remote_address;                 // peer IP address
   std::map<std::string, std::string> params;  // from "{name}" segments of the route
 
+  // Who is calling, set by the authentication middleware (auth::guard) before
+  // the handler runs; nullopt for anonymous requests. Handlers use it for
+  // audit entries and per-user data; the permission check already happened.
+  struct Identity {
+    std::string user;
+    std::string role;
+    std::string credential;     // "session" or "token"
+    std::string credential_id;  // API token id; empty for sessions
+  };
+  std::optional<Identity> identity;
+
   // Case-insensitive header lookup; the first value if repeated.
   std::optional<std::string_view> header(std::string_view name) const;
   // A query parameter, percent-decoded.
@@ -39,6 +50,14 @@ struct Response {
   int status = 200;
   std::vector<Header> headers;
   std::string body;
+  // A streamed body (large exports): when set, `body` is ignored and the
+  // server sends the chunks this returns, one after another, with chunked
+  // transfer encoding, until it returns nullopt; it is called again only
+  // after the previous chunk was written, so memory stays flat. An exception
+  // from it ends the connection without the final chunk: the client sees a
+  // truncated body, never a falsely complete one.
+  using BodyStream = std::function<boost::asio::awaitable<std::optional<std::string>>()>;
+  BodyStream stream;
 
   void set_header(std::string_view name, std::string_view value);
   std::optional<std::string_view> header(std::string_view name) const;
@@ -58,9 +77,23 @@ class Router {
   // matches one non-empty segment and lands in Request::params.
   void add(std::string_view method, std::string_view pattern, Handler handler);
 
-  // Routes the request: the handler's response, 404 for an unknown path,
-  // 405 with Allow for a known path and another method.
+  // Routes the request: the handler's response, 404 for an unknown path
+  // (or the fallback's response), 405 with Allow for a known path and
+  // another method.
   boost::asio::awaitable<Response> dispatch(Request& request) const;
+
+  // Serves paths that match no route (static console files).
+  void set_fallback(Handler handler);
+
+  // The route that dispatch() would run for this request, without running
+  // it: its pattern and parameters. nullopt when no route matches the
+  // method and path (dispatch then answers 404/405 or uses the fallback).
+  struct Match {
+    std::string method;   // as registered ("GET" also for HEAD requests)
+    std::string pattern;
+    std::map<std::string, std::string> params;
+  };
+  std::optional<Match> match(const Request& request) const;
 
   struct Route {
     std::string method;
@@ -76,6 +109,7 @@ class Router {
     Handler handler;
   };
   std::vector<Entry> entries_;
+  Handler fallback_;
 };
 
 // Percent-decodes a URL component; nullopt on a malformed escape or when the

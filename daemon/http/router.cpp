@@ -144,24 +144,49 @@ std::vector<Router::Route> Router::routes() const {
   return out;
 }
 
+namespace {
+
+// Matches `segments` against a route; fills `params` on success.
+bool match_segments(const std::vector<std::string>& pattern, const std::vector<std::string>& segments,
+                    std::map<std::string, std::string>& params) {
+  if (pattern.size() != segments.size()) return false;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& p = pattern[i];
+    if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+      params[p.substr(1, p.size() - 2)] = segments[i];
+    } else if (p != segments[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void Router::set_fallback(Handler handler) { fallback_ = std::move(handler); }
+
+std::optional<Router::Match> Router::match(const Request& request) const {
+  std::vector<std::string> segments = split_path(request.path);
+  bool trailing_slash = request.path.size() > 1 && request.path.back() == '/';
+  if (trailing_slash) return std::nullopt;
+  for (const Entry& e : entries_) {
+    bool method_ok = e.method == request.method || (e.method == "GET" && request.method == "HEAD");
+    if (!method_ok) continue;
+    std::map<std::string, std::string> params;
+    if (match_segments(e.segments, segments, params)) return Match{e.method, e.pattern, std::move(params)};
+  }
+  return std::nullopt;
+}
+
 boost::asio::awaitable<Response> Router::dispatch(Request& request) const {
   std::vector<std::string> segments = split_path(request.path);
   // A trailing slash is a different resource ("/a/" is not "/a") except root.
   bool trailing_slash = request.path.size() > 1 && request.path.back() == '/';
   std::string allowed;
   for (const Entry& e : entries_) {
-    if (e.segments.size() != segments.size() || trailing_slash) continue;
+    if (trailing_slash) break;
     std::map<std::string, std::string> params;
-    bool match = true;
-    for (size_t i = 0; i < segments.size() && match; ++i) {
-      const std::string& p = e.segments[i];
-      if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
-        params[p.substr(1, p.size() - 2)] = segments[i];
-      } else if (p != segments[i]) {
-        match = false;
-      }
-    }
-    if (!match) continue;
+    if (!match_segments(e.segments, segments, params)) continue;
     bool method_ok = e.method == request.method || (e.method == "GET" && request.method == "HEAD");
     if (method_ok) {
       request.params = std::move(params);
@@ -175,6 +200,7 @@ boost::asio::awaitable<Response> Router::dispatch(Request& request) const {
     r.set_header("Allow", allowed);
     co_return r;
   }
+  if (fallback_) co_return co_await fallback_(request);
   co_return Response::problem(404, "Not Found");
 }
 

@@ -10,6 +10,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -18,8 +19,10 @@
 #include <atomic>
 #include <list>
 #include <mutex>
+#include <unordered_map>
 
 #include "core/log.h"
+#include "http/rate_limit.h"
 #include "http/tls_context.h"
 
 namespace privstack::http {
@@ -48,16 +51,21 @@ namespace {
 using Strand = asio::strand<asio::io_context::executor_type>;
 
 struct Connection {
-  Connection(tcp::socket socket, std::shared_ptr<TlsContext> tls)
-      : tls(std::move(tls)), stream(std::move(socket), this->tls->ssl) {}
+  Connection(tcp::socket socket, std::shared_ptr<TlsContext> tls, std::string remote)
+      : tls(std::move(tls)), stream(std::move(socket), this->tls->ssl), remote(std::move(remote)) {}
   std::shared_ptr<TlsContext> tls;  // keeps the context alive across reloads
   beast::ssl_stream<beast::tcp_stream> stream;
-  bool idle = true;  // waiting for a request; touched only on the strand
+  std::string remote;  // client address
+  // Waiting for (the header of) a request, i.e. evictable. Written on the
+  // connection's strand, read by the acceptor.
+  std::atomic<bool> idle{true};
+  std::atomic<bool> evicted{false};
 };
 
-std::string remote_address_of(const beast::ssl_stream<beast::tcp_stream>& stream) {
+template <class Socket>
+std::string remote_address_of(const Socket& socket) {
   boost::system::error_code ec;
-  auto ep = beast::get_lowest_layer(stream).socket().remote_endpoint(ec);
+  auto ep = socket.remote_endpoint(ec);
   if (ec) return "unknown";
   auto addr = ep.address();
   if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
@@ -71,7 +79,8 @@ std::string remote_address_of(const beast::ssl_stream<beast::tcp_stream>& stream
 struct Server::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io, Handler handler, ServerLimits limits)
       : io(io), acceptor_strand(asio::make_strand(io)), acceptor(acceptor_strand),
-        handler(std::move(handler)), limits(limits) {}
+        handler(std::move(handler)), limits(limits),
+        rate_limiter(limits.requests_per_second_per_address, limits.request_burst) {}
 
   asio::io_context& io;
   Strand acceptor_strand;
@@ -87,7 +96,31 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<std::size_t> connections{0};
 
   std::mutex registry_mutex;
-  std::list<std::weak_ptr<Connection>> registry;
+  std::list<std::weak_ptr<Connection>> registry;  // oldest first
+  std::unordered_map<std::string, std::size_t> per_address;  // open connections by client address
+
+  RateLimiter rate_limiter;
+  std::atomic<std::size_t> evicted{0};
+  std::atomic<std::size_t> rate_limited{0};
+
+  // Closes the oldest connection (of `address`, or of anyone when empty)
+  // that is still waiting for a request header. Registry lock held.
+  bool evict_oldest_waiting(const std::string& address) {
+    for (auto& weak : registry) {
+      auto conn = weak.lock();
+      if (!conn || !conn->idle || conn->evicted) continue;
+      if (!address.empty() && conn->remote != address) continue;
+      conn->evicted = true;
+      ++evicted;
+      asio::post(conn->stream.get_executor(), [conn] {
+        boost::system::error_code ignored;
+        beast::get_lowest_layer(conn->stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+        beast::get_lowest_layer(conn->stream).cancel();
+      });
+      return true;
+    }
+    return false;
+  }
 
   std::shared_ptr<TlsContext> current_tls() const {
     std::lock_guard lock(tls_mutex);
@@ -102,24 +135,40 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         if (ec == asio::error::operation_aborted || stopping) break;
         continue;  // e.g. EMFILE: keep serving the connections we have
       }
-      if (connections.load() >= limits.max_connections) {
-        boost::system::error_code ignored;
-        socket.close(ignored);
-        continue;
-      }
-      auto tls_context = current_tls();
-      auto conn = std::make_shared<Connection>(std::move(socket), tls_context);
+      std::string remote = remote_address_of(socket);
       std::list<std::weak_ptr<Connection>>::iterator where;
+      std::shared_ptr<Connection> conn;
       {
         std::lock_guard lock(registry_mutex);
+        // Make room by evicting connections that have not sent a request;
+        // an evicted connection still counts until its coroutine ends, so
+        // the limits are soft by at most the number being evicted.
+        bool refuse = false;
+        std::size_t& mine = per_address[remote];
+        if (mine >= limits.max_connections_per_address && !evict_oldest_waiting(remote)) refuse = true;
+        if (!refuse && connections.load() >= limits.max_connections && !evict_oldest_waiting({})) refuse = true;
+        if (refuse) {
+          if (mine == 0) per_address.erase(remote);
+          boost::system::error_code ignored;
+          socket.close(ignored);
+          continue;
+        }
+        ++mine;
+        // No Nagle: a response's last TLS record must not wait for the
+        // client's delayed ACK of the previous one (a 40 ms stall).
+        boost::system::error_code nodelay_ec;
+        socket.set_option(tcp::no_delay(true), nodelay_ec);
+        conn = std::make_shared<Connection>(std::move(socket), current_tls(), remote);
         where = registry.insert(registry.end(), conn);
       }
       ++connections;
       auto executor = conn->stream.get_executor();
-      asio::co_spawn(executor, session(conn), [self, where](std::exception_ptr) {
+      asio::co_spawn(executor, session(conn), [self, where, remote](std::exception_ptr) {
         --self->connections;
         std::lock_guard lock(self->registry_mutex);
         self->registry.erase(where);
+        auto it = self->per_address.find(remote);
+        if (it != self->per_address.end() && --it->second == 0) self->per_address.erase(it);
       });
     }
   }
@@ -158,13 +207,61 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     co_await bhttp::async_write(conn.stream, res, as_tuple_awaitable);
   }
 
+  // A response with Response::stream: the header, then one chunk per call of
+  // the producer (chunked encoding; HTTP/1.0 clients get the raw bytes and a
+  // close). Returns false when the body could not be completed, so the
+  // caller closes the connection.
+  asio::awaitable<bool> write_streamed(Connection& conn, Response response, bool head, bool keep_alive,
+                                       unsigned version) {
+    apply_security_headers(response);
+    bhttp::response<bhttp::empty_body> res;
+    res.version(version);
+    res.result(static_cast<unsigned>(response.status));
+    res.set(bhttp::field::server, "privstack");
+    for (const Header& h : response.headers) res.set(h.name, h.value);
+    bool chunked = version >= 11;
+    res.keep_alive(keep_alive && chunked);
+    if (chunked) res.chunked(true);
+    auto& lowest = beast::get_lowest_layer(conn.stream);
+    bhttp::response_serializer<bhttp::empty_body> sr{res};
+    lowest.expires_after(limits.write_timeout);
+    auto [h_ec, h_n] = co_await bhttp::async_write_header(conn.stream, sr, as_tuple_awaitable);
+    if (h_ec) co_return false;
+    if (head) co_return chunked;
+    for (;;) {
+      std::optional<std::string> chunk;
+      try {
+        chunk = co_await response.stream();
+      } catch (const std::exception& e) {
+        log::emit(log::events::http_internal_error, std::string("streamed response failed: ") + e.what(),
+                  {{"REMOTE", conn.remote}});
+        co_return false;
+      }
+      if (!chunk) break;
+      if (chunk->empty()) continue;
+      lowest.expires_after(limits.write_timeout);
+      if (chunked) {
+        auto [ec, n] = co_await asio::async_write(conn.stream, bhttp::make_chunk(asio::buffer(*chunk)),
+                                                  as_tuple_awaitable);
+        if (ec) co_return false;
+      } else {
+        auto [ec, n] = co_await asio::async_write(conn.stream, asio::buffer(*chunk), as_tuple_awaitable);
+        if (ec) co_return false;
+      }
+    }
+    if (!chunked) co_return false;
+    lowest.expires_after(limits.write_timeout);
+    auto [l_ec, l_n] = co_await asio::async_write(conn.stream, bhttp::make_chunk_last(), as_tuple_awaitable);
+    co_return !l_ec;
+  }
+
   asio::awaitable<void> session(std::shared_ptr<Connection> conn) {
     auto& stream = conn->stream;
     auto& lowest = beast::get_lowest_layer(stream);
     lowest.expires_after(limits.handshake_timeout);
     auto [hs_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, as_tuple_awaitable);
-    if (hs_ec) co_return;
-    std::string remote = remote_address_of(stream);
+    if (hs_ec || conn->evicted) co_return;
+    const std::string& remote = conn->remote;
 
     beast::flat_buffer buffer;
     for (std::size_t served = 0; served < limits.max_requests_per_connection && !stopping; ++served) {
@@ -208,6 +305,13 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         break;
       }
 
+      if (!rate_limiter.allow(remote)) {
+        ++rate_limited;
+        Response limited = Response::problem(429, "Too Many Requests", "Slow down and retry later.");
+        limited.set_header("Retry-After", std::to_string(rate_limiter.retry_after_seconds()));
+        co_await write_response(*conn, std::move(limited), false, false, 11);
+        break;
+      }
       bool keep_alive = parser.get().keep_alive();
       unsigned version = parser.get().version();
       bool head = parser.get().method() == bhttp::verb::head;
@@ -227,11 +331,24 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
       }
       keep_alive = keep_alive && !stopping;
-      co_await write_response(*conn, std::move(response), head, keep_alive, version);
+      if (response.stream) {
+        bool complete = co_await write_streamed(*conn, std::move(response), head, keep_alive, version);
+        keep_alive = keep_alive && complete;
+      } else {
+        co_await write_response(*conn, std::move(response), head, keep_alive, version);
+      }
       --in_flight;
       if (!keep_alive) break;
     }
-    lowest.expires_after(std::chrono::seconds(2));
+    if (stopping) {
+      // The process is exiting: waiting for each peer's close_notify would
+      // only delay the drain. Closing the socket ends the connection.
+      boost::system::error_code ignored;
+      lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      lowest.close();
+      co_return;
+    }
+    lowest.expires_after(std::chrono::seconds(1));
     co_await stream.async_shutdown(as_tuple_awaitable);
   }
 };
@@ -297,5 +414,7 @@ void Server::shutdown() {
 
 std::size_t Server::requests_in_flight() const { return impl_->in_flight; }
 std::size_t Server::open_connections() const { return impl_->connections; }
+std::size_t Server::evicted_connections() const { return impl_->evicted; }
+std::size_t Server::rate_limited_requests() const { return impl_->rate_limited; }
 
 }  // namespace privstack::http

@@ -28,7 +28,17 @@ struct ServerLimits {
   std::chrono::seconds idle_timeout{30};  // between keep-alive requests
   std::chrono::seconds write_timeout{30};
   std::size_t max_connections = 10000;
+  // Per client address. When an address (or the whole server) is at its
+  // limit, a new connection evicts that address's (the server's) oldest
+  // connection that has not yet sent a complete request header, so idle and
+  // slowloris connections cannot lock out a client that talks promptly; if
+  // there is none, the new connection is refused.
+  std::size_t max_connections_per_address = 256;
   std::size_t max_requests_per_connection = 1000;
+  // Token bucket per client address: sustained requests per second and
+  // burst; over it the answer is 429 with Retry-After. 0 disables.
+  double requests_per_second_per_address = 100;
+  double request_burst = 200;
 };
 
 // Headers added to every response (HSTS, CSP, nosniff, ...), so no handler
@@ -58,6 +68,10 @@ class Server {
   void shutdown();
   std::size_t requests_in_flight() const;
   std::size_t open_connections() const;
+  // Connections closed to make room for new ones, and requests refused by
+  // the rate limit (for metrics and tests).
+  std::size_t evicted_connections() const;
+  std::size_t rate_limited_requests() const;
 
  private:
   struct Impl;

@@ -1,0 +1,36 @@
+// The audit log's HTTP API and control commands, and helpers other modules
+// use to describe who is calling.
+//
+//   GET /api/v1/audit?actor=&action=&object=&from=&to=&cursor=&limit=
+//   GET /api/v1/audit/verify
+//   GET /api/v1/audit/export?format=jsonl|csv     (streamed)
+//   privstackctl audit verify | audit export [--format jsonl|csv]
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "audit/audit.h"
+#include "http/control.h"
+#include "http/http.h"
+
+namespace privstack::audit {
+
+// "user:NAME", "token:ID:NAME", or "anonymous" for a request; the control
+// socket's peer as "local:uid=N".
+std::string actor_of(const http::Request& request);
+std::string actor_of(const http::ControlRequest& request);
+inline constexpr std::string_view kControlSource = "control-socket";
+
+// Time values in the API: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" (optionally
+// with fractional seconds, dropped) or an integer of Unix seconds.
+std::optional<std::int64_t> parse_time(std::string_view text);
+// "YYYY-MM-DDTHH:MM:SSZ".
+std::string format_time(std::int64_t unix_seconds);
+
+void register_routes(AuditLog& log, http::Router& router);
+void register_control(AuditLog& log, http::ControlServer& control);
+
+}  // namespace privstack::audit

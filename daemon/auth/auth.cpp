@@ -1,0 +1,1302 @@
+#include "auth/auth.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <ctime>
+#include <mutex>
+#include <unordered_map>
+
+#include "auth/throttle.h"
+#include "auth/totp.h"
+#include "auth/util.h"
+#include "core/log.h"
+#include "http/control.h"
+
+// AuthEvent is filled with designated initializers naming only the fields
+// that apply; the rest are empty on purpose.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+// GCC 12 false positive on Asio's coroutine frame allocator (awaitable_frame
+// has a matching operator new/delete pair; the warning misreads inlining).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace privstack::auth {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using http::Request;
+using http::Response;
+
+namespace {
+
+constexpr std::string_view kCsrfLabel = "privstack-csrf-v1";
+constexpr std::int64_t kTouchPersistSeconds = 60;  // last_seen is written at most this often
+constexpr std::int64_t kTokenUsedLogSeconds = 60;
+constexpr std::int64_t kMaxTokenDays = 366;
+constexpr std::size_t kMaxSessionsPerUser = 50;
+const std::string kNoSession;  // "keep no session" for revoke_sessions()
+
+// Runs `fn` on `pool` (the blocking pool) and completes on the awaiting
+// coroutine's executor; exceptions propagate.
+//
+// GCC 12 destroys a lambda (or braced aggregate) that is a prvalue operand of
+// a co_await expression twice. Never write co_await offload(ex, [..]{...}):
+// name the lambda first and pass it with std::move (as every caller here does).
+template <class F>
+auto offload(asio::any_io_executor pool, F fn) {
+  using R = std::invoke_result_t<F&>;
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, R)>(
+      [pool](auto handler, F f) {
+        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+        asio::post(pool, [f = std::move(f), handler = std::move(handler), work = std::move(work)]() mutable {
+          std::exception_ptr error;
+          R result{};
+          try {
+            result = f();
+          } catch (...) {
+            error = std::current_exception();
+          }
+          auto home = work.get_executor();
+          asio::post(home, [handler = std::move(handler), error, result = std::move(result)]() mutable {
+            std::move(handler)(error, std::move(result));
+          });
+        });
+      },
+      asio::use_awaitable, std::move(fn));
+}
+
+std::string iso8601(std::int64_t t) {
+  if (t <= 0) return {};
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool valid_username(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name == "me") return false;
+  if (!(name[0] >= 'a' && name[0] <= 'z')) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool is_state_changing(std::string_view method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
+std::optional<std::string> cookie_value(const Request& request, std::string_view name) {
+  for (const auto& h : request.headers) {
+    if (h.name.size() != 6) continue;
+    std::string lower = h.name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower != "cookie") continue;
+    std::string_view v = h.value;
+    while (!v.empty()) {
+      size_t semi = v.find(';');
+      std::string_view pair = v.substr(0, semi);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return std::string(pair.substr(eq + 1));
+      if (semi == std::string_view::npos) break;
+      v.remove_prefix(semi + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+// The Origin check for state-changing requests: a browser sends Origin on
+// every POST/PUT/PATCH/DELETE; it must be this server. Non-browser clients
+// that send no Origin (and no Sec-Fetch-Site saying cross-site) pass; for
+// them the CSRF token is still required.
+bool origin_ok(const Request& request) {
+  auto origin = request.header("Origin");
+  if (!origin) {
+    auto site = request.header("Sec-Fetch-Site");
+    return !site || *site == "same-origin" || *site == "none";
+  }
+  auto host = request.header("Host");
+  if (!host || host->empty()) return false;
+  return *origin == "https://" + std::string(*host);
+}
+
+json::object parse_body(const Request& request) {
+  if (request.body.empty()) return {};
+  auto type = request.header("Content-Type");
+  if (!type || !(type->starts_with("application/json"))) {
+    throw AuthError(415, "Unsupported Media Type", "Send a JSON body (Content-Type: application/json).");
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(request.body, ec);
+  if (ec || !v.is_object()) throw AuthError(400, "Bad Request", "The body is not a JSON object.");
+  return std::move(v.as_object());
+}
+
+std::optional<std::string> get_string(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::nullopt;
+  if (!it->value().is_string()) throw AuthError(400, "Bad Request", std::string(key) + " must be a string.");
+  return std::string(it->value().as_string());
+}
+
+std::string require_string(const json::object& o, std::string_view key) {
+  auto v = get_string(o, key);
+  if (!v) throw AuthError(400, "Bad Request", std::string(key) + " is required.");
+  return *v;
+}
+
+// Takes a secret out of a JSON object and wipes the copy in it.
+std::optional<Secret> take_secret(json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::nullopt;
+  if (!it->value().is_string()) throw AuthError(400, "Bad Request", std::string(key) + " must be a string.");
+  json::string& s = it->value().as_string();
+  Secret secret(std::string_view(s.data(), s.size()));
+  std::fill(s.begin(), s.end(), '\0');
+  return secret;
+}
+
+Response error_response(const AuthError& e) { return Response::problem(e.status, e.title, e.detail); }
+
+json::object user_json(const UserRecord& u) {
+  return {{"name", u.name},
+          {"role", to_string(u.role)},
+          {"locked", u.locked},
+          {"totp_enabled", u.totp_enabled},
+          {"created_at", iso8601(u.created_at)},
+          {"password_changed_at", iso8601(u.password_changed_at)}};
+}
+
+json::object token_json(const TokenRecord& t) {
+  json::object o{{"id", t.id},
+                 {"name", t.name},
+                 {"owner", t.owner},
+                 {"role", to_string(t.role)},
+                 {"created_at", iso8601(t.created_at)}};
+  o["expires_at"] = t.expires_at > 0 ? json::value(iso8601(t.expires_at)) : json::value(nullptr);
+  o["last_used_at"] = t.last_used > 0 ? json::value(iso8601(t.last_used)) : json::value(nullptr);
+  return o;
+}
+
+// Documents are built in plain functions, not inside coroutines: GCC 12
+// destroys temporaries of a braced initializer list in a coroutine twice.
+json::object session_json(const std::string& csrf, const UserRecord& u, std::int64_t expires, std::chrono::seconds idle,
+                          bool pending) {
+  return {{"csrf_token", csrf},
+          {"user", json::object{{"name", u.name}, {"role", to_string(u.role)}}},
+          {"expires_at", iso8601(expires)},
+          {"idle_timeout_seconds", idle.count()},
+          {"totp_enrollment_required", pending}};
+}
+
+json::object wrap_array(std::string_view key, json::array items) {
+  json::object o;
+  o[key] = std::move(items);
+  return o;
+}
+
+json::object enrollment_json(const std::string& uri, const std::string& secret, const json::array& codes) {
+  return {{"otpauth_uri", uri},
+          {"secret", secret},
+          {"recovery_codes", codes},
+          {"confirm", "PUT /api/v1/users/me/totp with {\"code\": \"123456\"}"}};
+}
+
+}  // namespace
+
+Settings Settings::from_config(const Config& config) {
+  Settings s;
+  s.session_idle_timeout = config.auth.session_idle_timeout;
+  s.session_lifetime = config.auth.session_lifetime;
+  s.lockout_threshold = std::max(1, config.auth.lockout_threshold);
+  s.lockout_duration = config.auth.lockout_duration;
+  for (const auto& name : config.auth.require_totp_for_roles) {
+    if (auto r = parse_role(name)) s.require_totp_for.push_back(*r);
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+
+struct AuthService::Impl : std::enable_shared_from_this<Impl> {
+  Impl(AuthRepository& repo, asio::any_io_executor blocking, Settings settings)
+      : repo(repo), blocking(std::move(blocking)), settings(std::move(settings)),
+        account_throttle(account_settings(this->settings)), address_throttle(address_settings(this->settings)) {}
+
+  static Throttle::Settings account_settings(const Settings& s) {
+    Throttle::Settings t;
+    t.threshold = s.lockout_threshold;
+    t.lockout = s.lockout_duration;
+    return t;
+  }
+  // A source address may fail four times as often as one account before it
+  // is locked out (several users behind one NAT mistype too).
+  static Throttle::Settings address_settings(const Settings& s) {
+    Throttle::Settings t;
+    t.threshold = s.lockout_threshold * 4;
+    t.lockout = s.lockout_duration;
+    t.base_delay = std::chrono::milliseconds(100);
+    return t;
+  }
+
+  AuthRepository& repo;
+  asio::any_io_executor blocking;
+  std::shared_ptr<AuthEventSink> sink;
+
+  mutable std::mutex mu;  // guards everything below
+  Settings settings;
+  std::map<std::string, UserRecord> users;
+  std::unordered_map<std::string, SessionRecord> sessions;  // by token hash
+  std::unordered_map<std::string, std::int64_t> session_persisted;  // last_seen as stored
+  std::unordered_map<std::string, TokenRecord> tokens;  // by token hash
+  std::unordered_map<std::string, std::int64_t> token_logged;  // id -> last token_used log
+  std::string dummy_hash;  // verified against for unknown users: same timing
+  std::int64_t last_sweep = 0;
+
+  Throttle account_throttle;
+  Throttle address_throttle;
+
+  struct Principal {
+    UserRecord user;  // a copy, taken under the lock
+    Role role;        // the token's role for API tokens
+    bool via_token = false;
+    std::string token_id;
+    std::string session_hash;
+    std::string csrf;  // expected X-CSRF-Token (sessions only)
+    bool totp_pending = false;
+  };
+
+  // ---- events -------------------------------------------------------------
+
+  void event(const log::Event& ev, AuthEvent e) {
+    e.type = std::string(ev.name);
+    log::emit(ev, e.message,
+              {{"USER", e.user},
+               {"ACTOR", e.actor},
+               {"REMOTE", e.remote},
+               {"ACTION", e.action},
+               {"REASON", e.reason},
+               {"TOKEN_ID", e.token_id}});
+    std::shared_ptr<AuthEventSink> s;
+    {
+      std::lock_guard lock(mu);
+      s = sink;
+    }
+    if (s) s->record(e);
+  }
+
+  // ---- helpers ------------------------------------------------------------
+
+  bool totp_required_for(Role role) const {
+    return std::find(settings.require_totp_for.begin(), settings.require_totp_for.end(), role) !=
+           settings.require_totp_for.end();
+  }
+
+  std::size_t unlocked_admins_locked() const {
+    std::size_t n = 0;
+    for (const auto& [name, u] : users) n += (u.role == Role::admin && !u.locked) ? 1 : 0;
+    return n;
+  }
+
+  void sweep_locked(std::int64_t now) {
+    if (now - last_sweep < 60) return;
+    last_sweep = now;
+    std::erase_if(sessions, [&](const auto& kv) { return expired_locked(kv.second, now); });
+    std::erase_if(session_persisted, [&](const auto& kv) { return !sessions.contains(kv.first); });
+  }
+
+  bool expired_locked(const SessionRecord& s, std::int64_t now) const {
+    return now - s.last_seen > settings.session_idle_timeout.count() ||
+           now - s.created_at > settings.session_lifetime.count();
+  }
+
+  // Who is calling. `touch` updates the session's idle clock.
+  // Returns nullopt for anonymous; throws AuthError(401) for a bad bearer token.
+  asio::awaitable<std::optional<Principal>> authenticate(const Request& request, bool touch) {
+    std::int64_t now = unix_now();
+    if (auto authz = request.header("Authorization")) {
+      std::string_view v = *authz;
+      if (v.size() < 7 || !(v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) {
+        throw AuthError(401, "Unauthorized", "Only Bearer tokens are accepted in Authorization.");
+      }
+      std::string hash = sha256_hex(v.substr(7));
+      Principal p;
+      bool log_use = false;
+      {
+        std::lock_guard lock(mu);
+        auto it = tokens.find(hash);
+        if (it == tokens.end() || (it->second.expires_at > 0 && now >= it->second.expires_at)) {
+          throw AuthError(401, "Unauthorized", "The API token is not valid.");
+        }
+        auto owner = users.find(it->second.owner);
+        // A token never has more rights than its owner has now.
+        if (owner == users.end() || owner->second.locked || !role_covers(owner->second.role, it->second.role)) {
+          throw AuthError(401, "Unauthorized", "The API token is not valid.");
+        }
+        p.user = owner->second;
+        p.role = it->second.role;
+        p.via_token = true;
+        p.token_id = it->second.id;
+        it->second.last_used = now;
+        auto& logged = token_logged[p.token_id];
+        if (touch && now - logged >= kTokenUsedLogSeconds) {
+          logged = now;
+          log_use = true;
+        }
+      }
+      if (log_use) {
+        event(log::events::auth_token_used,
+              {.user = p.user.name, .remote = request.remote_address, .token_id = p.token_id,
+               .message = "API token " + p.token_id + " of " + p.user.name + " used"});
+      }
+      co_return p;
+    }
+    auto cookie = cookie_value(request, kSessionCookie);
+    if (!cookie || cookie->size() != 43) co_return std::nullopt;
+    std::string hash = sha256_hex(*cookie);
+    Principal p;
+    std::optional<SessionRecord> persist;
+    {
+      std::lock_guard lock(mu);
+      auto it = sessions.find(hash);
+      if (it == sessions.end()) co_return std::nullopt;
+      auto user = users.find(it->second.user);
+      if (expired_locked(it->second, now) || user == users.end() || user->second.locked) {
+        sessions.erase(it);
+        session_persisted.erase(hash);
+        // The stale row goes at the next write; nothing else can use it.
+        co_return std::nullopt;
+      }
+      if (touch) {
+        it->second.last_seen = now;
+        auto& stored = session_persisted[hash];
+        if (now - stored >= kTouchPersistSeconds) {
+          stored = now;
+          persist = it->second;
+        }
+      }
+      p.user = user->second;
+      p.role = user->second.role;
+      p.session_hash = hash;
+      p.totp_pending = it->second.totp_enrollment_pending;
+    }
+    p.csrf = hmac_sha256_b64(*cookie, kCsrfLabel);
+    if (persist) co_await repo.put_session(*persist);
+    co_return p;
+  }
+
+  std::string new_session_locked(const std::string& user, bool totp_pending, std::int64_t now,
+                                 SessionRecord& record) {
+    sweep_locked(now);
+    // Bound the sessions one account can hold: drop its oldest.
+    std::vector<std::pair<std::int64_t, std::string>> mine;
+    for (const auto& [h, s] : sessions) {
+      if (s.user == user) mine.emplace_back(s.created_at, h);
+    }
+    if (mine.size() >= kMaxSessionsPerUser) {
+      std::sort(mine.begin(), mine.end());
+      for (size_t i = 0; i + kMaxSessionsPerUser <= mine.size(); ++i) sessions.erase(mine[i].second);
+    }
+    std::string token = random_token(32);
+    record = SessionRecord{sha256_hex(token), user, now, now, totp_pending};
+    sessions[record.token_hash] = record;
+    session_persisted[record.token_hash] = now;
+    return token;
+  }
+
+  static std::string session_cookie(const std::string& token, std::chrono::seconds max_age) {
+    return std::string(kSessionCookie) + "=" + token + "; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=" +
+           std::to_string(max_age.count());
+  }
+  static std::string clear_cookie() {
+    return std::string(kSessionCookie) + "=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0";
+  }
+
+  asio::awaitable<void> revoke_sessions(const std::string& user, const std::string& keep_hash) {
+    {
+      std::lock_guard lock(mu);
+      std::erase_if(sessions, [&](const auto& kv) { return kv.second.user == user && kv.first != keep_hash; });
+    }
+    co_await repo.delete_sessions_of(user);
+    if (!keep_hash.empty()) {
+      std::optional<SessionRecord> kept;
+      {
+        std::lock_guard lock(mu);
+        auto it = sessions.find(keep_hash);
+        if (it != sessions.end()) kept = it->second;
+      }
+      if (kept) co_await repo.put_session(*kept);
+    }
+  }
+
+  UserRecord get_user_copy(const std::string& name) {
+    std::lock_guard lock(mu);
+    auto it = users.find(name);
+    if (it == users.end()) throw AuthError(404, "Not Found", "No such user.");
+    return it->second;
+  }
+
+  asio::awaitable<void> store_user(const UserRecord& u) {
+    co_await repo.update_user(u);
+    std::lock_guard lock(mu);
+    users[u.name] = u;
+  }
+
+  // ---- login --------------------------------------------------------------
+
+  asio::awaitable<Response> login(Request& request) {
+    json::object body = parse_body(request);
+    wipe(request.body);
+    auto username_opt = get_string(body, "username");
+    auto password = take_secret(body, "password");
+    auto totp = get_string(body, "totp");
+    if (!username_opt || !password) throw AuthError(400, "Bad Request", "username and password are required.");
+    std::string username = *username_opt;
+    if (username.size() > 256) username.resize(256);
+    const std::string& remote = request.remote_address;
+
+    if (user_count() == 0) {
+      throw AuthError(503, "Service Unavailable",
+                      "No administrator exists yet: run `privstackctl user add NAME --role admin "
+                      "--password-stdin` on the server.");
+    }
+    if (!origin_ok(request)) {
+      event(log::events::auth_permission_denied,
+            {.user = username, .remote = remote, .reason = "origin", .message = "login refused: foreign Origin"});
+      throw AuthError(403, "Forbidden", "Cross-origin request refused.");
+    }
+
+    std::string account_key = "u:" + username;
+    std::string address_key = "a:" + remote;
+    for (auto* which : {&account_throttle, &address_throttle}) {
+      auto verdict = which->check(which == &account_throttle ? account_key : address_key);
+      if (!verdict.allowed) {
+        event(log::events::auth_login_failed,
+              {.user = username, .remote = remote,
+               .reason = verdict.locked_out ? "locked_out" : "throttled",
+               .message = "login refused for " + username + ": too many failed attempts"});
+        Response r = Response::problem(429, "Too Many Requests",
+                                       verdict.locked_out
+                                           ? "Too many failed logins: temporarily locked. Try again later."
+                                           : "Too many failed logins: wait before trying again.");
+        r.set_header("Retry-After", std::to_string(verdict.retry_after.count()));
+        co_return r;
+      }
+    }
+
+    std::optional<UserRecord> user;
+    std::string hash;
+    Argon2Params params;
+    {
+      std::lock_guard lock(mu);
+      auto it = users.find(username);
+      if (it != users.end()) user = it->second;
+      hash = user ? user->password_hash : dummy_hash;
+      params = settings.argon2;
+    }
+    // The same Argon2 work whether or not the user exists.
+    auto pw = std::make_shared<Secret>(std::move(*password));
+    auto job1 = [hash, pw] { return verify_password(hash, pw->reveal()); };
+    bool ok = co_await offload(blocking, std::move(job1));
+
+    auto fail = [&](std::string reason, std::string title, std::string detail,
+                    const log::Event& ev = log::events::auth_login_failed) -> Response {
+      bool account_locked = account_throttle.record_failure(account_key);
+      bool address_locked = address_throttle.record_failure(address_key);
+      event(ev, {.user = username, .remote = remote, .reason = reason,
+                 .message = "login failed for " + username + " (" + reason + ")"});
+      if (account_locked || address_locked) {
+        event(log::events::auth_lockout,
+              {.user = username, .remote = remote, .reason = account_locked ? "account" : "address",
+               .message = std::string("login locked out for ") +
+                          (account_locked ? "account " + username : "address " + remote) + " for " +
+                          std::to_string(settings.lockout_duration.count()) + " s"});
+      }
+      return Response::problem(401, title, detail);
+    };
+
+    if (!user || !ok || user->locked) {
+      co_return fail(!user ? "unknown_user" : !ok ? "bad_password" : "account_locked", "Unauthorized",
+                     "Wrong user name or password.");
+    }
+
+    // Second factor.
+    bool recovery_used = false;
+    if (user->totp_enabled) {
+      if (!totp || totp->empty()) {
+        Response r = Response::problem(401, "TOTP code required",
+                                       "Enter the 6-digit code from your authenticator app (or a recovery code).");
+        json::value doc = json::parse(r.body);
+        doc.as_object()["totp_required"] = true;
+        r.body = json::serialize(doc);
+        co_return r;
+      }
+      std::int64_t now = unix_now();
+      bool second_ok = false;
+      UserRecord updated;
+      {
+        std::lock_guard lock(mu);
+        auto it = users.find(username);
+        if (it != users.end()) {
+          UserRecord& u = it->second;
+          auto key = base32_decode(u.totp_secret);
+          if (totp->size() == 6 && key) {
+            if (auto step = totp_verify(*key, *totp, now, u.totp_last_step)) {
+              u.totp_last_step = *step;
+              second_ok = true;
+            }
+          } else {
+            std::string h = sha256_hex(normalize_recovery_code(*totp));
+            auto rc = std::find_if(u.recovery_codes.begin(), u.recovery_codes.end(),
+                                   [&](const std::string& c) { return constant_time_equals(c, h); });
+            if (rc != u.recovery_codes.end()) {
+              u.recovery_codes.erase(rc);
+              second_ok = true;
+              recovery_used = true;
+            }
+          }
+          updated = u;
+        }
+      }
+      if (!second_ok) {
+        co_return fail("bad_totp", "Unauthorized", "Wrong or already used code.", log::events::auth_totp_failed);
+      }
+      co_await repo.update_user(updated);
+      *user = updated;
+    }
+
+    account_throttle.record_success(account_key);
+
+    // Rehash with the current parameters (off the io thread).
+    if (needs_rehash(user->password_hash, params)) {
+      auto job2 = [pw, params] { return hash_password(pw->reveal(), params); };
+      std::string fresh = co_await offload(blocking, std::move(job2));
+      UserRecord u = get_user_copy(username);
+      u.password_hash = fresh;
+      co_await store_user(u);
+    }
+
+    std::int64_t now = unix_now();
+    SessionRecord record;
+    std::string token;
+    std::chrono::seconds lifetime, idle;
+    bool pending = false;
+    {
+      std::lock_guard lock(mu);
+      pending = !user->totp_enabled && totp_required_for(user->role);
+      token = new_session_locked(username, pending, now, record);
+      lifetime = settings.session_lifetime;
+      idle = settings.session_idle_timeout;
+    }
+    co_await repo.put_session(record);
+    event(log::events::auth_login_succeeded,
+          {.user = username, .remote = remote, .reason = recovery_used ? "recovery_code" : "",
+           .message = "user " + username + " logged in" + (recovery_used ? " with a recovery code" : "")});
+
+    json::object doc = session_json(hmac_sha256_b64(token, kCsrfLabel), *user, now + lifetime.count(), idle,
+                                    pending);
+    if (recovery_used) {
+      doc["recovery_codes_left"] = static_cast<std::int64_t>(user->recovery_codes.size());
+    }
+    Response r = Response::json(201, doc);
+    r.set_header("Set-Cookie", session_cookie(token, lifetime));
+    wipe(token);
+    co_return r;
+  }
+
+  std::size_t user_count() const {
+    std::lock_guard lock(mu);
+    return users.size();
+  }
+
+  // ---- the middleware ------------------------------------------------------
+
+  asio::awaitable<Response> guarded(const http::Router& router, Request& request) {
+    auto match = router.match(request);
+    if (!match) co_return co_await router.dispatch(request);  // 404/405 or static files: public
+    const RouteRule* rule = find_rule(match->method, match->pattern);
+    std::optional<Principal> principal;
+    try {
+      principal = co_await authenticate(request, true);
+    } catch (const AuthError& e) {
+      Response r = error_response(e);
+      r.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+      co_return r;
+    }
+    Caller caller;
+    if (principal) {
+      caller.role = principal->role;
+      caller.user = principal->user.name;
+      caller.via_token = principal->via_token;
+      caller.totp_enrollment_pending = principal->totp_pending;
+    }
+    std::optional<std::string_view> name_param;
+    if (auto it = match->params.find("name"); it != match->params.end()) name_param = it->second;
+    Decision d = decide(rule, caller, name_param);
+    const std::string& remote = request.remote_address;
+    std::string route = match->method + " " + match->pattern;
+    switch (d) {
+      case Decision::allow:
+        break;
+      case Decision::unauthenticated:
+        co_return Response::problem(401, "Unauthorized", "Sign in first.");
+      case Decision::not_in_matrix:
+        event(log::events::auth_permission_denied,
+              {.user = caller.user, .remote = remote, .reason = "route not in permission matrix",
+               .message = "denied " + route + ": the route is missing from the permission matrix"});
+        co_return Response::problem(403, "Forbidden", "This operation is not permitted.");
+      case Decision::forbidden: {
+        std::string why = caller.totp_enrollment_pending && !(rule->flags & kDuringEnrollment)
+                              ? "totp enrollment required"
+                          : (rule->flags & kSessionOnly) && caller.via_token ? "not with an API token"
+                                                                              : "role";
+        event(log::events::auth_permission_denied,
+              {.user = caller.user, .remote = remote, .reason = why, .token_id = principal->token_id,
+               .message = "denied " + route + " to " + caller.user + " (" + std::string(to_string(*caller.role)) +
+                          "): " + why});
+        if (why == "totp enrollment required") {
+          co_return Response::problem(403, "TOTP enrollment required",
+                                      "Your role requires two-factor authentication: enroll TOTP first.");
+        }
+        co_return Response::problem(403, "Forbidden", "Your role does not allow this.");
+      }
+    }
+    if (principal && !principal->via_token && is_state_changing(request.method)) {
+      auto sent = request.header(kCsrfHeader);
+      bool csrf_ok = sent && constant_time_equals(*sent, principal->csrf);
+      if (!csrf_ok || !origin_ok(request)) {
+        event(log::events::auth_permission_denied,
+              {.user = caller.user, .remote = remote, .reason = csrf_ok ? "origin" : "csrf",
+               .message = "denied " + route + " to " + caller.user + ": " +
+                          (csrf_ok ? "foreign Origin" : "missing or wrong CSRF token")});
+        co_return Response::problem(403, "Forbidden",
+                                    csrf_ok ? "Cross-origin request refused." : "Missing or wrong X-CSRF-Token.");
+      }
+    }
+    if (principal) {
+      request.identity = Request::Identity{principal->user.name, std::string(to_string(principal->role)),
+                                           principal->via_token ? "token" : "session", principal->token_id};
+    }
+    co_return co_await router.dispatch(request);
+  }
+
+  // For handlers: the caller again (guard() has checked it), without touching.
+  asio::awaitable<Principal> caller_of(const Request& request) {
+    auto p = co_await authenticate(request, false);
+    if (!p) throw AuthError(401, "Unauthorized", "Sign in first.");
+    co_return *p;
+  }
+
+  // ---- user management -----------------------------------------------------
+
+  asio::awaitable<void> add_user(std::string name, Role role, Secret password, std::string actor,
+                                 std::string remote) {
+    if (!valid_username(name)) {
+      throw AuthError(422, "Invalid user name",
+                      "User names are 1-64 characters: a-z first, then a-z, 0-9, '.', '_' or '-' (not \"me\").");
+    }
+    if (auto why = password_policy_violation(password.reveal(), name)) {
+      throw AuthError(422, "Password rejected", *why);
+    }
+    Argon2Params params;
+    {
+      std::lock_guard lock(mu);
+      if (users.contains(name)) throw AuthError(409, "Conflict", "A user with that name exists.");
+      params = settings.argon2;
+    }
+    auto pw = std::make_shared<Secret>(std::move(password));
+    auto job3 = [pw, params] { return hash_password(pw->reveal(), params); };
+    std::string hash = co_await offload(blocking, std::move(job3));
+    std::int64_t now = unix_now();
+    UserRecord u;
+    u.name = name;
+    u.role = role;
+    u.password_hash = hash;
+    u.created_at = now;
+    u.password_changed_at = now;
+    if (!co_await repo.insert_user(u)) throw AuthError(409, "Conflict", "A user with that name exists.");
+    {
+      std::lock_guard lock(mu);
+      users[name] = u;
+    }
+    event(log::events::auth_user_changed,
+          {.user = name, .actor = actor, .remote = remote, .action = "create",
+           .message = "user " + name + " (" + std::string(to_string(role)) + ") created by " + actor});
+  }
+
+  asio::awaitable<void> set_password(std::string name, Secret password, std::string actor, std::string remote,
+                                     std::string keep_session) {
+    if (auto why = password_policy_violation(password.reveal(), name)) {
+      throw AuthError(422, "Password rejected", *why);
+    }
+    Argon2Params params;
+    {
+      std::lock_guard lock(mu);
+      if (!users.contains(name)) throw AuthError(404, "Not Found", "No such user.");
+      params = settings.argon2;
+    }
+    auto pw = std::make_shared<Secret>(std::move(password));
+    auto job4 = [pw, params] { return hash_password(pw->reveal(), params); };
+    std::string hash = co_await offload(blocking, std::move(job4));
+    UserRecord u = get_user_copy(name);
+    u.password_hash = hash;
+    u.password_changed_at = unix_now();
+    co_await store_user(u);
+    co_await revoke_sessions(name, keep_session);
+    event(log::events::auth_user_changed, {.user = name, .actor = actor, .remote = remote, .action = "password",
+                                           .message = "password of " + name + " changed by " + actor});
+  }
+
+  asio::awaitable<void> set_locked(std::string name, bool locked, std::string actor, std::string remote) {
+    UserRecord u = get_user_copy(name);
+    if (locked && u.role == Role::admin && !u.locked) {
+      std::lock_guard lock(mu);
+      if (unlocked_admins_locked() <= 1) {
+        throw AuthError(409, "Conflict", "This is the last active administrator; it cannot be locked.");
+      }
+    }
+    u.locked = locked;
+    co_await store_user(u);
+    if (locked) {
+      co_await revoke_sessions(name, kNoSession);
+      event(log::events::auth_sessions_revoked, {.user = name, .actor = actor, .remote = remote, .reason = "locked",
+                                                 .message = "sessions of " + name + " revoked: account locked"});
+    } else {
+      account_throttle.clear("u:" + name);
+    }
+    event(log::events::auth_user_changed,
+          {.user = name, .actor = actor, .remote = remote, .action = locked ? "lock" : "unlock",
+           .message = "user " + name + (locked ? " locked" : " unlocked") + " by " + actor});
+  }
+
+  // ---- HTTP handlers -------------------------------------------------------
+
+  using Fn = asio::awaitable<Response> (Impl::*)(Request&);
+
+  http::Handler wrap(Fn fn) {
+    auto self = shared_from_this();
+    return [self, fn](Request& r) -> asio::awaitable<Response> {
+      try {
+        co_return co_await ((*self).*fn)(r);
+      } catch (const AuthError& e) {
+        co_return error_response(e);
+      }
+    };
+  }
+
+  asio::awaitable<Response> whoami(Request& request) {
+    Principal p = co_await caller_of(request);
+    std::int64_t created = 0;
+    std::chrono::seconds lifetime, idle;
+    {
+      std::lock_guard lock(mu);
+      auto it = sessions.find(p.session_hash);
+      if (it != sessions.end()) created = it->second.created_at;
+      lifetime = settings.session_lifetime;
+      idle = settings.session_idle_timeout;
+    }
+    json::object doc = session_json(p.csrf, p.user, created + lifetime.count(), idle, p.totp_pending);
+    doc["user"] = user_json(p.user);
+    co_return Response::json(200, doc);
+  }
+
+  asio::awaitable<Response> logout(Request& request) {
+    Principal p = co_await caller_of(request);
+    {
+      std::lock_guard lock(mu);
+      sessions.erase(p.session_hash);
+      session_persisted.erase(p.session_hash);
+    }
+    co_await repo.delete_session(p.session_hash);
+    event(log::events::auth_logout, {.user = p.user.name, .remote = request.remote_address,
+                                     .message = "user " + p.user.name + " logged out"});
+    Response r;
+    r.status = 204;
+    r.set_header("Set-Cookie", clear_cookie());
+    co_return r;
+  }
+
+  asio::awaitable<Response> list_users(Request&) {
+    json::array out;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& [name, u] : users) out.push_back(user_json(u));
+    }
+    co_return Response::json(200, wrap_array("users", std::move(out)));
+  }
+
+  std::string resolve_name(const Request& request, const Principal& p) {
+    auto it = request.params.find("name");
+    if (it == request.params.end()) throw AuthError(404, "Not Found");
+    return it->second == "me" ? p.user.name : it->second;
+  }
+
+  asio::awaitable<Response> create_user(Request& request) {
+    Principal p = co_await caller_of(request);
+    json::object body = parse_body(request);
+    wipe(request.body);
+    std::string name = require_string(body, "name");
+    auto role = parse_role(require_string(body, "role"));
+    if (!role) throw AuthError(422, "Invalid role", "role is one of admin, operator, auditor, issuer, support.");
+    auto password = take_secret(body, "password");
+    if (!password) throw AuthError(400, "Bad Request", "password is required.");
+    co_await add_user(name, *role, std::move(*password), p.user.name, request.remote_address);
+    co_return Response::json(201, user_json(get_user_copy(name)));
+  }
+
+  asio::awaitable<Response> get_user(Request& request) {
+    Principal p = co_await caller_of(request);
+    co_return Response::json(200, user_json(get_user_copy(resolve_name(request, p))));
+  }
+
+  asio::awaitable<Response> patch_user(Request& request) {
+    Principal p = co_await caller_of(request);
+    std::string name = resolve_name(request, p);
+    json::object body = parse_body(request);
+    UserRecord u = get_user_copy(name);
+    std::optional<Role> new_role;
+    if (auto r = get_string(body, "role")) {
+      new_role = parse_role(*r);
+      if (!new_role) throw AuthError(422, "Invalid role", "role is one of admin, operator, auditor, issuer, support.");
+    }
+    std::optional<bool> lock;
+    if (auto it = body.find("locked"); it != body.end()) {
+      if (!it->value().is_bool()) throw AuthError(400, "Bad Request", "locked must be true or false.");
+      lock = it->value().as_bool();
+    }
+    if (!new_role && !lock) throw AuthError(400, "Bad Request", "Nothing to change: send role and/or locked.");
+    if (new_role && *new_role != u.role) {
+      if (u.role == Role::admin) {
+        std::lock_guard guard(mu);
+        if (unlocked_admins_locked() <= 1 && !u.locked) {
+          throw AuthError(409, "Conflict", "This is the last active administrator; its role cannot change.");
+        }
+      }
+      u.role = *new_role;
+      co_await store_user(u);
+      // A privilege change ends every session: the next login gets a new token.
+      co_await revoke_sessions(name, kNoSession);
+      event(log::events::auth_user_changed,
+            {.user = name, .actor = p.user.name, .remote = request.remote_address, .action = "role",
+             .message = "role of " + name + " changed to " + std::string(to_string(*new_role)) + " by " +
+                        p.user.name});
+      event(log::events::auth_sessions_revoked,
+            {.user = name, .actor = p.user.name, .remote = request.remote_address, .reason = "role change",
+             .message = "sessions of " + name + " revoked: role changed"});
+    }
+    if (lock) {
+      if (*lock && name == p.user.name) throw AuthError(409, "Conflict", "You cannot lock yourself.");
+      co_await set_locked(name, *lock, p.user.name, request.remote_address);
+    }
+    co_return Response::json(200, user_json(get_user_copy(name)));
+  }
+
+  asio::awaitable<Response> delete_user(Request& request) {
+    Principal p = co_await caller_of(request);
+    std::string name = resolve_name(request, p);
+    if (name == p.user.name) throw AuthError(409, "Conflict", "You cannot delete yourself.");
+    UserRecord u = get_user_copy(name);
+    if (u.role == Role::admin && !u.locked) {
+      std::lock_guard guard(mu);
+      if (unlocked_admins_locked() <= 1) throw AuthError(409, "Conflict", "This is the last active administrator.");
+    }
+    co_await repo.delete_user(name);
+    {
+      std::lock_guard guard(mu);
+      users.erase(name);
+      std::erase_if(sessions, [&](const auto& kv) { return kv.second.user == name; });
+      std::erase_if(tokens, [&](const auto& kv) { return kv.second.owner == name; });
+    }
+    event(log::events::auth_user_changed, {.user = name, .actor = p.user.name, .remote = request.remote_address,
+                                           .action = "delete", .message = "user " + name + " deleted by " +
+                                                                          p.user.name});
+    Response r;
+    r.status = 204;
+    co_return r;
+  }
+
+  asio::awaitable<Response> change_password(Request& request) {
+    Principal p = co_await caller_of(request);
+    std::string name = resolve_name(request, p);
+    json::object body = parse_body(request);
+    wipe(request.body);
+    auto new_password = take_secret(body, "new_password");
+    if (!new_password) throw AuthError(400, "Bad Request", "new_password is required.");
+    bool self = name == p.user.name;
+    if (self) {
+      // Changing one's own password needs the current one, even for admins.
+      auto current = take_secret(body, "current_password");
+      if (!current) throw AuthError(400, "Bad Request", "current_password is required.");
+      auto cur = std::make_shared<Secret>(std::move(*current));
+      std::string hash = p.user.password_hash;
+      auto job5 = [hash, cur] { return verify_password(hash, cur->reveal()); };
+      bool ok = co_await offload(blocking, std::move(job5));
+      if (!ok) {
+        event(log::events::auth_login_failed,
+              {.user = name, .remote = request.remote_address, .reason = "bad_current_password",
+               .message = "password change for " + name + " refused: wrong current password"});
+        account_throttle.record_failure("u:" + name);
+        throw AuthError(403, "Forbidden", "The current password is wrong.");
+      }
+    } else {
+      get_user_copy(name);  // 404 before the policy check
+    }
+    // Named arguments only: GCC 12 mishandles temporaries in co_await operands.
+    std::string keep = self ? p.session_hash : std::string();
+    co_await set_password(name, std::move(*new_password), p.user.name, request.remote_address, keep);
+    Response r;
+    r.status = 204;
+    co_return r;
+  }
+
+  asio::awaitable<Response> revoke_all(Request& request) {
+    Principal p = co_await caller_of(request);
+    std::string name = resolve_name(request, p);
+    get_user_copy(name);
+    co_await revoke_sessions(name, kNoSession);
+    event(log::events::auth_sessions_revoked,
+          {.user = name, .actor = p.user.name, .remote = request.remote_address, .reason = "revoked",
+           .message = "all sessions of " + name + " revoked by " + p.user.name});
+    Response r;
+    r.status = 204;
+    if (name == p.user.name) r.set_header("Set-Cookie", clear_cookie());
+    co_return r;
+  }
+
+  // ---- TOTP ---------------------------------------------------------------
+
+  asio::awaitable<Response> totp_start(Request& request) {
+    Principal p = co_await caller_of(request);
+    UserRecord u = get_user_copy(p.user.name);
+    if (u.totp_enabled) {
+      throw AuthError(409, "Conflict", "TOTP is already enabled; disable it first to enroll a new device.");
+    }
+    auto key = new_totp_key();
+    auto codes = new_recovery_codes(10);
+    u.totp_secret = base32_encode(key);
+    u.totp_last_step = -1;
+    u.recovery_codes.clear();
+    for (const auto& c : codes) u.recovery_codes.push_back(sha256_hex(normalize_recovery_code(c)));
+    std::string issuer;
+    {
+      std::lock_guard lock(mu);
+      issuer = settings.totp_issuer;
+    }
+    co_await store_user(u);
+    json::array code_array;
+    for (const auto& c : codes) code_array.emplace_back(c);
+    json::object doc = enrollment_json(otpauth_uri(issuer, u.name, key), u.totp_secret, code_array);
+    co_return Response::json(201, doc);
+  }
+
+  asio::awaitable<Response> totp_confirm(Request& request) {
+    Principal p = co_await caller_of(request);
+    json::object body = parse_body(request);
+    std::string code = require_string(body, "code");
+    UserRecord u = get_user_copy(p.user.name);
+    if (u.totp_enabled) throw AuthError(409, "Conflict", "TOTP is already enabled.");
+    auto key = base32_decode(u.totp_secret);
+    if (u.totp_secret.empty() || !key) throw AuthError(409, "Conflict", "Start the enrollment first (POST).");
+    auto step = totp_verify(*key, code, unix_now(), u.totp_last_step);
+    if (!step) {
+      event(log::events::auth_totp_failed, {.user = u.name, .remote = request.remote_address,
+                                            .reason = "enrollment", .message = "TOTP enrollment code wrong for " +
+                                                                               u.name});
+      throw AuthError(422, "Wrong code", "The code does not match; check the device's clock and try again.");
+    }
+    u.totp_enabled = true;
+    u.totp_last_step = *step;
+    co_await store_user(u);
+    std::vector<SessionRecord> changed;
+    {
+      std::lock_guard lock(mu);
+      for (auto& [h, s] : sessions) {
+        if (s.user == u.name && s.totp_enrollment_pending) {
+          s.totp_enrollment_pending = false;
+          changed.push_back(s);
+        }
+      }
+    }
+    for (const auto& s : changed) co_await repo.put_session(s);
+    event(log::events::auth_user_changed, {.user = u.name, .actor = u.name, .remote = request.remote_address,
+                                           .action = "totp_enabled", .message = "TOTP enabled for " + u.name});
+    co_return Response::json(200, user_json(u));
+  }
+
+  asio::awaitable<Response> totp_disable(Request& request) {
+    Principal p = co_await caller_of(request);
+    json::object body = parse_body(request);
+    wipe(request.body);
+    auto password = take_secret(body, "password");
+    if (!password) throw AuthError(400, "Bad Request", "password is required to disable TOTP.");
+    UserRecord u = get_user_copy(p.user.name);
+    bool required;
+    {
+      std::lock_guard lock(mu);
+      required = totp_required_for(u.role);
+    }
+    if (required) throw AuthError(409, "Conflict", "Your role requires TOTP; it cannot be disabled.");
+    auto pw = std::make_shared<Secret>(std::move(*password));
+    std::string hash = u.password_hash;
+    auto job6 = [hash, pw] { return verify_password(hash, pw->reveal()); };
+    bool ok = co_await offload(blocking, std::move(job6));
+    if (!ok) throw AuthError(403, "Forbidden", "The password is wrong.");
+    u.totp_enabled = false;
+    u.totp_secret.clear();
+    u.recovery_codes.clear();
+    co_await store_user(u);
+    event(log::events::auth_user_changed, {.user = u.name, .actor = u.name, .remote = request.remote_address,
+                                           .action = "totp_disabled", .message = "TOTP disabled for " + u.name});
+    Response r;
+    r.status = 204;
+    co_return r;
+  }
+
+  // ---- API tokens -----------------------------------------------------------
+
+  asio::awaitable<Response> list_tokens(Request& request) {
+    Principal p = co_await caller_of(request);
+    bool all = role_has(p.role, Permission::tokens_manage_all);
+    std::vector<TokenRecord> list;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& [h, t] : tokens) {
+        if (all || t.owner == p.user.name) list.push_back(t);
+      }
+    }
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.created_at < b.created_at; });
+    json::array out;
+    for (const auto& t : list) out.push_back(token_json(t));
+    co_return Response::json(200, wrap_array("tokens", std::move(out)));
+  }
+
+  asio::awaitable<Response> create_token(Request& request) {
+    Principal p = co_await caller_of(request);
+    json::object body = parse_body(request);
+    std::string name = require_string(body, "name");
+    if (name.empty() || name.size() > 100) throw AuthError(422, "Invalid name", "name is 1-100 characters.");
+    Role role = p.role;
+    if (auto r = get_string(body, "role")) {
+      auto parsed = parse_role(*r);
+      if (!parsed) throw AuthError(422, "Invalid role", "role is one of admin, operator, auditor, issuer, support.");
+      role = *parsed;
+    }
+    if (!role_covers(p.role, role)) {
+      throw AuthError(403, "Forbidden", "A token cannot have a role with rights you do not have.");
+    }
+    std::int64_t days = 90;
+    if (auto it = body.find("expires_in_days"); it != body.end()) {
+      if (!it->value().is_int64() || it->value().as_int64() < 1 || it->value().as_int64() > kMaxTokenDays) {
+        throw AuthError(422, "Invalid expiry", "expires_in_days is 1 to 366.");
+      }
+      days = it->value().as_int64();
+    }
+    std::int64_t now = unix_now();
+    std::string secret = "pst_" + random_token(32);
+    auto id_bytes = random_bytes(8);
+    TokenRecord t;
+    t.id = hex(id_bytes.data(), id_bytes.size());
+    t.name = name;
+    t.owner = p.user.name;
+    t.role = role;
+    t.token_hash = sha256_hex(secret);
+    t.created_at = now;
+    t.expires_at = now + days * 86400;
+    co_await repo.put_token(t);
+    {
+      std::lock_guard lock(mu);
+      tokens[t.token_hash] = t;
+    }
+    event(log::events::auth_token_changed,
+          {.user = p.user.name, .remote = request.remote_address, .action = "create", .token_id = t.id,
+           .message = "API token " + t.id + " (" + std::string(to_string(role)) + ") created by " + p.user.name});
+    json::object doc = token_json(t);
+    doc["token"] = secret;  // shown once, never again
+    wipe(secret);
+    co_return Response::json(201, doc);
+  }
+
+  asio::awaitable<Response> delete_token(Request& request) {
+    Principal p = co_await caller_of(request);
+    std::string id = request.params["id"];
+    bool all = role_has(p.role, Permission::tokens_manage_all);
+    std::optional<TokenRecord> found;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& [h, t] : tokens) {
+        if (t.id == id && (all || t.owner == p.user.name)) found = t;
+      }
+    }
+    if (!found) throw AuthError(404, "Not Found", "No such token.");
+    co_await repo.delete_token(id);
+    {
+      std::lock_guard lock(mu);
+      tokens.erase(found->token_hash);
+    }
+    event(log::events::auth_token_changed,
+          {.user = found->owner, .actor = p.user.name, .remote = request.remote_address, .action = "revoke",
+           .token_id = id, .message = "API token " + id + " revoked by " + p.user.name});
+    Response r;
+    r.status = 204;
+    co_return r;
+  }
+};
+
+// ---------------------------------------------------------------------------
+
+AuthService::AuthService(AuthRepository& repository, asio::any_io_executor blocking, Settings settings)
+    : impl_(std::make_shared<Impl>(repository, std::move(blocking), std::move(settings))) {}
+
+AuthService::~AuthService() = default;
+
+void AuthService::set_event_sink(std::shared_ptr<AuthEventSink> sink) {
+  std::lock_guard lock(impl_->mu);
+  impl_->sink = std::move(sink);
+}
+
+void AuthService::load() {
+  AuthSnapshot snap = impl_->repo.load();
+  std::string dummy = hash_password(random_token(24), impl_->settings.argon2);
+  std::int64_t now = unix_now();
+  std::lock_guard lock(impl_->mu);
+  impl_->dummy_hash = dummy;
+  impl_->users.clear();
+  for (auto& u : snap.users) impl_->users[u.name] = std::move(u);
+  impl_->sessions.clear();
+  for (auto& s : snap.sessions) {
+    if (!impl_->expired_locked(s, now)) {
+      impl_->session_persisted[s.token_hash] = s.last_seen;
+      impl_->sessions[s.token_hash] = std::move(s);
+    }
+  }
+  impl_->tokens.clear();
+  for (auto& t : snap.tokens) impl_->tokens[t.token_hash] = std::move(t);
+}
+
+void AuthService::update_settings(Settings settings) {
+  impl_->account_throttle.set_settings(Impl::account_settings(settings));
+  impl_->address_throttle.set_settings(Impl::address_settings(settings));
+  std::lock_guard lock(impl_->mu);
+  impl_->settings = std::move(settings);
+}
+
+std::size_t AuthService::user_count() const { return impl_->user_count(); }
+
+void AuthService::register_routes(http::Router& router) {
+  auto& i = *impl_;
+  router.add("POST", "/api/v1/session", i.wrap(&Impl::login));
+  router.add("GET", "/api/v1/session", i.wrap(&Impl::whoami));
+  router.add("DELETE", "/api/v1/session", i.wrap(&Impl::logout));
+  router.add("GET", "/api/v1/users", i.wrap(&Impl::list_users));
+  router.add("POST", "/api/v1/users", i.wrap(&Impl::create_user));
+  // Literal "me/totp" before the "{name}/..." patterns.
+  router.add("POST", "/api/v1/users/me/totp", i.wrap(&Impl::totp_start));
+  router.add("PUT", "/api/v1/users/me/totp", i.wrap(&Impl::totp_confirm));
+  router.add("DELETE", "/api/v1/users/me/totp", i.wrap(&Impl::totp_disable));
+  router.add("GET", "/api/v1/users/{name}", i.wrap(&Impl::get_user));
+  router.add("PATCH", "/api/v1/users/{name}", i.wrap(&Impl::patch_user));
+  router.add("DELETE", "/api/v1/users/{name}", i.wrap(&Impl::delete_user));
+  router.add("PUT", "/api/v1/users/{name}/password", i.wrap(&Impl::change_password));
+  router.add("DELETE", "/api/v1/users/{name}/sessions", i.wrap(&Impl::revoke_all));
+  router.add("GET", "/api/v1/tokens", i.wrap(&Impl::list_tokens));
+  router.add("POST", "/api/v1/tokens", i.wrap(&Impl::create_token));
+  router.add("DELETE", "/api/v1/tokens/{id}", i.wrap(&Impl::delete_token));
+}
+
+http::Handler AuthService::guard(const http::Router& router) {
+  auto impl = impl_;
+  const http::Router* r = &router;
+  return [impl, r](Request& request) -> asio::awaitable<Response> { co_return co_await impl->guarded(*r, request); };
+}
+
+asio::awaitable<void> AuthService::add_user(std::string name, Role role, Secret password, std::string actor) {
+  std::string none;
+  co_await impl_->add_user(std::move(name), role, std::move(password), std::move(actor), none);
+}
+
+asio::awaitable<void> AuthService::set_password(std::string name, Secret password, std::string actor) {
+  std::string none;
+  co_await impl_->set_password(std::move(name), std::move(password), std::move(actor), none, none);
+}
+
+asio::awaitable<void> AuthService::set_locked(std::string name, bool locked, std::string actor) {
+  std::string none;
+  co_await impl_->set_locked(std::move(name), locked, std::move(actor), none);
+}
+
+void AuthService::register_control(http::ControlServer& control) {
+  auto impl = impl_;
+  auto actor_of = [](const http::ControlRequest& r) {
+    return "privstackctl (uid " + std::to_string(r.peer.uid) + ")";
+  };
+  auto arg = [](const http::ControlRequest& r, std::string_view key) -> std::string {
+    auto it = r.args.find(key);
+    if (it == r.args.end() || !it->value().is_string()) {
+      throw http::ControlError(std::string(key) + " is required", 2);
+    }
+    return std::string(it->value().as_string());
+  };
+  auto password_arg = [](const http::ControlRequest& r) -> Secret {
+    auto it = r.args.find("password");
+    if (it == r.args.end() || !it->value().is_string()) throw http::ControlError("a password is required", 2);
+    const json::string& s = it->value().as_string();
+    return Secret(std::string_view(s.data(), s.size()));
+  };
+  auto translate = [](const AuthError& e) { return http::ControlError(e.detail.empty() ? e.title : e.detail, 1); };
+
+  control.add("user add", [impl, actor_of, arg, password_arg, translate](
+                              const http::ControlRequest& r) -> asio::awaitable<json::value> {
+    std::string name = arg(r, "name");
+    auto role = parse_role(arg(r, "role"));
+    if (!role) throw http::ControlError("role is one of admin, operator, auditor, issuer, support", 2);
+    try {
+      Secret password = password_arg(r);
+      std::string actor = actor_of(r), remote;
+      co_await impl->add_user(name, *role, std::move(password), actor, remote);
+    } catch (const AuthError& e) {
+      throw translate(e);
+    }
+    co_return json::value(user_json(impl->get_user_copy(name)));
+  });
+  control.add("user list", [impl](const http::ControlRequest&) -> asio::awaitable<json::value> {
+    json::array out;
+    {
+      std::lock_guard lock(impl->mu);
+      for (const auto& [name, u] : impl->users) out.push_back(user_json(u));
+    }
+    co_return json::value(out);
+  });
+  control.add("user passwd", [impl, actor_of, arg, password_arg, translate](
+                                 const http::ControlRequest& r) -> asio::awaitable<json::value> {
+    std::string name = arg(r, "name");
+    try {
+      Secret password = password_arg(r);
+      std::string actor = actor_of(r), none;
+      co_await impl->set_password(name, std::move(password), actor, none, none);
+    } catch (const AuthError& e) {
+      throw translate(e);
+    }
+    co_return json::value(user_json(impl->get_user_copy(name)));
+  });
+  for (bool locked : {true, false}) {
+    control.add(locked ? "user lock" : "user unlock", [impl, actor_of, arg, translate, locked](
+                                                          const http::ControlRequest& r) -> asio::awaitable<json::value> {
+      std::string name = arg(r, "name");
+      try {
+        std::string actor = actor_of(r), none;
+        co_await impl->set_locked(name, locked, actor, none);
+      } catch (const AuthError& e) {
+        throw translate(e);
+      }
+      co_return json::value(user_json(impl->get_user_copy(name)));
+    });
+  }
+}
+
+}  // namespace privstack::auth

@@ -1,0 +1,492 @@
+#include "backup/s3_client.h"
+
+#include <openssl/evp.h>
+#include <openssl/md5.h>
+#include <openssl/rand.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <random>
+#include <thread>
+
+namespace privstack::backup {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string md5_raw(std::span<const std::uint8_t> data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr) != 1)
+    throw S3Error("MD5 failed", 0, "InternalError");
+  return std::string(reinterpret_cast<char*>(digest), len);
+}
+
+std::string base64(const std::string& raw) {
+  std::string out(4 * ((raw.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string hex(const std::string& raw) {
+  return sigv4::hex(std::span(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+}
+
+std::string unquote(std::string s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+std::string xml_unescape(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '&') {
+      out.push_back(s[i]);
+      continue;
+    }
+    auto end = s.find(';', i);
+    if (end == std::string_view::npos) {
+      out.push_back('&');
+      continue;
+    }
+    std::string_view ent = s.substr(i + 1, end - i - 1);
+    if (ent == "amp") out.push_back('&');
+    else if (ent == "lt") out.push_back('<');
+    else if (ent == "gt") out.push_back('>');
+    else if (ent == "quot") out.push_back('"');
+    else if (ent == "apos") out.push_back('\'');
+    else if (!ent.empty() && ent[0] == '#') {
+      long code = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X') ? std::strtol(std::string(ent.substr(2)).c_str(), nullptr, 16)
+                                                                     : std::strtol(std::string(ent.substr(1)).c_str(), nullptr, 10);
+      if (code > 0 && code < 128) out.push_back(static_cast<char>(code));
+    } else {
+      out.append(s.substr(i, end - i + 1));
+    }
+    i = end;
+  }
+  return out;
+}
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Blocks between "<tag>" and "</tag>" (raw, not unescaped).
+std::vector<std::string> xml_blocks(const std::string& xml, const std::string& tag) {
+  std::vector<std::string> out;
+  const std::string open = "<" + tag + ">", close = "</" + tag + ">";
+  std::size_t pos = 0;
+  while ((pos = xml.find(open, pos)) != std::string::npos) {
+    pos += open.size();
+    auto end = xml.find(close, pos);
+    if (end == std::string::npos) break;
+    out.push_back(xml.substr(pos, end - pos));
+    pos = end + close.size();
+  }
+  return out;
+}
+
+std::string first(const std::string& xml, const std::string& tag) {
+  auto v = xml_values(xml, tag);
+  return v.empty() ? std::string() : v.front();
+}
+
+void set_timeouts(int fd, std::chrono::seconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count());
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+using Sink = std::function<void(std::span<const std::uint8_t>)>;
+
+template <class Stream>
+S3Client::Response exchange(Stream& stream, http::request<http::string_body>& req, const Sink* sink) {
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  if (req.method() == http::verb::head) parser.skip(true);
+  http::read_header(stream, buffer, parser);
+  S3Client::Response resp;
+  resp.status = static_cast<int>(parser.get().result_int());
+  for (const auto& field : parser.get())
+    resp.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  bool to_sink = sink && resp.status >= 200 && resp.status < 300;
+  std::vector<std::uint8_t> chunk(64 * 1024);
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    beast::error_code ec;
+    http::read(stream, buffer, parser, ec);
+    if (ec && ec != http::error::need_buffer) throw beast::system_error(ec);
+    std::size_t n = chunk.size() - parser.get().body().size;
+    if (n == 0) continue;
+    if (to_sink)
+      (*sink)(std::span<const std::uint8_t>(chunk.data(), n));
+    else if (resp.body.size() < 1024 * 1024)
+      resp.body.append(reinterpret_cast<const char*>(chunk.data()), n);
+  }
+  return resp;
+}
+
+}  // namespace
+
+std::vector<std::string> xml_values(const std::string& xml, const std::string& tag) {
+  std::vector<std::string> out;
+  for (auto& b : xml_blocks(xml, tag)) out.push_back(xml_unescape(b));
+  return out;
+}
+
+bool S3Error::retryable() const {
+  return status_ == 0 || status_ >= 500 || status_ == 429 || code_ == "SlowDown" || code_ == "RequestTimeout";
+}
+
+struct S3Client::Tls {
+  asio::ssl::context ctx{asio::ssl::context::tls_client};
+};
+
+std::string S3Client::Response::header(const std::string& name) const {
+  for (const auto& [k, v] : headers)
+    if (beast::iequals(k, name)) return v;
+  return "";
+}
+
+S3Client::S3Client(S3Config config) : config_(std::move(config)) {
+  if (!config_.allowed_regions.empty() &&
+      std::find(config_.allowed_regions.begin(), config_.allowed_regions.end(), config_.region) ==
+          config_.allowed_regions.end()) {
+    std::string list;
+    for (const auto& r : config_.allowed_regions) list += (list.empty() ? "" : ", ") + r;
+    throw S3Error("refusing to ship backups to region \"" + config_.region +
+                      "\": it is not in backup.allowed_regions (" + list + ")",
+                  0, "RegionNotAllowed");
+  }
+  std::string ep = config_.endpoint;
+  if (ep.rfind("https://", 0) == 0) {
+    tls_ = true;
+    ep = ep.substr(8);
+  } else if (ep.rfind("http://", 0) == 0) {
+    ep = ep.substr(7);
+  } else {
+    throw std::invalid_argument("backup.s3.endpoint must start with https:// or http://");
+  }
+  if (auto slash = ep.find('/'); slash != std::string::npos) ep = ep.substr(0, slash);
+  auto colon = ep.rfind(':');
+  if (colon != std::string::npos && ep.find(']') == std::string::npos) {
+    host_ = ep.substr(0, colon);
+    port_ = ep.substr(colon + 1);
+  } else {
+    host_ = ep;
+    port_ = tls_ ? "443" : "80";
+  }
+  if (host_.empty() || config_.bucket.empty()) throw std::invalid_argument("S3 endpoint host and bucket are required");
+  if (tls_) {
+    tls_context_ = std::make_unique<Tls>();
+    tls_context_->ctx.set_verify_mode(asio::ssl::verify_peer);
+    if (config_.ca_file.empty())
+      tls_context_->ctx.set_default_verify_paths();
+    else
+      tls_context_->ctx.load_verify_file(config_.ca_file);
+  }
+}
+
+S3Client::~S3Client() = default;
+
+S3Client::Response S3Client::request_once(const std::string& method, const std::string& key, const sigv4::Pairs& query,
+                                          std::span<const std::uint8_t> body, const sigv4::Pairs& extra_headers,
+                                          const Sink* sink) {
+  bool default_port = port_ == (tls_ ? "443" : "80");
+  std::string host = config_.path_style ? host_ : config_.bucket + "." + host_;
+  std::string host_header = default_port ? host : host + ":" + port_;
+  std::string path = config_.path_style ? "/" + config_.bucket + (key.empty() ? "" : "/" + key) : "/" + key;
+
+  sigv4::Request sreq;
+  sreq.method = method;
+  sreq.path = path;
+  sreq.query = query;
+  std::string date = sigv4::amz_date(std::chrono::system_clock::now());
+  sreq.payload_sha256 = sigv4::sha256_hex(body);
+  sreq.headers = {{"host", host_header}, {"x-amz-date", date}, {"x-amz-content-sha256", sreq.payload_sha256}};
+  if (!config_.credentials.session_token.empty())
+    sreq.headers.emplace_back("x-amz-security-token", config_.credentials.session_token);
+  sreq.headers.insert(sreq.headers.end(), extra_headers.begin(), extra_headers.end());
+  sigv4::Signed s = sigv4::sign(sreq, config_.credentials, config_.region, "s3", date);
+
+  std::string target = sigv4::encode_path(path);
+  std::string q = sigv4::encode_query(query);
+  if (!q.empty()) target += "?" + q;
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  for (const auto& [k, v] : sreq.headers) req.set(k, v);
+  req.set(http::field::authorization, s.authorization);
+  req.set(http::field::user_agent, "privstack-backup");
+  req.body().assign(reinterpret_cast<const char*>(body.data()), body.size());
+  req.prepare_payload();
+  if (method == "PUT" || method == "POST") req.content_length(body.size());
+
+  asio::io_context ioc;
+  tcp::resolver resolver(ioc);
+  auto endpoints = resolver.resolve(host, port_);
+  if (!tls_) {
+    tcp::socket socket(ioc);
+    asio::connect(socket, endpoints);
+    set_timeouts(socket.native_handle(), config_.timeout);
+    auto resp = exchange(socket, req, sink);
+    beast::error_code ec;
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    return resp;
+  }
+  asio::ssl::stream<tcp::socket> stream(ioc, tls_context_->ctx);
+  if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()))
+    throw S3Error("TLS setup failed", 0, "TlsError");
+  stream.set_verify_callback(asio::ssl::host_name_verification(host));
+  asio::connect(stream.next_layer(), endpoints);
+  set_timeouts(stream.next_layer().native_handle(), config_.timeout);
+  stream.handshake(asio::ssl::stream_base::client);
+  auto resp = exchange(stream, req, sink);
+  beast::error_code ec;
+  stream.shutdown(ec);
+  return resp;
+}
+
+S3Client::Response S3Client::request(const std::string& method, const std::string& key, const sigv4::Pairs& query,
+                                     std::span<const std::uint8_t> body, const sigv4::Pairs& extra_headers) {
+  return request_once(method, key, query, body, extra_headers, nullptr);
+}
+
+S3Client::Response S3Client::checked(const std::string& method, const std::string& key, const sigv4::Pairs& query,
+                                     std::span<const std::uint8_t> body, const sigv4::Pairs& extra_headers,
+                                     const Sink* sink) {
+  static thread_local std::mt19937 rng(std::random_device{}());
+  const std::string what = "S3 " + method + " " + config_.bucket + "/" + key;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      Response r = request_once(method, key, query, body, extra_headers, sink);
+      // CompleteMultipartUpload and CopyObject may answer 200 with an <Error>.
+      bool error_body = r.status == 200 && method == "POST" && r.body.find("<Error>") != std::string::npos;
+      if (r.status >= 200 && r.status < 300 && !error_body) return r;
+      std::string code = first(r.body, "Code");
+      std::string message = first(r.body, "Message");
+      throw S3Error(what + ": HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code) +
+                        (message.empty() ? "" : ": " + message),
+                    error_body ? 500 : r.status, code);
+    } catch (const S3Error& e) {
+      if (!e.retryable() || attempt >= config_.max_attempts) throw;
+    } catch (const std::exception& e) {
+      if (attempt >= config_.max_attempts) throw S3Error(what + ": " + e.what(), 0, "NetworkError");
+    }
+    // Exponential backoff with full jitter.
+    auto cap = config_.base_backoff * (1 << std::min(attempt - 1, 10));
+    std::uniform_int_distribution<long> dist(cap.count() / 2, cap.count());
+    std::this_thread::sleep_for(std::chrono::milliseconds(dist(rng)));
+  }
+}
+
+void S3Client::put_object(const std::string& key, std::span<const std::uint8_t> data) {
+  std::string md5 = md5_raw(data);
+  Response r = checked("PUT", key, {}, data, {{"content-md5", base64(md5)}});
+  if (unquote(r.header("ETag")) != hex(md5) && !r.header("ETag").empty())
+    throw S3Error("S3 PUT " + key + ": the server's ETag does not match the data sent", 0, "BadDigest");
+}
+
+std::string S3Client::get_object(const std::string& key) { return checked("GET", key, {}, {}).body; }
+
+void S3Client::get_object(const std::string& key, const Sink& sink) { checked("GET", key, {}, {}, {}, &sink); }
+
+std::optional<S3Head> S3Client::head_object(const std::string& key) {
+  try {
+    Response r = checked("HEAD", key, {}, {});
+    S3Head h;
+    h.size = std::stoull(r.header("Content-Length").empty() ? "0" : r.header("Content-Length"));
+    h.etag = unquote(r.header("ETag"));
+    return h;
+  } catch (const S3Error& e) {
+    if (e.status() == 404) return std::nullopt;
+    throw;
+  }
+}
+
+void S3Client::delete_object(const std::string& key) { checked("DELETE", key, {}, {}); }
+
+std::vector<S3Object> S3Client::list_objects(const std::string& prefix) {
+  std::vector<S3Object> out;
+  std::string token;
+  for (;;) {
+    sigv4::Pairs q = {{"list-type", "2"}, {"prefix", prefix}};
+    if (!token.empty()) q.emplace_back("continuation-token", token);
+    Response r = checked("GET", "", q, {});
+    for (const auto& block : xml_blocks(r.body, "Contents")) {
+      S3Object o;
+      o.key = first(block, "Key");
+      o.size = std::stoull(first(block, "Size").empty() ? "0" : first(block, "Size"));
+      o.etag = unquote(first(block, "ETag"));
+      o.last_modified = first(block, "LastModified");
+      out.push_back(std::move(o));
+    }
+    if (first(r.body, "IsTruncated") != "true") break;
+    token = first(r.body, "NextContinuationToken");
+    if (token.empty()) break;
+  }
+  return out;
+}
+
+std::string S3Client::create_multipart_upload(const std::string& key) {
+  Response r = checked("POST", key, {{"uploads", ""}}, {});
+  std::string id = first(r.body, "UploadId");
+  if (id.empty()) throw S3Error("S3 CreateMultipartUpload " + key + ": no UploadId in the answer", r.status, "");
+  return id;
+}
+
+std::string S3Client::upload_part(const std::string& key, const std::string& upload_id, int number,
+                                  std::span<const std::uint8_t> data) {
+  std::string md5 = md5_raw(data);
+  Response r = checked("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}}, data,
+                       {{"content-md5", base64(md5)}});
+  std::string etag = unquote(r.header("ETag"));
+  if (!etag.empty() && etag != hex(md5))
+    throw S3Error("S3 UploadPart " + key + " #" + std::to_string(number) + ": ETag differs from the part's MD5", 0,
+                  "BadDigest");
+  return hex(md5);
+}
+
+void S3Client::complete_multipart_upload(const std::string& key, const std::string& upload_id,
+                                         const std::vector<S3Part>& parts) {
+  std::string xml = "<CompleteMultipartUpload>";
+  for (const auto& p : parts)
+    xml += "<Part><PartNumber>" + std::to_string(p.number) + "</PartNumber><ETag>\"" + xml_escape(p.etag) +
+           "\"</ETag></Part>";
+  xml += "</CompleteMultipartUpload>";
+  checked("POST", key, {{"uploadId", upload_id}},
+          std::span(reinterpret_cast<const std::uint8_t*>(xml.data()), xml.size()),
+          {{"content-type", "application/xml"}});
+}
+
+void S3Client::abort_multipart_upload(const std::string& key, const std::string& upload_id) {
+  try {
+    checked("DELETE", key, {{"uploadId", upload_id}}, {});
+  } catch (const S3Error& e) {
+    if (e.status() != 404) throw;  // NoSuchUpload: already gone
+  }
+}
+
+std::vector<S3Part> S3Client::list_parts(const std::string& key, const std::string& upload_id) {
+  std::vector<S3Part> out;
+  std::string marker;
+  for (;;) {
+    sigv4::Pairs q = {{"uploadId", upload_id}};
+    if (!marker.empty()) q.emplace_back("part-number-marker", marker);
+    Response r = checked("GET", key, q, {});
+    for (const auto& block : xml_blocks(r.body, "Part")) {
+      S3Part p;
+      p.number = std::stoi(first(block, "PartNumber"));
+      p.etag = unquote(first(block, "ETag"));
+      p.size = std::stoull(first(block, "Size").empty() ? "0" : first(block, "Size"));
+      out.push_back(p);
+    }
+    if (first(r.body, "IsTruncated") != "true") break;
+    marker = first(r.body, "NextPartNumberMarker");
+    if (marker.empty()) break;
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> S3Client::list_multipart_uploads(const std::string& prefix) {
+  std::vector<std::pair<std::string, std::string>> out;
+  Response r = checked("GET", "", {{"uploads", ""}, {"prefix", prefix}}, {});
+  for (const auto& block : xml_blocks(r.body, "Upload")) out.emplace_back(first(block, "Key"), first(block, "UploadId"));
+  return out;
+}
+
+// ---- streaming upload -------------------------------------------------------
+
+S3StreamUpload::S3StreamUpload(S3Client& client, std::string key, std::size_t part_size)
+    : client_(client), key_(std::move(key)), part_size_(std::max<std::size_t>(part_size, 5 * 1024 * 1024)) {
+  buffer_.reserve(part_size_);
+}
+
+S3StreamUpload::~S3StreamUpload() {
+  if (!done_ && !upload_id_.empty()) {
+    try {
+      client_.abort_multipart_upload(key_, upload_id_);
+    } catch (...) {
+    }
+  }
+}
+
+void S3StreamUpload::flush_part() {
+  if (upload_id_.empty()) upload_id_ = client_.create_multipart_upload(key_);
+  int number = static_cast<int>(parts_.size()) + 1;
+  std::string etag = client_.upload_part(key_, upload_id_, number, buffer_);
+  parts_.push_back({number, etag, buffer_.size()});
+  buffer_.clear();
+}
+
+void S3StreamUpload::write(std::span<const std::uint8_t> data) {
+  if (done_) throw std::logic_error("upload already finished");
+  total_ += data.size();
+  while (!data.empty()) {
+    std::size_t n = std::min(data.size(), part_size_ - buffer_.size());
+    buffer_.insert(buffer_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
+    data = data.subspan(n);
+    if (buffer_.size() == part_size_) flush_part();
+  }
+}
+
+std::uint64_t S3StreamUpload::finish() {
+  if (done_) throw std::logic_error("upload already finished");
+  std::string expected_etag;
+  if (upload_id_.empty()) {
+    client_.put_object(key_, buffer_);
+    expected_etag = hex(md5_raw(buffer_));
+    buffer_.clear();
+  } else {
+    if (!buffer_.empty()) flush_part();
+    client_.complete_multipart_upload(key_, upload_id_, parts_);
+    // Do not trust the Complete answer's ETag (RGW leaves it empty): the
+    // ETag of a multipart object is MD5(concatenated part MD5s)-N.
+    std::string concat;
+    for (const auto& p : parts_) {
+      for (std::size_t i = 0; i + 1 < p.etag.size(); i += 2)
+        concat.push_back(static_cast<char>(std::stoi(p.etag.substr(i, 2), nullptr, 16)));
+    }
+    expected_etag = hex(md5_raw(std::span(reinterpret_cast<const std::uint8_t*>(concat.data()), concat.size()))) +
+                    "-" + std::to_string(parts_.size());
+  }
+  done_ = true;
+  auto head = client_.head_object(key_);
+  if (!head) throw S3Error("S3 upload of " + key_ + ": the object is missing after the upload", 404, "NoSuchKey");
+  if (head->size != total_)
+    throw S3Error("S3 upload of " + key_ + ": the server holds " + std::to_string(head->size) + " bytes, " +
+                      std::to_string(total_) + " were sent",
+                  0, "BadDigest");
+  if (head->etag != expected_etag)
+    throw S3Error("S3 upload of " + key_ + ": the server's ETag " + head->etag + " differs from the expected " +
+                      expected_etag,
+                  0, "BadDigest");
+  return total_;
+}
+
+}  // namespace privstack::backup

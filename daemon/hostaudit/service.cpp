@@ -1,0 +1,437 @@
+// HostAuditService: scans off the io threads, the store, journald, the
+// audit log, the HTTP routes, control commands and the schedule.
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <mutex>
+#include <set>
+
+#include "audit/audit.h"
+#include "audit/routes.h"
+#include "core/log.h"
+#include "core/schedule.h"
+#include "hostaudit/hostaudit.h"
+#include "http/control.h"
+#include "http/http.h"
+#include "store/store.h"
+
+namespace privstack::hostaudit {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr store::Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE hostaudit_scans (
+  id          INTEGER PRIMARY KEY,
+  started_us  INTEGER NOT NULL,
+  finished_us INTEGER NOT NULL,
+  trigger     TEXT NOT NULL,
+  actor       TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  state       TEXT NOT NULL,   -- JSON: what the next scan compares against
+  report      TEXT NOT NULL    -- JSON: the full report
+);
+CREATE TABLE hostaudit_findings (
+  scan_id       INTEGER NOT NULL REFERENCES hostaudit_scans(id) ON DELETE CASCADE,
+  finding_id    TEXT NOT NULL,
+  check_id      TEXT NOT NULL,
+  severity      TEXT NOT NULL,
+  title         TEXT NOT NULL,
+  detail        TEXT NOT NULL,
+  remediation   TEXT NOT NULL,
+  command       TEXT NOT NULL,
+  first_seen_us INTEGER NOT NULL,
+  PRIMARY KEY (scan_id, finding_id)
+);
+)sql"},
+};
+
+constexpr std::int64_t kKeepScans = 100;
+
+// See daemon/auth/auth.cpp: GCC 12 destroys prvalue lambdas in co_await
+// operands twice, so callers name the lambda and std::move it in.
+template <class F>
+auto offload(asio::any_io_executor pool, F fn) {
+  using R = std::invoke_result_t<F&>;
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, R)>(
+      [pool](auto handler, F f) {
+        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+        asio::post(pool, [f = std::move(f), handler = std::move(handler), work = std::move(work)]() mutable {
+          std::exception_ptr error;
+          R result{};
+          try {
+            result = f();
+          } catch (...) {
+            error = std::current_exception();
+          }
+          auto home = work.get_executor();
+          asio::post(home, [handler = std::move(handler), error, result = std::move(result)]() mutable {
+            std::move(handler)(error, std::move(result));
+          });
+        });
+      },
+      asio::use_awaitable, std::move(fn));
+}
+
+PreviousScan state_from_json(const json::value& v) {
+  PreviousScan p;
+  if (!v.is_object()) return p;
+  const auto& o = v.as_object();
+  if (auto* f = o.if_contains("fingerprint"); f && f->is_string()) p.fingerprint = std::string(f->as_string());
+  if (auto* s = o.if_contains("sockets"); s && s->is_array()) {
+    for (const auto& k : s->as_array()) {
+      if (k.is_string()) p.sockets.insert(std::string(k.as_string()));
+    }
+  }
+  return p;
+}
+
+json::object state_to_json(const PreviousScan& p) {
+  json::array socks;
+  for (const auto& k : p.sockets) socks.push_back(json::string(k));
+  return json::object{{"fingerprint", p.fingerprint}, {"sockets", std::move(socks)}};
+}
+
+log::Priority priority_of(Severity s) {
+  switch (s) {
+    case Severity::critical: return log::Priority::crit;
+    case Severity::high: return log::Priority::err;
+    case Severity::medium: return log::Priority::warning;
+    case Severity::low: return log::Priority::notice;
+    case Severity::info: return log::Priority::info;
+  }
+  return log::Priority::warning;
+}
+
+}  // namespace
+
+struct HostAuditService::Impl {
+  store::Store& store;
+  audit::AuditLog* audit_log;
+  asio::any_io_executor blocking;
+  std::function<std::shared_ptr<const Config>()> config;
+  std::mutex running;  // one scan at a time
+  std::mutex hook_mutex;
+  IncidentHook incident_hook;
+
+  Impl(store::Store& s, audit::AuditLog* a, asio::any_io_executor b, std::function<std::shared_ptr<const Config>()> c)
+      : store(s), audit_log(a), blocking(std::move(b)), config(std::move(c)) {}
+
+  // Blocking: runs on the blocking pool.
+  json::object run_blocking(const std::string& trigger, const std::string& actor, const std::string& source) {
+    std::unique_lock lock(running, std::try_to_lock);
+    if (!lock.owns_lock()) throw std::runtime_error("a host audit scan is already running");
+    auto cfg = config();
+    // The previous scan: its state and its findings.
+    struct Previous {
+      std::optional<PreviousScan> state;
+      std::map<std::string, std::int64_t> first_seen;  // finding id -> first_seen_us
+    };
+    Previous prev = store.read([](store::Connection& c) {
+      Previous p;
+      auto last = c.query_one<std::int64_t>("SELECT id FROM hostaudit_scans ORDER BY id DESC LIMIT 1");
+      if (!last) return p;
+      auto state = c.query_one<std::string>("SELECT state FROM hostaudit_scans WHERE id = ?1", *last);
+      try {
+        p.state = state_from_json(json::parse(state.value_or("{}")));
+      } catch (const std::exception&) {
+        p.state = PreviousScan{};
+      }
+      c.for_each(
+          "SELECT finding_id, first_seen_us FROM hostaudit_findings WHERE scan_id = ?1",
+          [&](const store::Statement& s) { p.first_seen[s.column<std::string>(0)] = s.column<std::int64_t>(1); }, *last);
+      return p;
+    });
+
+    ScanOptions options;
+    options.previous = prev.state;
+    ScanReport report;
+    try {
+      report = scan(*cfg, options);
+    } catch (const std::exception& e) {
+      log::emit(log::events::hostaudit_scan_failed, std::string("host audit scan failed: ") + e.what(),
+                {{"TRIGGER", trigger}});
+      record_audit(actor, source, "hostaudit.scan", "host", audit::kFailure, e.what());
+      throw;
+    }
+    report.trigger = trigger;
+    std::set<std::string> now_ids;
+    for (const auto& f : report.findings) {
+      now_ids.insert(f.id);
+      if (!prev.first_seen.contains(f.id)) report.new_findings.push_back(f.id);
+    }
+    for (const auto& [id, _] : prev.first_seen) {
+      if (!now_ids.contains(id)) report.resolved_findings.push_back(id);
+    }
+
+    std::string state_text = json::serialize(state_to_json(report.state()));
+    std::int64_t id = store.write([&](store::Connection& c) {
+      c.exec("INSERT INTO hostaudit_scans (started_us, finished_us, trigger, actor, fingerprint, state, report) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, '{}')",
+             report.started_us, report.finished_us, trigger, actor, report.fingerprint, state_text);
+      std::int64_t scan_id = c.last_insert_rowid();
+      report.id = scan_id;
+      c.exec("UPDATE hostaudit_scans SET report = ?1 WHERE id = ?2", json::serialize(report.to_json()), scan_id);
+      for (const auto& f : report.findings) {
+        auto it = prev.first_seen.find(f.id);
+        std::int64_t first = it == prev.first_seen.end() ? report.started_us : it->second;
+        c.exec("INSERT OR IGNORE INTO hostaudit_findings (scan_id, finding_id, check_id, severity, title, detail, "
+               "remediation, command, first_seen_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+               scan_id, f.id, f.check, std::string(to_string(f.severity)), f.title, f.detail, f.remediation, f.command,
+               first);
+      }
+      c.exec("DELETE FROM hostaudit_findings WHERE scan_id <= ?1", scan_id - kKeepScans);
+      c.exec("DELETE FROM hostaudit_scans WHERE id <= ?1", scan_id - kKeepScans);
+      return scan_id;
+    });
+
+    // Journald: one entry per new finding, one per resolved, one summary.
+    std::map<std::string, const Finding*> by_id;
+    for (const auto& f : report.findings) by_id[f.id] = &f;
+    for (const auto& nid : report.new_findings) {
+      const Finding& f = *by_id.at(nid);
+      log::emit(log::events::hostaudit_finding, priority_of(f.severity), "host audit finding: " + f.title,
+                {{"FINDING_ID", f.id},
+                 {"CHECK", f.check},
+                 {"SEVERITY", std::string(to_string(f.severity))},
+                 {"SCAN_ID", id},
+                 {"DETAIL", f.detail}});
+      if (f.severity >= Severity::high) {
+        std::lock_guard hl(hook_mutex);
+        if (incident_hook) {
+          try {
+            incident_hook(f, id);
+          } catch (const std::exception&) {
+            // The incidents module logs its own failures; the scan stands.
+          }
+        }
+      }
+    }
+    for (const auto& rid : report.resolved_findings) {
+      log::emit(log::events::hostaudit_finding_resolved, "host audit finding resolved: " + rid,
+                {{"FINDING_ID", rid}, {"SCAN_ID", id}});
+    }
+    json::object doc = report.to_json();
+    const auto& summary = doc.at("summary").as_object();
+    const auto& sev = summary.at("findings").as_object();
+    std::int64_t high = sev.at("high").as_int64() + sev.at("critical").as_int64();
+    log::emit(log::events::hostaudit_scan_completed,
+              "host audit scan " + std::to_string(id) + ": " + std::to_string(report.findings.size()) + " finding(s), " +
+                  std::to_string(high) + " high, " + std::to_string(summary.at("exposed").as_int64()) +
+                  " exposed socket(s)",
+              {{"SCAN_ID", id},
+               {"TRIGGER", trigger},
+               {"FINDINGS", static_cast<std::int64_t>(report.findings.size())},
+               {"HIGH", high},
+               {"NEW_FINDINGS", static_cast<std::int64_t>(report.new_findings.size())},
+               {"EXPOSED", summary.at("exposed").as_int64()},
+               {"RULESET", report.fingerprint},
+               {"DURATION_MS", (report.finished_us - report.started_us) / 1000}});
+    record_audit(actor, source, "hostaudit.scan", "hostaudit-scan:" + std::to_string(id), audit::kSuccess,
+                 "trigger=" + trigger + "; findings=" + std::to_string(report.findings.size()) +
+                     "; new=" + std::to_string(report.new_findings.size()));
+    return doc;
+  }
+
+  void record_audit(const std::string& actor, const std::string& source, const std::string& action,
+                    const std::string& object, std::string_view outcome, const std::string& detail) {
+    if (audit_log == nullptr) return;
+    audit::Entry e;
+    e.actor = actor;
+    e.source = source;
+    e.action = action;
+    e.object = object;
+    e.outcome = std::string(outcome);
+    e.detail = detail;
+    try {
+      audit_log->append(std::move(e));
+    } catch (const std::exception& ex) {
+      log::emit(log::events::audit_write_failed, std::string("cannot write the audit entry: ") + ex.what());
+    }
+  }
+
+  json::object findings_blocking() {
+    return store.read([](store::Connection& c) {
+      json::object doc;
+      auto last = c.query_one<std::int64_t>("SELECT id FROM hostaudit_scans ORDER BY id DESC LIMIT 1");
+      json::array list;
+      if (last) {
+        doc["scan_id"] = *last;
+        doc["finished_us"] =
+            c.query_one<std::int64_t>("SELECT finished_us FROM hostaudit_scans WHERE id = ?1", *last).value_or(0);
+        c.for_each(
+            "SELECT finding_id, check_id, severity, title, detail, remediation, command, first_seen_us "
+            "FROM hostaudit_findings WHERE scan_id = ?1 ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' "
+            "THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END, finding_id",
+            [&](const store::Statement& s) {
+              json::object f{{"id", s.column<std::string>(0)},         {"check", s.column<std::string>(1)},
+                             {"severity", s.column<std::string>(2)},   {"title", s.column<std::string>(3)},
+                             {"detail", s.column<std::string>(4)},     {"remediation", s.column<std::string>(5)},
+                             {"first_seen_us", s.column<std::int64_t>(7)}};
+              std::string cmd = s.column<std::string>(6);
+              if (!cmd.empty()) f["command"] = cmd;
+              list.push_back(std::move(f));
+            },
+            *last);
+      } else {
+        doc["scan_id"] = nullptr;
+      }
+      doc["findings"] = std::move(list);
+      return doc;
+    });
+  }
+};
+
+HostAuditService::HostAuditService(store::Store& store, audit::AuditLog* audit, asio::any_io_executor blocking,
+                                   std::function<std::shared_ptr<const Config>()> config)
+    : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), std::move(config))) {
+  store.migrate("hostaudit", kMigrations);
+}
+
+HostAuditService::~HostAuditService() = default;
+
+void HostAuditService::set_incident_hook(IncidentHook hook) {
+  std::lock_guard lock(impl_->hook_mutex);
+  impl_->incident_hook = std::move(hook);
+}
+
+asio::awaitable<json::object> HostAuditService::run(std::string trigger, std::string actor, std::string source) {
+  auto impl = impl_;
+  auto job = [impl, trigger, actor, source]() { return impl->run_blocking(trigger, actor, source); };
+  json::object doc = co_await offload(impl->blocking, std::move(job));
+  co_return doc;
+}
+
+asio::awaitable<json::object> HostAuditService::latest_findings() {
+  auto impl = impl_;
+  auto job = [impl]() { return impl->findings_blocking(); };
+  json::object doc = co_await offload(impl->blocking, std::move(job));
+  co_return doc;
+}
+
+asio::awaitable<void> HostAuditService::schedule_loop(std::function<bool()> stopping) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  std::string current;
+  std::optional<Schedule> schedule;
+  std::optional<std::chrono::system_clock::time_point> next;
+  while (!stopping()) {
+    auto cfg = impl_->config();
+    if (cfg->host_audit.schedule != current) {
+      current = cfg->host_audit.schedule;
+      std::string error;
+      schedule = Schedule::parse(current, &error);
+      if (!schedule) {
+        log::emit(log::events::hostaudit_scan_failed,
+                  "host_audit.schedule \"" + current + "\" is not valid (" + error + "); no scheduled scans");
+      }
+      next = schedule ? schedule->next_after(std::chrono::system_clock::now()) : std::nullopt;
+    }
+    auto now = std::chrono::system_clock::now();
+    if (next && now >= *next) {
+      try {
+        co_await run("schedule", "system", "");
+      } catch (const std::exception&) {
+        // Logged by the scan (hostaudit.scan_failed) or a concurrent scan is running.
+      }
+      next = schedule->next_after(std::chrono::system_clock::now());
+      continue;
+    }
+    // Wake at least every minute: reloads and clock changes are noticed.
+    auto wait = std::chrono::seconds(60);
+    if (next) {
+      auto left = std::chrono::duration_cast<std::chrono::seconds>(*next - now) + std::chrono::seconds(1);
+      if (left < wait) wait = left;
+    }
+    timer.expires_after(wait);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void HostAuditService::register_routes(http::Router& router) {
+  auto impl = impl_;
+  router.add("POST", "/api/v1/host-audit/scans", [this](http::Request& req) -> asio::awaitable<http::Response> {
+    try {
+      json::object doc = co_await run("api", audit::actor_of(req), req.remote_address);
+      http::Response r = http::Response::json(201, doc);
+      r.set_header("Location", "/api/v1/host-audit/scans/" + std::to_string(doc.at("id").as_int64()));
+      co_return r;
+    } catch (const SocketError&) {
+      co_return http::Response::problem(500, "Scan failed", "The listening sockets could not be read.");
+    } catch (const std::runtime_error& e) {
+      std::string what = e.what();
+      if (what.find("already running") != std::string::npos) {
+        co_return http::Response::problem(409, "Scan in progress", "A host audit scan is already running.");
+      }
+      throw;
+    }
+  });
+  router.add("GET", "/api/v1/host-audit/scans", [impl](http::Request&) -> asio::awaitable<http::Response> {
+    auto job = [impl]() {
+      return impl->store.read([](store::Connection& c) {
+        json::array scans;
+        c.for_each("SELECT id, started_us, finished_us, trigger, actor, fingerprint, "
+                   "(SELECT COUNT(*) FROM hostaudit_findings f WHERE f.scan_id = s.id) "
+                   "FROM hostaudit_scans s ORDER BY id DESC LIMIT 100",
+                   [&](const store::Statement& s) {
+                     scans.push_back(json::object{{"id", s.column<std::int64_t>(0)},
+                                                  {"started_us", s.column<std::int64_t>(1)},
+                                                  {"finished_us", s.column<std::int64_t>(2)},
+                                                  {"trigger", s.column<std::string>(3)},
+                                                  {"actor", s.column<std::string>(4)},
+                                                  {"ruleset_fingerprint", s.column<std::string>(5)},
+                                                  {"findings", s.column<std::int64_t>(6)}});
+                   });
+        return json::object{{"scans", std::move(scans)}};
+      });
+    };
+    json::object doc = co_await offload(impl->blocking, std::move(job));
+    co_return http::Response::json(200, doc);
+  });
+  router.add("GET", "/api/v1/host-audit/scans/{id}", [impl](http::Request& req) -> asio::awaitable<http::Response> {
+    std::string id_text = req.params["id"];
+    if (id_text.empty() || id_text.size() > 18 || !std::all_of(id_text.begin(), id_text.end(), ::isdigit)) {
+      co_return http::Response::problem(404, "Not found");
+    }
+    std::int64_t id = std::stoll(id_text);
+    auto job = [impl, id]() {
+      return impl->store.read([&](store::Connection& c) {
+        return c.query_one<std::string>("SELECT report FROM hostaudit_scans WHERE id = ?1", id).value_or("");
+      });
+    };
+    std::string report = co_await offload(impl->blocking, std::move(job));
+    if (report.empty()) co_return http::Response::problem(404, "Not found", "No such scan.");
+    http::Response r = http::Response::text(200, std::move(report), "application/json");
+    co_return r;
+  });
+  router.add("GET", "/api/v1/host-audit/findings", [this](http::Request&) -> asio::awaitable<http::Response> {
+    json::object doc = co_await latest_findings();
+    co_return http::Response::json(200, doc);
+  });
+}
+
+void HostAuditService::register_control(http::ControlServer& control) {
+  control.add("hostaudit run", [this](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    try {
+      json::object doc = co_await run("manual", audit::actor_of(req), std::string(audit::kControlSource));
+      co_return doc;
+    } catch (const std::exception& e) {
+      throw http::ControlError(std::string("host audit failed: ") + e.what());
+    }
+  });
+  control.add("hostaudit findings", [this](const http::ControlRequest&) -> asio::awaitable<json::value> {
+    json::object doc = co_await latest_findings();
+    co_return doc;
+  });
+}
+
+}  // namespace privstack::hostaudit

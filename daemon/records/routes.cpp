@@ -1,0 +1,706 @@
+// The records API (docs/openapi.yaml) and control commands.
+#include <boost/json.hpp>
+#include <charconv>
+#include <memory>
+
+#include "audit/routes.h"
+#include "core/log.h"
+#include "records/records.h"
+
+// GCC 12 false positive on Asio's coroutine frame allocator (as in auth.cpp).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace privstack::records {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using http::Request;
+using http::Response;
+
+namespace {
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::optional<std::int64_t> to_int(std::string_view s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+struct BadRequest : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::int64_t id_param(const Request& r) {
+  auto it = r.params.find("id");
+  if (it == r.params.end()) return 0;
+  auto v = to_int(it->second);
+  return v && *v > 0 ? *v : 0;
+}
+
+std::optional<std::int64_t> int_query(const Request& r, std::string_view name, std::int64_t min, std::int64_t max) {
+  auto v = r.query_param(name);
+  if (!v) return std::nullopt;
+  auto i = to_int(*v);
+  if (!i || *i < min || *i > max) {
+    throw BadRequest(std::string(name) + ": an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  }
+  return i;
+}
+
+std::optional<std::int64_t> time_query(const Request& r, std::string_view name) {
+  auto v = r.query_param(name);
+  if (!v) return std::nullopt;
+  auto t = audit::parse_time(*v);
+  if (!t) throw BadRequest(std::string(name) + ": YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds");
+  return t;
+}
+
+json::object parse_body(const Request& r) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  if (ec || !v.is_object()) throw BadRequest("the body must be a JSON object");
+  return std::move(v.as_object());
+}
+
+Response validation_problem(const std::vector<FieldError>& errors) {
+  json::array list;
+  for (const auto& e : errors) list.push_back(json::object{{"field", e.field}, {"message", e.message}});
+  json::object doc{{"type", "about:blank"},
+                   {"title", "Unprocessable Content"},
+                   {"status", 422},
+                   {"detail", "Some fields are not valid."},
+                   {"errors", std::move(list)}};
+  Response res = Response::json(422, doc);
+  res.set_header("Content-Type", "application/problem+json");
+  return res;
+}
+
+std::string list_detail(std::size_t n, std::int64_t first, std::int64_t last, const std::vector<std::string>& filters) {
+  std::string d = std::to_string(n) + " returned";
+  if (n > 0) d += " (ids " + std::to_string(first) + ".." + std::to_string(last) + ")";
+  if (!filters.empty()) {
+    d += "; filters:";
+    for (const auto& f : filters) d += " " + f;
+  }
+  return d;
+}
+
+template <class T>
+json::object page_json(const std::vector<T>& items, int limit) {
+  json::array arr;
+  for (const auto& i : items) arr.push_back(to_json(i));
+  json::object doc;
+  doc["items"] = std::move(arr);
+  if (!items.empty() && static_cast<int>(items.size()) == limit) doc["next_cursor"] = std::to_string(items.back().id);
+  else doc["next_cursor"] = nullptr;
+  return doc;
+}
+
+// Adds validation errors for fields that have no (type) error yet.
+void merge_errors(std::vector<FieldError>& errors, const std::vector<FieldError>& more) {
+  for (const auto& e : more) {
+    bool seen = false;
+    for (const auto& x : errors) seen = seen || x.field == e.field;
+    if (!seen) errors.push_back(e);
+  }
+}
+
+struct Caller {
+  std::string actor;
+  std::string source;
+  std::string user;
+  bool support = false;
+};
+
+}  // namespace
+
+RecordsService::RecordsService(store::Store& store, audit::AuditLog& audit, Settings settings)
+    : store_(store), audit_(audit), settings_(settings) {
+  Repository::migrate(store_);
+}
+
+void RecordsService::register_routes(http::Router& router) {
+  store::Store* st = &store_;
+  audit::AuditLog* al = &audit_;
+  Settings settings = settings_;
+
+  // Runs `body` in one write transaction together with its audit entry
+  // (`action` on `object`, which body may refine). A support caller needs an
+  // active access grant; its reason goes into the entry. `body` runs in a
+  // savepoint: when it throws Conflict or returns an error status, its
+  // changes are undone but the audit entry of the attempt is kept.
+  using Body = std::function<Response(store::Connection&, audit::Entry&)>;
+  auto run = [st, al](const Request& r, std::string action, std::string object,
+                      Body body) -> asio::awaitable<Response> {
+    if (!r.identity) co_return Response::problem(401, "Unauthorized", "Sign in first.");
+    Caller caller{audit::actor_of(r), r.remote_address, r.identity->user, r.identity->role == "support"};
+    auto work = [al, caller, action, object, body](store::Connection& c) -> Response {
+      audit::Entry e;
+      e.actor = caller.actor;
+      e.source = caller.source;
+      e.action = action;
+      e.object = object;
+      if (caller.support) {
+        auto grant = Repository::active_grant(c, caller.user, now_s());
+        if (!grant) {
+          e.outcome = std::string(audit::kDenied);
+          e.detail = "no active access grant";
+          al->append(c, e);
+          return Response::problem(403, "Reason required",
+                                   "Support access to customer data needs a stated reason: create an access grant "
+                                   "(POST /api/v1/records/access-grants) first.");
+        }
+        e.reason = grant->audit_reason();
+        e.detail = "grant " + std::to_string(grant->id);
+      }
+      Response res;
+      {
+        store::Transaction sp(c);
+        try {
+          res = body(c, e);
+        } catch (const Conflict& conflict) {
+          res = Response::problem(409, "Conflict", conflict.what());
+          if (e.detail.empty()) e.detail = conflict.what();
+        }
+        if (res.status < 400) sp.commit();
+      }
+      e.outcome = std::string(res.status < 400 ? audit::kSuccess : audit::kFailure);
+      al->append(c, e);
+      return res;
+    };
+    co_return co_await st->async_write(std::move(work));
+  };
+  auto add_detail = [](audit::Entry& e, const std::string& d) {
+    e.detail = e.detail.empty() ? d : e.detail + "; " + d;
+  };
+
+  // ---- recipients
+  router.add("GET", "/api/v1/recipients", [run, add_detail](Request& r) -> asio::awaitable<Response> {
+    RecipientFilter f;
+    std::vector<std::string> used;
+    try {
+      f.after_id = int_query(r, "cursor", 0, INT64_MAX).value_or(0);
+      f.limit = static_cast<int>(int_query(r, "limit", 1, 1000).value_or(100));
+    } catch (const BadRequest& e) {
+      co_return Response::problem(400, "Bad Request", e.what());
+    }
+    f.external_id = r.query_param("external_id");
+    f.email = r.query_param("email");
+    f.group = r.query_param("group");
+    for (auto n : {"external_id", "email", "group"}) {
+      if (r.query_param(n)) used.emplace_back(n);
+    }
+    // Named first: GCC 12 destroys temporaries in co_await expressions twice.
+    auto op = run(r, "records.recipient.list", "recipients", [f, used, add_detail](store::Connection& c, audit::Entry& e) {
+      auto items = Repository::list(c, f);
+      add_detail(e, list_detail(items.size(), items.empty() ? 0 : items.front().id,
+                                items.empty() ? 0 : items.back().id, used));
+      return Response::json(200, page_json(items, f.limit));
+    });
+    co_return co_await std::move(op);
+  });
+
+  router.add("POST", "/api/v1/recipients", [run](Request& r) -> asio::awaitable<Response> {
+    json::object in;
+    try {
+      in = parse_body(r);
+    } catch (const BadRequest& e) {
+      co_return Response::problem(400, "Bad Request", e.what());
+    }
+    Recipient rec;
+    std::vector<FieldError> errors;
+    apply_json(in, rec, true, errors);
+    merge_errors(errors, validate(rec));
+    if (!errors.empty()) co_return validation_problem(errors);
+    // Named first: GCC 12 destroys temporaries in co_await expressions twice.
+    auto op = run(r, "records.recipient.create", "recipient", [rec](store::Connection& c, audit::Entry& e) mutable {
+      Repository::insert(c, rec);
+      e.object = "recipient:" + std::to_string(rec.id);
+      Response res = Response::json(201, to_json(rec));
+      res.set_header("Location", "/api/v1/recipients/" + std::to_string(rec.id));
+      return res;
+    });
+    co_return co_await std::move(op);
+  });
+
+  router.add("GET", "/api/v1/recipients/{id}", [run](Request& r) -> asio::awaitable<Response> {
+    std::int64_t id = id_param(r);
+    // Named first: GCC 12 destroys temporaries in co_await expressions twice.
+    auto op = run(r, "records.recipient.read", "recipient:" + std::to_string(id),
+                           [id](store::Connection& c, audit::Entry&) {
+                             auto rec = Repository::recipient(c, id);
+                             if (!rec) return Response::problem(404, "Not Found", "No such recipient.");
+                             return Response::json(200, to_json(*rec));
+                           });
+    co_return co_await std::move(op);
+  });
+
+  router.add("PATCH", "/api/v1/recipients/{id}", [run](Request& r) -> asio::awaitable<Response> {
+    std::int64_t id = id_param(r);
+    json::object in;
+    try {
+      in = parse_body(r);
+    } catch (const BadRequest& e) {
+      co_return Response::problem(400, "Bad Request", e.what());
+    }
+    // Named first: GCC 12 destroys temporaries in co_await expressions twice.
+    auto op = run(r, "records.recipient.update", "recipient:" + std::to_string(id),
+                           [id, in](store::Connection& c, audit::Entry& e) {
+                             auto rec = Repository::recipient(c, id);
+                             if (!rec) return Response::problem(404, "Not Found", "No such recipient.");
+                             std::vector<FieldError> errors;
+                             apply_json(in, *rec, false, errors);
+                             merge_errors(errors, validate(*rec));
+                             if (!errors.empty()) return validation_problem(errors);
+                             std::string fields;
+                             for (const auto& [k, v] : in) fields += (fields.empty() ? "" : ",") + std::string(k);
+                             e.detail = e.detail.empty() ? "fields " + fields : e.detail + "; fields " + fields;
+                             Repository::update(c, *rec);
+                             return Response::json(200, to_json(*Repository::recipient(c, id)));
+                           });
+    co_return co_await std::move(op);
+  });
+
+  router.add("DELETE", "/api/v1/recipients/{id}", [run](Request& r) -> asio::awaitable<Response> {
+    std::int64_t id = id_param(r);
+    // Named first: GCC 12 destroys temporaries in co_await expressions twice.
+    auto op = run(r, "records.recipient.delete", "recipient:" + std::to_string(id),
+                           [id](store::Connection& c, audit::Entry&) {
+                             if (!Repository::delete_recipient(c, id)) {
+                               return Response::problem(404, "Not Found", "No such recipient.");
+                             }
+                             Response res;
+                             res.status = 204;
+                             return res;
+                           });
+    co_return co_await std::move(op);
+  });
+
+  // ---- results
+  router.add("GET", "/api/v1/results", [run, add_detail](Request& r) -> asio::awaitable<Response> {
+    ResultFilter f;
+    std::vector<std::string> used;
+    try {
+      f.after_id = int_query(r, "cursor", 0, INT64_MAX).value_or(0);
+      f.limit = static_cast<int>(int_query(r, "limit", 1, 1000).value_or(100));
+      f.recipient_id = int_query(r, "recipient_id", 1, INT64_MAX);
+      f.completed_from = time_query(r, "completed_from");
+      f.completed_to = time_query(r, "completed_to");
+    } catch (const BadRequest& e) {
+      co_return Response::problem(400, "Bad Request", e.what());
+    }
+    f.status = r.query_param("status");
+    f.achievement = r.query_param("achievement");
+    for (auto n : {"recipient_id", "status", "achievement", "completed_from", "completed_to"}) {
+      if (r.query_param(n)) used.emplace_back(n);
+    }
+    // Named first: GCC 12 destroys temporaries in co_await expressions twice.
+    auto op = run(r, "records.result.list", "results", [f, used, add_detail](store::Connection& c, audit::Entry& e) {
+      auto items = Repository::list(c, f);
+      add_detail(e, list_detail(items.size(), items.empty() ? 0 : items.front().id,
+                                items.empty() ? 0 : items.back().id, used));
+      return Response::json(200, page_json(items, f.limit));
+    });
+    co_return co_await std::move(op);
+  });
+
+  router.add("POST", "/api/v1/results", [run](Request& r) -> asio::awaitable<Response> {
+    json::object in;
+    try {
+      in = parse_body(r);
+    } catch (const BadRequest& e) {
+      co_return Response::problem(400, "Bad Request", e.what());
+    }
+    Result res_in;
+    std::vector<FieldError> errors;
+    apply_json(in, res_in, true, errors);
+    merge_errors(errors, validate(res_in));
+    if (!errors.empty()) co_return validation_problem(errors);
+    // Named first: GCC 12 destroys temporaries in co_await expressions twice.
+    auto op = run(r, "records.result.create", "result", [res_in](store::Connection& c, audit::Entry& e) mutable {
+      if (!Repository::recipient(c, res_in.recipient_id)) {
+        return validation_problem({{"recipient_id", "no recipient has this id"}});
+      }
+      Repository::insert(c, res_in);
+      e.object = "result:" + std::to_string(res_in.id);
+      e.detail = "recipient " + std::to_string(res_in.recipient_id);
+      Response res = Response::json(201, to_json(res_in));
+      res.set_header("Location", "/api/v1/results/" + std::to_string(res_in.id));
+      return res;
+    });
+    co_return co_await std::move(op);
+  });
+
+  router.add("GET", "/api/v1/results/{id}", [run](Request& r) -> asio::awaitable<Response> {
+    std::int64_t id = id_param(r);
+    // Named first: GCC 12 destroys temporaries in co_await expressions twice.
+    auto op = run(r, "records.result.read", "result:" + std::to_string(id),
+                           [id](store::Connection& c, audit::Entry&) {
+                             auto rec = Repository::result(c, id);
+                             if (!rec) return Response::problem(404, "Not Found", "No such result.");
+                             return Response::json(200, to_json(*rec));
+                           });
+    co_return co_await std::move(op);
+  });
+
+  router.add("PATCH", "/api/v1/results/{id}", [run](Request& r) -> asio::awaitable<Response> {
+    std::int64_t id = id_param(r);
+    json::object in;
+    try {
+      in = parse_body(r);
+    } catch (const BadRequest& e) {
+      co_return Response::problem(400, "Bad Request", e.what());
+    }
+    // Named first: GCC 12 destroys temporaries in co_await expressions twice.
+    auto op = run(r, "records.result.update", "result:" + std::to_string(id),
+                           [id, in](store::Connection& c, audit::Entry& e) {
+                             auto rec = Repository::result(c, id);
+                             if (!rec) return Response::problem(404, "Not Found", "No such result.");
+                             std::vector<FieldError> errors;
+                             apply_json(in, *rec, false, errors);
+                             merge_errors(errors, validate(*rec));
+                             if (errors.empty() && !Repository::recipient(c, rec->recipient_id)) {
+                               errors.push_back({"recipient_id", "no recipient has this id"});
+                             }
+                             if (!errors.empty()) return validation_problem(errors);
+                             std::string fields;
+                             for (const auto& [k, v] : in) fields += (fields.empty() ? "" : ",") + std::string(k);
+                             e.detail = e.detail.empty() ? "fields " + fields : e.detail + "; fields " + fields;
+                             Repository::update(c, *rec);
+                             return Response::json(200, to_json(*Repository::result(c, id)));
+                           });
+    co_return co_await std::move(op);
+  });
+
+  router.add("DELETE", "/api/v1/results/{id}", [run](Request& r) -> asio::awaitable<Response> {
+    std::int64_t id = id_param(r);
+    // Named first: GCC 12 destroys temporaries in co_await expressions twice.
+    auto op = run(r, "records.result.delete", "result:" + std::to_string(id),
+                           [id](store::Connection& c, audit::Entry&) {
+                             if (!Repository::delete_result(c, id)) {
+                               return Response::problem(404, "Not Found", "No such result.");
+                             }
+                             Response res;
+                             res.status = 204;
+                             return res;
+                           });
+    co_return co_await std::move(op);
+  });
+
+  // ---- support access grants
+  router.add("POST", "/api/v1/records/access-grants", [st, al, settings](Request& r) -> asio::awaitable<Response> {
+    if (!r.identity) co_return Response::problem(401, "Unauthorized", "Sign in first.");
+    json::object in;
+    try {
+      in = parse_body(r);
+    } catch (const BadRequest& e) {
+      co_return Response::problem(400, "Bad Request", e.what());
+    }
+    std::vector<FieldError> errors;
+    std::string ticket, reason;
+    std::int64_t minutes = settings.default_grant.count() / 60;
+    for (const auto& [k, v] : in) {
+      if (k == "ticket" && v.is_string()) ticket = std::string(v.as_string());
+      else if (k == "reason" && v.is_string()) reason = std::string(v.as_string());
+      else if (k == "minutes" && v.is_int64()) minutes = v.as_int64();
+      else errors.push_back({std::string(k), k == "ticket" || k == "reason" || k == "minutes"
+                                                 ? "has the wrong type"
+                                                 : "is not a field of an access grant"});
+    }
+    if (auto e = check_text(ticket, 1, 64)) errors.push_back({"ticket", *e});
+    if (auto e = check_text(reason, 10, 500)) errors.push_back({"reason", *e});
+    if (minutes < 1 || minutes * 60 > settings.max_grant.count()) {
+      errors.push_back({"minutes", "must be from 1 to " + std::to_string(settings.max_grant.count() / 60)});
+    }
+    if (!errors.empty()) co_return validation_problem(errors);
+    std::string user = r.identity->user;
+    audit::Entry e;
+    e.actor = audit::actor_of(r);
+    e.source = r.remote_address;
+    e.action = "records.access_grant.create";
+    e.outcome = std::string(audit::kSuccess);
+    auto work = [al, user, ticket, reason, minutes, e](store::Connection& c) mutable {
+      Grant g = Repository::create_grant(c, user, ticket, reason, std::chrono::minutes(minutes));
+      e.object = "access-grant:" + std::to_string(g.id);
+      e.reason = g.audit_reason();
+      e.detail = "expires " + audit::format_time(g.expires_at);
+      al->append(c, e);
+      return g;
+    };
+    Grant g = co_await st->async_write(std::move(work));
+    log::emit(log::events::records_access_granted,
+              "support access to customer data granted to " + user + " (ticket " + ticket + ")",
+              {{"USER", user}, {"TICKET", ticket}, {"GRANT_ID", g.id}, {"EXPIRES", audit::format_time(g.expires_at)}});
+    json::object doc{{"id", g.id},           {"user", g.user},
+                     {"ticket", g.ticket},   {"reason", g.reason},
+                     {"created_at", audit::format_time(g.created_at)}, {"expires_at", audit::format_time(g.expires_at)}};
+    co_return Response::json(201, doc);
+  });
+
+  router.add("GET", "/api/v1/records/access-grants", [st](Request& r) -> asio::awaitable<Response> {
+    if (!r.identity) co_return Response::problem(401, "Unauthorized", "Sign in first.");
+    std::optional<std::string> user;
+    if (r.identity->role != "admin") user = r.identity->user;
+    auto work = [user](store::Connection& c) { return Repository::grants(c, user, now_s()); };
+    auto grants = co_await st->async_read(std::move(work));
+    json::array items;
+    for (const auto& g : grants) {
+      items.push_back(json::object{{"id", g.id},
+                                   {"user", g.user},
+                                   {"ticket", g.ticket},
+                                   {"reason", g.reason},
+                                   {"created_at", audit::format_time(g.created_at)},
+                                   {"expires_at", audit::format_time(g.expires_at)}});
+    }
+    co_return Response::json(200, json::object{{"items", std::move(items)}});
+  });
+
+  // ---- portability
+  // Bulk export is not a support task (support reads single records under a
+  // grant); other roles with records.read may export.
+  auto start_export = [al](const Request& r, std::string object) -> asio::awaitable<std::optional<Response>> {
+    if (!r.identity) co_return Response::problem(401, "Unauthorized", "Sign in first.");
+    audit::Entry e;
+    e.actor = audit::actor_of(r);
+    e.source = r.remote_address;
+    e.action = "records.export";
+    e.object = std::move(object);
+    if (r.identity->role == "support") {
+      e.outcome = std::string(audit::kDenied);
+      e.detail = "bulk export is not available to the support role";
+      co_await al->async_append(std::move(e));
+      co_return Response::problem(403, "Forbidden", "Bulk export is not available to the support role.");
+    }
+    e.outcome = std::string(audit::kSuccess);
+    e.detail = "started";
+    co_await al->async_append(std::move(e));
+    co_return std::nullopt;
+  };
+  auto finish_export = [al](std::string actor, std::string source, std::string object,
+                            std::int64_t rows) -> asio::awaitable<void> {
+    audit::Entry e;
+    e.actor = actor;
+    e.source = source;
+    e.action = "records.export";
+    e.object = object;
+    e.outcome = std::string(audit::kSuccess);
+    e.detail = "completed: " + std::to_string(rows) + " rows";
+    co_await al->async_append(std::move(e));
+    log::emit(log::events::records_exported, "customer records exported (" + object + ", " + std::to_string(rows) + " rows)",
+              {{"ACTOR", actor}, {"OBJECT", object}, {"ROWS", rows}});
+  };
+
+  router.add("GET", "/api/v1/export/records.csv", [st, start_export, finish_export, settings](Request& r) -> asio::awaitable<Response> {
+    std::string object = "export:records.csv";
+    auto start = start_export(r, object);
+    if (auto denied = co_await std::move(start)) co_return std::move(*denied);
+    struct State {
+      std::optional<ExportCursor> cursor = ExportCursor{};
+      bool header = false;
+      std::int64_t rows = 0;
+      bool finished = false;
+    };
+    auto state = std::make_shared<State>();
+    std::string actor = audit::actor_of(r), source = r.remote_address;
+    int page_rows = settings.export_page_rows;
+    Response res;
+    res.set_header("Content-Type", "text/csv; charset=utf-8; header=present");
+    res.set_header("Content-Disposition", "attachment; filename=\"records.csv\"");
+    res.stream = [st, state, actor, source, page_rows, finish_export]() -> asio::awaitable<std::optional<std::string>> {
+      if (!state->header) {
+        state->header = true;
+        co_return csv_header();
+      }
+      if (!state->cursor) {
+        if (!state->finished) {
+          state->finished = true;
+          auto fin = finish_export(actor, source, "export:records.csv", state->rows);
+          co_await std::move(fin);
+        }
+        co_return std::nullopt;
+      }
+      ExportCursor after = *state->cursor;
+      auto work = [after, page_rows](store::Connection& c) { return export_csv_page(c, after, page_rows); };
+      ExportPage page = co_await st->async_read(std::move(work));
+      state->rows += page.rows;
+      state->cursor = page.next;
+      co_return std::move(page.data);
+    };
+    co_return res;
+  });
+
+  router.add("GET", "/api/v1/export/records.jsonl", [st, start_export, finish_export, settings](Request& r) -> asio::awaitable<Response> {
+    std::string object = "export:records.jsonl";
+    auto start = start_export(r, object);
+    if (auto denied = co_await std::move(start)) co_return std::move(*denied);
+    struct State {
+      int phase = 0;
+      std::int64_t after = 0;
+      std::int64_t rows = 0;
+      bool finished = false;
+    };
+    auto state = std::make_shared<State>();
+    std::string actor = audit::actor_of(r), source = r.remote_address;
+    int page_rows = settings.export_page_rows;
+    Response res;
+    res.set_header("Content-Type", "application/jsonl");
+    res.set_header("Content-Disposition", "attachment; filename=\"records.jsonl\"");
+    res.stream = [st, state, actor, source, page_rows, finish_export]() -> asio::awaitable<std::optional<std::string>> {
+      if (state->phase >= 2) {
+        if (!state->finished) {
+          state->finished = true;
+          auto fin = finish_export(actor, source, "export:records.jsonl", state->rows);
+          co_await std::move(fin);
+        }
+        co_return std::nullopt;
+      }
+      int phase = state->phase;
+      std::int64_t after = state->after;
+      auto work = [phase, after, page_rows](store::Connection& c) { return export_jsonl_page(c, phase, after, page_rows); };
+      JsonlPage page = co_await st->async_read(std::move(work));
+      state->rows += page.rows;
+      state->phase = page.phase;
+      state->after = page.after;
+      co_return std::move(page.data);
+    };
+    co_return res;
+  });
+
+  router.add("POST", "/api/v1/import/records.csv", [st, al](Request& r) -> asio::awaitable<Response> {
+    if (!r.identity) co_return Response::problem(401, "Unauthorized", "Sign in first.");
+    audit::Entry e;
+    e.actor = audit::actor_of(r);
+    e.source = r.remote_address;
+    e.action = "records.import";
+    e.object = "import:records.csv";
+    auto body = std::make_shared<std::string>(std::move(r.body));
+    auto work = [al, e, body](store::Connection& c) mutable {
+      ImportReport rep;
+      {
+        store::Transaction sp(c);
+        rep = import_csv(c, *body);
+        if (rep.ok) sp.commit();
+      }
+      e.outcome = std::string(rep.ok ? audit::kSuccess : audit::kFailure);
+      e.detail = rep.ok ? "rows " + std::to_string(rep.rows) + "; recipients +" + std::to_string(rep.recipients_created) +
+                              " ~" + std::to_string(rep.recipients_updated) + "; results +" +
+                              std::to_string(rep.results_created) + " ~" + std::to_string(rep.results_updated)
+                        : "rejected: " + std::to_string(rep.error_count) + " errors";
+      al->append(c, e);
+      return rep;
+    };
+    ImportReport rep = co_await st->async_write(std::move(work));
+    if (rep.ok) {
+      log::emit(log::events::records_imported, "customer records imported (" + std::to_string(rep.rows) + " rows)",
+                {{"ACTOR", e.actor}, {"ROWS", rep.rows}});
+    } else {
+      log::emit(log::events::records_import_rejected,
+                "records import rejected: " + std::to_string(rep.error_count) + " errors; nothing changed",
+                {{"ACTOR", e.actor}, {"ERRORS", rep.error_count}});
+    }
+    co_return Response::json(rep.ok ? 200 : 422, rep.to_json());
+  });
+}
+
+void RecordsService::register_control(http::ControlServer& control) {
+  store::Store* st = &store_;
+  audit::AuditLog* al = &audit_;
+  int page_rows = settings_.export_page_rows;
+
+  // Paged: {"format": "csv"|"jsonl", "cursor": TEXT} -> {"data", "next_cursor", "count"}.
+  control.add("records export", [st, al, page_rows](const http::ControlRequest& r) -> asio::awaitable<json::value> {
+    std::string format = "csv";
+    if (auto* v = r.args.if_contains("format"); v && v->is_string()) format = std::string(v->as_string());
+    if (format != "csv" && format != "jsonl") throw http::ControlError("--format is csv or jsonl", 2);
+    std::string cursor;
+    if (auto* v = r.args.if_contains("cursor"); v && v->is_string()) cursor = std::string(v->as_string());
+    audit::Entry e;
+    e.actor = audit::actor_of(r);
+    e.source = std::string(audit::kControlSource);
+    e.action = "records.export";
+    e.object = "export:records." + format;
+    e.outcome = std::string(audit::kSuccess);
+    e.detail = cursor.empty() ? "started" : "page after " + cursor;
+    json::object doc;
+    if (format == "csv") {
+      ExportCursor after;
+      if (!cursor.empty()) {
+        auto c = ExportCursor::parse(cursor);
+        if (!c) throw http::ControlError("malformed cursor", 2);
+        after = *c;
+      }
+      // Entry and page in one transaction: no page without its audit entry.
+      auto work = [al, e, after, page_rows](store::Connection& c) {
+        al->append(c, e);
+        return export_csv_page(c, after, page_rows);
+      };
+      ExportPage page = co_await st->async_write(std::move(work));
+      doc["data"] = cursor.empty() ? csv_header() + page.data : page.data;
+      doc["count"] = page.rows;
+      if (page.next) doc["next_cursor"] = page.next->to_string(); else doc["next_cursor"] = nullptr;
+    } else {
+      int phase = 0;
+      std::int64_t after = 0;
+      if (!cursor.empty()) {
+        auto dot = cursor.find('.');
+        auto p = dot == std::string::npos ? std::nullopt : to_int(std::string_view(cursor).substr(0, dot));
+        auto a = dot == std::string::npos ? std::nullopt : to_int(std::string_view(cursor).substr(dot + 1));
+        if (!p || !a || *p < 0 || *p > 1) throw http::ControlError("malformed cursor", 2);
+        phase = static_cast<int>(*p);
+        after = *a;
+      }
+      auto work = [al, e, phase, after, page_rows](store::Connection& c) {
+        al->append(c, e);
+        return export_jsonl_page(c, phase, after, page_rows);
+      };
+      JsonlPage page = co_await st->async_write(std::move(work));
+      doc["data"] = page.data;
+      doc["count"] = page.rows;
+      if (page.phase < 2) doc["next_cursor"] = std::to_string(page.phase) + "." + std::to_string(page.after);
+      else doc["next_cursor"] = nullptr;
+    }
+    co_return doc;
+  });
+
+  control.add("records import", [st, al](const http::ControlRequest& r) -> asio::awaitable<json::value> {
+    auto* v = r.args.if_contains("content");
+    if (!v || !v->is_string()) throw http::ControlError("the file content is required", 2);
+    auto body = std::make_shared<std::string>(v->as_string().data(), v->as_string().size());
+    std::string file;
+    if (auto* f = r.args.if_contains("file"); f && f->is_string()) file = std::string(f->as_string());
+    audit::Entry e;
+    e.actor = audit::actor_of(r);
+    e.source = std::string(audit::kControlSource);
+    e.action = "records.import";
+    e.object = "import:records.csv";
+    auto work = [al, e, body](store::Connection& c) mutable {
+      ImportReport rep;
+      {
+        store::Transaction sp(c);
+        rep = import_csv(c, *body);
+        if (rep.ok) sp.commit();
+      }
+      e.outcome = std::string(rep.ok ? audit::kSuccess : audit::kFailure);
+      e.detail = rep.ok ? "rows " + std::to_string(rep.rows) : "rejected: " + std::to_string(rep.error_count) + " errors";
+      al->append(c, e);
+      return rep;
+    };
+    ImportReport rep = co_await st->async_write(std::move(work));
+    if (!rep.ok) {
+      log::emit(log::events::records_import_rejected,
+                "records import rejected: " + std::to_string(rep.error_count) + " errors; nothing changed",
+                {{"ACTOR", e.actor}, {"ERRORS", rep.error_count}});
+      throw http::ControlError("import rejected, nothing was changed (" + std::to_string(rep.error_count) +
+                               " errors):\n" + rep.describe_errors());
+    }
+    log::emit(log::events::records_imported, "customer records imported (" + std::to_string(rep.rows) + " rows)",
+              {{"ACTOR", e.actor}, {"ROWS", rep.rows}});
+    co_return rep.to_json();
+  });
+}
+
+}  // namespace privstack::records

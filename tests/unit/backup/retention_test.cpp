@@ -1,0 +1,109 @@
+#include "backup/retention.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <string>
+
+namespace privstack::backup {
+namespace {
+
+// Runs a test body under a given TZ, restoring the previous one.
+class TzGuard {
+ public:
+  explicit TzGuard(const char* tz) {
+    if (const char* old = std::getenv("TZ")) old_ = old, had_ = true;
+    setenv("TZ", tz, 1);
+    tzset();
+  }
+  ~TzGuard() {
+    if (had_)
+      setenv("TZ", old_.c_str(), 1);
+    else
+      unsetenv("TZ");
+    tzset();
+  }
+
+ private:
+  std::string old_;
+  bool had_ = false;
+};
+
+std::int64_t utc(int y, int mo, int d, int h = 2, int mi = 0) {
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+TEST(Retention, IsoWeekBuckets) {
+  TzGuard tz("UTC");
+  EXPECT_EQ(iso_week_bucket(utc(2020, 12, 31)), 202053);
+  EXPECT_EQ(iso_week_bucket(utc(2021, 1, 3)), 202053);  // Sunday of 2020-W53
+  EXPECT_EQ(iso_week_bucket(utc(2021, 1, 4)), 202101);  // Monday
+  EXPECT_EQ(iso_week_bucket(utc(2024, 12, 30)), 202501);
+  EXPECT_EQ(iso_week_bucket(utc(2026, 11, 22)), 202647);
+  EXPECT_EQ(iso_week_bucket(utc(2026, 11, 23)), 202648);
+  EXPECT_EQ(iso_week_bucket(utc(2027, 1, 1)), 202653);
+  EXPECT_EQ(iso_week_bucket(utc(2016, 1, 3)), 201553);
+  EXPECT_EQ(iso_week_bucket(utc(2008, 12, 29)), 200901);
+  EXPECT_EQ(day_bucket(utc(2026, 2, 28, 23, 59)), 20260228);
+  EXPECT_EQ(month_bucket(utc(2026, 2, 28)), 202602);
+}
+
+TEST(Retention, LocalTimeDecidesTheDay) {
+  TzGuard tz("Europe/Berlin");
+  // 23:30 UTC on the 1st is 00:30 (or 01:30 in summer) on the 2nd in Berlin.
+  EXPECT_EQ(day_bucket(utc(2026, 3, 1, 23, 30)), 20260302);
+  EXPECT_EQ(month_bucket(utc(2026, 3, 31, 22, 30)), 202604);
+}
+
+TEST(Retention, NightlyForAYearKeepsFiveDailyFourWeeklySixMonthly) {
+  TzGuard tz("UTC");
+  std::vector<RetentionItem> items;
+  // Nightly at 02:00 from 2026-01-01 to 2026-11-22 (a Sunday).
+  for (std::int64_t t = utc(2026, 1, 1); t <= utc(2026, 11, 22); t += 86400)
+    items.push_back({std::to_string(t), t, true});
+  RetentionPlan plan = plan_retention(items, {});
+  ASSERT_EQ(plan.decisions.size(), items.size());
+  auto kept = plan.keep_ids();
+  std::vector<std::string> expected;
+  for (auto [m, d] : std::vector<std::pair<int, int>>{
+           {11, 22}, {11, 21}, {11, 20}, {11, 19}, {11, 18},  // daily (22 also weekly, monthly)
+           {11, 15}, {11, 8}, {11, 1},                          // weekly (Sundays); 11-01 also monthly? no: 11 taken
+           {10, 31}, {9, 30}, {8, 31}, {7, 31}, {6, 30}})       // monthly
+    expected.push_back(std::to_string(utc(2026, m, d)));
+  EXPECT_EQ(kept, expected);
+  // Reasons are reported for the preview.
+  EXPECT_EQ(plan.decisions[0].reasons, (std::vector<std::string>{"daily", "weekly", "monthly"}));
+  EXPECT_EQ(plan.delete_ids().size(), items.size() - expected.size());
+}
+
+TEST(Retention, NewestOfEachDayIsKept) {
+  TzGuard tz("UTC");
+  std::vector<RetentionItem> items = {{"a", utc(2026, 5, 1, 1)}, {"b", utc(2026, 5, 1, 13)},
+                                      {"c", utc(2026, 5, 1, 23, 59)}, {"d", utc(2026, 4, 30, 23)}};
+  RetentionPlan plan = plan_retention(items, {2, 0, 0});
+  EXPECT_EQ(plan.keep_ids(), (std::vector<std::string>{"c", "d"}));
+  EXPECT_EQ(plan.delete_ids(), (std::vector<std::string>{"b", "a"}));
+}
+
+TEST(Retention, SafetyRules) {
+  TzGuard tz("UTC");
+  std::vector<RetentionItem> items = {{"new-bad", utc(2026, 5, 3), false}, {"mid-bad", utc(2026, 5, 2), false},
+                                      {"old-good", utc(2026, 5, 1), true}};
+  // The rule keeps only the newest, which is bad: the newest good stays too.
+  RetentionPlan plan = plan_retention(items, {1, 0, 0});
+  EXPECT_EQ(plan.keep_ids(), (std::vector<std::string>{"new-bad", "old-good"}));
+  EXPECT_EQ(plan.decisions[2].reasons, (std::vector<std::string>{"newest good copy"}));
+  // No counts at all: nothing is deleted.
+  EXPECT_TRUE(plan_retention(items, {0, 0, 0}).delete_ids().empty());
+  EXPECT_TRUE(plan_retention({}, {}).decisions.empty());
+}
+
+}  // namespace
+}  // namespace privstack::backup
