@@ -131,22 +131,26 @@ Tri match(const Condition& c, const Packet& p) {
     case K::l4proto: return tri(in_ranges(p.l4, c.ranges), c.negate);
     case K::nfproto: return tri(in_ranges(static_cast<std::uint32_t>(p.family), c.ranges), c.negate);
     case K::port: {
-      if (c.header == "tcp" && p.l4 != 6) return Tri::no;
-      if (c.header == "udp" && p.l4 != 17) return Tri::no;
-      const auto& v = c.field == "sport" ? p.sport : p.dport;
+      if (c.header_l4 != 0 && c.header_l4 != p.l4) return Tri::no;
+      const auto& v = c.source_side ? p.sport : p.dport;
       if (!v) return Tri::unknown;
       return tri(in_ranges(*v, c.ranges), c.negate);
     }
     case K::address: {
       if (p.family != c.family) return Tri::no;
-      const auto& v = c.field == "saddr" ? p.saddr : p.daddr;
+      const auto& v = c.source_side ? p.saddr : p.daddr;
       if (!v) return Tri::unknown;
       bool in = std::any_of(c.prefixes.begin(), c.prefixes.end(), [&](const Prefix& x) { return x.contains(*v); });
       return tri(in, c.negate);
     }
     case K::interface: {
-      const auto& v = c.field == "iifname" ? p.iif : p.oif;
-      if (!v) return Tri::unknown;
+      const auto& v = c.source_side ? p.iif : p.oif;
+      if (!v) {
+        // An unknown interface is still never loopback: traffic from outside
+        // the host does not arrive on (or leave by) "lo".
+        bool only_lo = std::all_of(c.names.begin(), c.names.end(), [](const std::string& n) { return n == "lo"; });
+        return only_lo ? tri(false, c.negate) : Tri::unknown;
+      }
       if (v->empty()) return Tri::no;  // no such interface at this hook: the expression breaks
       bool in = std::any_of(c.names.begin(), c.names.end(), [&](const std::string& n) {
         return n.find_first_of("*?[\\") == std::string::npos ? n == *v : ::fnmatch(n.c_str(), v->c_str(), 0) == 0;

@@ -734,6 +734,14 @@ Ruleset parse_ruleset(std::string_view json_text) {
                           std::to_string(it->rules[i].handle);
     }
   }
+  for (auto& c : rs.chains) {
+    for (auto& r : c.rules) {
+      for (auto& cond : r.conditions) {
+        cond.header_l4 = cond.header == "tcp" ? 6 : cond.header == "udp" ? 17 : 0;
+        cond.source_side = cond.field == "sport" || cond.field == "saddr" || cond.field == "iifname";
+      }
+    }
+  }
   for (const auto& c : rs.chains) {
     rs.canonical += "chain " + c.qualified() + " " + c.hook.value_or("-") + " " + c.type + " " +
                     std::to_string(c.priority) + " " + c.policy;

@@ -67,6 +67,9 @@ struct Condition {
   unsigned ct_mask = 0;
   bool dynamic = false;  // references a dynamic set: membership unknown
   std::string text;      // what could not be decided
+  // Derived from header/field when the ruleset is parsed (the evaluator's hot path).
+  std::uint8_t header_l4 = 0;  // port: 6 tcp, 17 udp, 0 any ("th")
+  bool source_side = false;    // "sport"/"saddr"/"iifname"
 };
 
 inline constexpr unsigned kCtNew = 1, kCtEstablished = 2, kCtRelated = 4, kCtInvalid = 8, kCtUntracked = 16;

@@ -30,13 +30,18 @@ struct Fd {
 
 // Opens `relative` beneath `dirfd`; the kernel refuses any resolution that
 // would leave it ("..", absolute or escaping symlinks, magic links).
-int open_beneath(int dirfd, const std::string& relative) {
+// `kernel_checked` tells whether openat2 did the resolution.
+int open_beneath(int dirfd, const std::string& relative, bool& kernel_checked) {
+  kernel_checked = false;
 #ifdef SYS_openat2
   open_how how{};
   how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   long fd = ::syscall(SYS_openat2, dirfd, relative.c_str(), &how, sizeof how);
-  if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return static_cast<int>(fd);
+  if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) {
+    kernel_checked = true;
+    return static_cast<int>(fd);
+  }
 #endif
   // Older kernels (or a seccomp filter without openat2): the realpath check
   // in serve() is then the guard.
@@ -158,7 +163,8 @@ Response StaticFiles::serve(const Request& request) const {
   bool wants_directory = relative.empty() || path.back() == '/';
   if (relative.empty()) relative = ".";
 
-  Fd file(open_beneath(root_fd_, relative));
+  bool kernel_checked = false;
+  Fd file(open_beneath(root_fd_, relative, kernel_checked));
   if (file.fd < 0) return not_found();
   struct stat st{};
   if (::fstat(file.fd, &st) != 0) return not_found();
@@ -181,11 +187,13 @@ Response StaticFiles::serve(const Request& request) const {
   }
   if (!S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > kMaxFileBytes) return not_found();
 
-  // Defence in depth: the opened file's real path lies inside the root.
+  // Without openat2 (old kernel, seccomp): the opened file's real path must
+  // lie inside the root's.
   char link[64];
   std::snprintf(link, sizeof link, "/proc/self/fd/%d", file.fd);
   char real[PATH_MAX];
-  ssize_t n = ::readlink(link, real, sizeof real - 1);
+  ssize_t n = kernel_checked ? 0 : ::readlink(link, real, sizeof real - 1);
+  if (!kernel_checked && n <= 0) return not_found();
   if (n > 0) {
     std::string_view real_path(real, static_cast<size_t>(n));
     if (!real_path.starts_with(real_root_)) return not_found();

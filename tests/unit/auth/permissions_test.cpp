@@ -61,6 +61,14 @@ const Expect kExpected[] = {
     {"GET", "/api/v1/export/records.csv", "admin issuer support"},
     {"GET", "/api/v1/export/records.jsonl", "admin issuer support"},
     {"POST", "/api/v1/import/records.csv", "admin issuer"},
+    {"GET", "/api/v1/host-audit/scans", "admin operator auditor"},
+    {"POST", "/api/v1/host-audit/scans", "admin operator"},
+    {"GET", "/api/v1/host-audit/scans/{id}", "admin operator auditor"},
+    {"GET", "/api/v1/host-audit/findings", "admin operator auditor"},
+    {"GET", "/api/v1/host-audit/scans", "admin operator auditor"},
+    {"POST", "/api/v1/host-audit/scans", "admin operator"},
+    {"GET", "/api/v1/host-audit/scans/{id}", "admin operator auditor"},
+    {"GET", "/api/v1/host-audit/findings", "admin operator auditor"},
 };
 
 std::set<std::string> words(const char* s) {

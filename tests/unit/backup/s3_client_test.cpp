@@ -1,0 +1,76 @@
+// Offline parts of the S3 client; the rest runs against a real server in
+// tests/integration/test_backup_s3.py.
+#include "backup/s3_client.h"
+
+#include <gtest/gtest.h>
+
+namespace privstack::backup {
+namespace {
+
+S3Config config() {
+  S3Config c;
+  c.endpoint = "http://127.0.0.1:1";
+  c.bucket = "b";
+  c.region = "us-east-1";
+  return c;
+}
+
+TEST(S3Client, XmlValuesUnescaped) {
+  std::string xml =
+      "<ListBucketResult><Contents><Key>a&amp;b &lt;c&gt;</Key><Size>3</Size></Contents>"
+      "<Contents><Key>d&#47;e</Key></Contents><IsTruncated>false</IsTruncated></ListBucketResult>";
+  EXPECT_EQ(xml_values(xml, "Key"), (std::vector<std::string>{"a&b <c>", "d/e"}));
+  EXPECT_EQ(xml_values(xml, "IsTruncated"), (std::vector<std::string>{"false"}));
+  EXPECT_TRUE(xml_values(xml, "Missing").empty());
+  // RGW's empty <Message/> is simply absent.
+  EXPECT_TRUE(xml_values("<Error><Code>NoSuchKey</Code><Message/></Error>", "Message").empty());
+}
+
+TEST(S3Client, RegionOutsideAllowedRegionsRefused) {
+  S3Config c = config();
+  c.allowed_regions = {"eu-central-1", "eu-west-1"};
+  try {
+    S3Client client(c);
+    FAIL() << "accepted a region outside the list";
+  } catch (const S3Error& e) {
+    EXPECT_EQ(e.code(), "RegionNotAllowed");
+    EXPECT_NE(std::string(e.what()).find("\"us-east-1\""), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("eu-central-1, eu-west-1"), std::string::npos);
+  }
+  c.region = "eu-west-1";
+  EXPECT_NO_THROW(S3Client{c});
+}
+
+TEST(S3Client, EndpointValidated) {
+  S3Config c = config();
+  c.endpoint = "ftp://example.com";
+  EXPECT_THROW(S3Client{c}, std::invalid_argument);
+  c.endpoint = "https://s3.eu-west-1.amazonaws.com";
+  EXPECT_NO_THROW(S3Client{c});
+}
+
+TEST(S3Client, RetryableErrors) {
+  EXPECT_TRUE(S3Error("", 0, "NetworkError").retryable());
+  EXPECT_TRUE(S3Error("", 500, "InternalError").retryable());
+  EXPECT_TRUE(S3Error("", 503, "SlowDown").retryable());
+  EXPECT_TRUE(S3Error("", 400, "RequestTimeout").retryable());
+  EXPECT_FALSE(S3Error("", 403, "SignatureDoesNotMatch").retryable());
+  EXPECT_FALSE(S3Error("", 404, "NoSuchKey").retryable());
+}
+
+TEST(S3Client, UnreachableServerGivesUpAfterRetries) {
+  S3Config c = config();
+  c.max_attempts = 3;
+  c.base_backoff = std::chrono::milliseconds(1);
+  S3Client client(c);
+  try {
+    client.list_objects("");
+    FAIL();
+  } catch (const S3Error& e) {
+    EXPECT_EQ(e.status(), 0);
+    EXPECT_EQ(e.code(), "NetworkError");
+  }
+}
+
+}  // namespace
+}  // namespace privstack::backup
