@@ -1,4 +1,4 @@
-// Compiles Asio and Beast once for the whole program
+// Compiles Asio and Beast once for the whole program (library privstack_asio)
 // (BOOST_ASIO_SEPARATE_COMPILATION / BOOST_BEAST_SEPARATE_COMPILATION are
 // set for every target that links privstack_http): this keeps a clean build
 // well inside its time budget on two cores.
