@@ -350,7 +350,9 @@ asio::awaitable<Entry> AuditLog::async_append(Entry e) {
 
 void AuditLog::post_append(asio::any_io_executor executor, Entry e) {
   std::string action = e.action;
-  asio::co_spawn(executor, async_append(std::move(e)), [action](std::exception_ptr error, Entry) {
+  ++pending_appends_;
+  asio::co_spawn(executor, async_append(std::move(e)), [this, action](std::exception_ptr error, Entry) {
+    --pending_appends_;
     if (!error) return;
     try {
       std::rethrow_exception(error);

@@ -22,6 +22,8 @@
 // into entries.
 #pragma once
 
+#include <atomic>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
@@ -140,6 +142,9 @@ class AuditLog {
   // Fire and forget, for synchronous callers on io threads (auth events):
   // runs async_append on `executor`; a failure is logged to journald.
   void post_append(boost::asio::any_io_executor executor, Entry e);
+  // Entries posted but not yet committed (or failed). Shutdown waits for
+  // zero so that the last logins and logouts are not lost with the process.
+  std::size_t pending_appends() const { return pending_appends_.load(); }
 
   // Recomputes the whole chain (blocking; minutes of work never happen: a
   // million entries take about a second). Checks the latest anchor too.
@@ -175,6 +180,7 @@ class AuditLog {
   std::filesystem::path anchor_file_;
   mutable std::mutex mutex_;
   std::optional<Anchor> last_anchor_;
+  std::atomic<std::size_t> pending_appends_{0};
 };
 
 // Actor strings.

@@ -1,3 +1,4 @@
+#include "core/offload.h"
 #include "auth/auth.h"
 
 #include <boost/asio/co_spawn.hpp>
@@ -38,34 +39,7 @@ constexpr std::int64_t kMaxTokenDays = 366;
 constexpr std::size_t kMaxSessionsPerUser = 50;
 const std::string kNoSession;  // "keep no session" for revoke_sessions()
 
-// Runs `fn` on `pool` (the blocking pool) and completes on the awaiting
-// coroutine's executor; exceptions propagate.
-//
-// GCC 12 destroys a lambda (or braced aggregate) that is a prvalue operand of
-// a co_await expression twice. Never write co_await offload(ex, [..]{...}):
-// name the lambda first and pass it with std::move (as every caller here does).
-template <class F>
-auto offload(asio::any_io_executor pool, F fn) {
-  using R = std::invoke_result_t<F&>;
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, R)>(
-      [pool](auto handler, F f) {
-        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-        asio::post(pool, [f = std::move(f), handler = std::move(handler), work = std::move(work)]() mutable {
-          std::exception_ptr error;
-          R result{};
-          try {
-            result = f();
-          } catch (...) {
-            error = std::current_exception();
-          }
-          auto home = work.get_executor();
-          asio::post(home, [handler = std::move(handler), error, result = std::move(result)]() mutable {
-            std::move(handler)(error, std::move(result));
-          });
-        });
-      },
-      asio::use_awaitable, std::move(fn));
-}
+using privstack::offload;  // core/offload.h
 
 std::string iso8601(std::int64_t t) {
   if (t <= 0) return {};

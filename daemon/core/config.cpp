@@ -41,6 +41,7 @@
 #include <tuple>
 #include <variant>
 
+#include "core/schedule.h"
 #include "core/secret.h"
 
 namespace privstack {
@@ -134,6 +135,15 @@ std::optional<std::string> check_role(const std::string& value) {
 
 std::optional<std::string> check_not_empty(const std::string& value) {
   if (value.empty()) return "must not be empty";
+  return std::nullopt;
+}
+
+// The syntax is core/schedule.h's; a bad schedule is a config error at
+// load time, not a scheduler that silently never runs.
+std::optional<std::string> check_schedule(const std::string& value) {
+  if (value.empty()) return std::string("must not be empty");
+  std::string error;
+  if (!Schedule::parse(value, &error)) return error.empty() ? std::string("is not a valid schedule") : error;
   return std::nullopt;
 }
 
@@ -304,8 +314,7 @@ const std::vector<KeySpec<Config>>& config_keys() {
       {"auth.lockout_threshold", PRIVSTACK_FIELD(auth.lockout_threshold), {.min = 1, .max = 1000}},
       {"auth.lockout_duration", PRIVSTACK_FIELD(auth.lockout_duration)},
       {"auth.require_totp_for_roles", PRIVSTACK_FIELD(auth.require_totp_for_roles), {.check = check_role}},
-      // The schedule syntax is validated by the backup scheduler itself.
-      {"backup.schedule", PRIVSTACK_FIELD(backup.schedule), {.check = check_not_empty}},
+      {"backup.schedule", PRIVSTACK_FIELD(backup.schedule), {.check = check_schedule}},
       {"backup.local_directory", PRIVSTACK_FIELD(backup.local_directory)},
       {"backup.retention.daily", PRIVSTACK_FIELD(backup.retention.daily), {.min = 0, .max = 1000}},
       {"backup.retention.weekly", PRIVSTACK_FIELD(backup.retention.weekly), {.min = 0, .max = 1000}},
@@ -320,10 +329,16 @@ const std::vector<KeySpec<Config>>& config_keys() {
       {"backup.s3.path_style", PRIVSTACK_FIELD(backup.s3.path_style)},
       {"backup.s3.ca_file", PRIVSTACK_FIELD(backup.s3.ca_file), {.file = FileCheck::must_exist}},
       {"backup.allowed_regions", PRIVSTACK_FIELD(backup.allowed_regions), {.check = check_not_empty}},
-      {"host_audit.schedule", PRIVSTACK_FIELD(host_audit.schedule), {.check = check_not_empty}},
+      {"host_audit.schedule", PRIVSTACK_FIELD(host_audit.schedule), {.check = check_schedule}},
       {"host_audit.allowed_ports", PRIVSTACK_FIELD(host_audit.allowed_ports)},
       {"notifications.webhook.url", PRIVSTACK_FIELD(notifications.webhook.url), {.check = check_outbound_url}},
       {"notifications.webhook.secret_file", PRIVSTACK_FIELD(notifications.webhook.secret_file), {.file = FileCheck::secret}},
+      {"notifications.webhook.ca_file", PRIVSTACK_FIELD(notifications.webhook.ca_file), {.file = FileCheck::must_exist}},
+      {"wallet.issuance_window", PRIVSTACK_FIELD(wallet.issuance_window)},
+      {"incidents.window", PRIVSTACK_FIELD(incidents.window)},
+      {"incidents.login_failure_threshold", PRIVSTACK_FIELD(incidents.login_failure_threshold), {.min = 1, .max = 100000}},
+      {"incidents.permission_denied_threshold", PRIVSTACK_FIELD(incidents.permission_denied_threshold), {.min = 1, .max = 100000}},
+      {"incidents.wallet_unlock_failure_threshold", PRIVSTACK_FIELD(incidents.wallet_unlock_failure_threshold), {.min = 1, .max = 100000}},
   };
   return keys;
 }
@@ -334,7 +349,7 @@ const std::vector<KeySpec<Config>>& config_keys() {
 // for them and means the same as leaving the key out.
 bool empty_means_unset(std::string_view path) {
   return path == "store.key_file" || path.starts_with("tls.") || path == "backup.s3.secret_access_key_file" ||
-         path == "backup.s3.ca_file" || path == "notifications.webhook.secret_file";
+         path == "backup.s3.ca_file" || path == "notifications.webhook.secret_file" || path == "notifications.webhook.ca_file";
 }
 
 // Unknown keys that look like an inline secret get a hint instead of (or

@@ -103,8 +103,22 @@ struct Config {
     struct Webhook {
       std::string url;  // empty: no webhook
       std::filesystem::path secret_file;
+      std::filesystem::path ca_file;  // extra CA bundle to trust (private CA); empty: system store
     } webhook;
   } notifications;
+
+  // Issuing wallet (daemon/wallet, docs/wallet.md).
+  struct Wallet {
+    std::chrono::seconds issuance_window{std::chrono::minutes(15)};  // default window an unlock opens
+  } wallet;
+
+  // Incident rules (daemon/incidents, docs/operations.md "Incidents").
+  struct Incidents {
+    std::chrono::seconds window{std::chrono::minutes(15)};  // sliding window for the counting rules
+    int login_failure_threshold = 10;       // failed logins (any accounts/addresses) in the window
+    int permission_denied_threshold = 20;   // refused requests in the window
+    int wallet_unlock_failure_threshold = 3;
+  } incidents;
 };
 
 struct ConfigResult {

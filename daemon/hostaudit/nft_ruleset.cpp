@@ -764,7 +764,10 @@ void raise_net_admin_for_exec() {
   constexpr unsigned cap = CAP_NET_ADMIN;
   if (!(data[0].permitted & (1u << cap))) return;  // root without caps dropped, or not granted
   data[0].inheritable |= 1u << cap;
-  if (::syscall(SYS_capset, &header, data) != 0) return;
+  // The unit's SystemCallFilter=~@privileged makes capset fail (EPERM); the
+  // inheritable set already holds the cap then (systemd puts ambient caps
+  // there), so the ambient raise below still works.
+  (void)::syscall(SYS_capset, &header, data);
   ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
 }
 

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 
+#include "core/offload.h"
 #include "audit/audit.h"
 #include "audit/routes.h"
 #include "core/log.h"
@@ -56,30 +57,7 @@ CREATE TABLE hostaudit_findings (
 
 constexpr std::int64_t kKeepScans = 100;
 
-// See daemon/auth/auth.cpp: GCC 12 destroys prvalue lambdas in co_await
-// operands twice, so callers name the lambda and std::move it in.
-template <class F>
-auto offload(asio::any_io_executor pool, F fn) {
-  using R = std::invoke_result_t<F&>;
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, R)>(
-      [pool](auto handler, F f) {
-        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-        asio::post(pool, [f = std::move(f), handler = std::move(handler), work = std::move(work)]() mutable {
-          std::exception_ptr error;
-          R result{};
-          try {
-            result = f();
-          } catch (...) {
-            error = std::current_exception();
-          }
-          auto home = work.get_executor();
-          asio::post(home, [handler = std::move(handler), error, result = std::move(result)]() mutable {
-            std::move(handler)(error, std::move(result));
-          });
-        });
-      },
-      asio::use_awaitable, std::move(fn));
-}
+using privstack::offload;  // core/offload.h
 
 PreviousScan state_from_json(const json::value& v) {
   PreviousScan p;

@@ -128,3 +128,20 @@ def test_secrets_never_in_audit_log_or_journal(daemon):
             assert secret not in journal
     actions = [json.loads(l)["action"] for l in log.splitlines()]
     assert "auth.login_failed" in actions and "auth.login_succeeded" in actions
+
+
+def test_auth_events_of_last_requests_survive_shutdown(daemon):
+    """Auth events are appended asynchronously; a SIGTERM right after the
+    response must still commit them (the drain waits for pending appends)
+    and the final anchor must cover them."""
+    password = "Shutd0wn-Race-Passw0rd-quux!"
+    daemon.ctl("user", "add", "bob", "--role", "auditor", "--password-stdin", input=password + "\n")
+    status, _, body = daemon.https("POST", "/api/v1/session", {"username": "bob", "password": password})
+    assert status in (200, 201), body
+    daemon.stop()  # SIGTERM at once
+    daemon.start()
+    log = entries(daemon)
+    succeeded = [e for e in log if e["action"] == "auth.login_succeeded" and e["object"] == "user:bob"]
+    assert len(succeeded) == 1, [e["action"] for e in log]
+    report = json.loads(daemon.ctl("--json", "audit", "verify").stdout)
+    assert report["ok"] is True

@@ -175,7 +175,9 @@ TEST_F(AuthServiceTest, CsrfAndOriginRequiredForWrites) {
   std::string body = R"({"name":"bob","role":"operator","password":"Bob-Password-12"})";
   EXPECT_EQ(call("POST", "/api/v1/users", body, with(l, false)).status, 403);  // no token
   auto wrong = with(l, false);
-  wrong.push_back({"X-CSRF-Token", "x" + l.csrf.substr(1)});
+  std::string wrong_token = l.csrf;
+  wrong_token[0] = wrong_token[0] == 'x' ? 'y' : 'x';  // differs from the real token in its first character
+  wrong.push_back({"X-CSRF-Token", wrong_token});
   EXPECT_EQ(call("POST", "/api/v1/users", body, wrong).status, 403);
   auto foreign = with(l);
   foreign.push_back({"Origin", "https://evil.example"});

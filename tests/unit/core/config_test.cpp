@@ -660,5 +660,17 @@ TEST(ConfigTest, AliasBombIsRefusedNotExpanded) {
   EXPECT_THAT(check("a: " + std::string(100, '[') + std::string(100, ']') + "\n"), ElementsAre(too_large));
 }
 
+// A schedule the scheduler cannot parse is refused at load, with the key's
+// location, instead of a job that silently never runs.
+TEST(ConfigTest, SchedulesAreParsedAtLoad) {
+  auto bad = check("host_audit:\n  schedule: daily 25:00\n");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_THAT(bad[0], HasSubstr("t.yaml:2:13: host_audit.schedule:"));
+  auto bad_backup = check("backup:\n  schedule: fortnightly\n");
+  ASSERT_EQ(bad_backup.size(), 1u);
+  EXPECT_THAT(bad_backup[0], HasSubstr("backup.schedule:"));
+  EXPECT_THAT(check("backup:\n  schedule: weekly mon,thu 01:30\nhost_audit:\n  schedule: every 30m\n"), IsEmpty());
+}
+
 }  // namespace
 }  // namespace privstack
