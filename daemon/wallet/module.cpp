@@ -1,0 +1,577 @@
+#include "wallet/module.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "audit/audit.h"
+#include "audit/routes.h"
+#include "core/health.h"
+#include "core/log.h"
+#include "core/offload.h"
+#include "http/control.h"
+#include "http/http.h"
+#include "wallet/credential.h"
+
+namespace privstack::wallet {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+void wipe(std::string& s) {
+  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
+void wipe(json::string& s) {
+  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
+
+http::Response error_response(const WalletError& e) {
+  json::object doc{{"type", "about:blank"},
+                   {"title", e.code()},
+                   {"status", e.http_status()},
+                   {"detail", e.what()},
+                   {"code", e.code()}};
+  http::Response r = http::Response::json(e.http_status(), doc);
+  r.set_header("Content-Type", "application/problem+json");
+  if (e.code() == "throttled") r.set_header("Retry-After", std::to_string(std::max<std::int64_t>(1, e.retry_after.count())));
+  return r;
+}
+
+http::Response bad_request(const std::string& detail) {
+  return error_response(WalletError("bad_request", detail, 400));
+}
+
+std::optional<json::object> body_object(const http::Request& req) {
+  if (req.body.empty()) return json::object{};
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.as_object());
+}
+
+std::optional<std::chrono::seconds> window_arg(const json::object& o) {
+  if (const auto* w = o.if_contains("window_seconds"); w != nullptr && !w->is_null()) {
+    if (!w->is_int64()) throw WalletError("bad_window", "window_seconds must be an integer");
+    return std::chrono::seconds(w->get_int64());
+  }
+  return std::nullopt;
+}
+
+std::string string_arg(const json::object& o, std::string_view key) {
+  if (const auto* v = o.if_contains(key); v != nullptr && v->is_string()) return std::string(v->get_string());
+  return {};
+}
+
+}  // namespace
+
+struct WalletModule::Impl {
+  WalletService wallet;
+  IssuanceService issuance;
+  asio::any_io_executor blocking;
+  Health* health;
+  std::atomic<std::int64_t> window_seconds;
+
+  Impl(store::Store& store, audit::AuditLog* audit, asio::any_io_executor b, Health* h, WalletSettings settings)
+      : wallet(store, audit, settings), issuance(store, audit, wallet), blocking(std::move(b)), health(h),
+        window_seconds(settings.window.count()) {}
+
+  // Blocking.
+  json::object status_json() {
+    const Status s = wallet.status();
+    json::object doc;
+    doc["initialized"] = s.initialized;
+    doc["state"] = !s.initialized ? "not_initialized" : s.unlocked ? "unlocked" : "locked";
+    doc["unlocked"] = s.unlocked;
+    doc["window_seconds"] = window_seconds.load();
+    if (s.unlocked) {
+      const std::int64_t now =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      doc["unlocked_by"] = s.unlocked_by;
+      doc["unlocked_until"] = audit::format_time(s.unlocked_until);
+      doc["seconds_left"] = std::max<std::int64_t>(0, s.unlocked_until - now);
+    }
+    if (s.initialized) {
+      doc["master_fingerprint"] = s.master_fingerprint;
+      doc["created_at"] = audit::format_time(s.created_at);
+      doc["kdf"] = json::object{{"algorithm", "argon2id"},
+                                {"memory_kib", s.seal_params.memory_kib},
+                                {"iterations", s.seal_params.iterations},
+                                {"parallelism", s.seal_params.parallelism}};
+    }
+    update_health(s);
+    return doc;
+  }
+
+  void update_health(const Status& s) {
+    if (health == nullptr) return;
+    if (!s.initialized) {
+      health->set("wallet", HealthState::ok, "not initialized");
+    } else if (s.unlocked) {
+      health->set("wallet", HealthState::ok, "unlocked until " + audit::format_time(s.unlocked_until) + " by " + s.unlocked_by);
+    } else {
+      health->set("wallet", HealthState::ok, "locked");
+    }
+  }
+  void refresh_health() {
+    try {
+      update_health(wallet.status());
+    } catch (const std::exception&) {
+    }
+  }
+
+  // Blocking: unlock with journald events; the password is wiped by the caller.
+  json::object unlock(std::string_view password, const std::string& actor, const std::string& source,
+                      std::optional<std::chrono::seconds> window) {
+    try {
+      wallet.unlock(password, actor, source, window);
+    } catch (const WalletError& e) {
+      if (e.code() == "wrong_password" || e.code() == "throttled") {
+        log::emit(log::events::wallet_unlock_failed, "issuing wallet unlock failed: " + e.code(),
+                  {{"USER", actor}, {"REMOTE", source}, {"REASON", e.code()}});
+      }
+      throw;
+    }
+    json::object doc = status_json();
+    log::emit(log::events::wallet_unlocked, "issuing wallet unlocked by " + actor,
+              {{"USER", actor},
+               {"REMOTE", source},
+               {"WINDOW_SECONDS", window.value_or(std::chrono::seconds(window_seconds.load())).count()}});
+    return doc;
+  }
+
+  json::object lock(const std::string& actor, const std::string& reason) {
+    const bool was_open = wallet.status().unlocked;
+    wallet.lock(actor, reason);
+    if (was_open) {
+      log::emit(log::events::wallet_locked, "issuing wallet locked (" + reason + ")", {{"USER", actor}, {"REASON", reason}});
+    }
+    return status_json();
+  }
+
+  // Issue: returns the response body text (credential files spliced in as is).
+  std::string issue(const json::object& body, const std::string& actor, const std::string& source) {
+    IssueRequest r;
+    const auto* ids = body.if_contains("result_ids");
+    if (ids == nullptr || !ids->is_array()) throw WalletError("bad_request", "result_ids must be an array of result ids");
+    for (const auto& v : ids->get_array()) {
+      if (!v.is_int64() || v.get_int64() <= 0) throw WalletError("bad_request", "result_ids must hold positive integers");
+      r.result_ids.push_back(v.get_int64());
+    }
+    if (const auto* p = body.if_contains("profile"); p != nullptr && !p->is_null()) {
+      if (!p->is_int64() || p->get_int64() < 0 || p->get_int64() >= static_cast<std::int64_t>(bip32::kHardened)) {
+        throw WalletError("bad_request", "profile must be an integer in 0..2147483647");
+      }
+      r.profile = static_cast<std::uint32_t>(p->get_int64());
+    }
+    if (const auto* n = body.if_contains("issuer_name"); n != nullptr && !n->is_null()) {
+      if (!n->is_string() || n->get_string().empty() || n->get_string().size() > 200) {
+        throw WalletError("bad_request", "issuer_name must be a string of 1-200 characters");
+      }
+      r.issuer_name = std::string(n->get_string());
+    }
+    IssuedBatch b = issuance.issue(r, actor, source);
+    log::emit(log::events::credentials_issued,
+              "issued " + std::to_string(b.files.size()) + " credentials in batch " + b.batch_id,
+              {{"USER", actor},
+               {"BATCH_ID", b.batch_id},
+               {"COUNT", static_cast<std::int64_t>(b.files.size())},
+               {"PROFILE", static_cast<std::int64_t>(b.profile)},
+               {"DERIVATION_PATH", b.derivation_path},
+               {"MERKLE_ROOT", b.merkle_root}});
+    json::object head{{"batch_id", b.batch_id},
+                      {"profile", static_cast<std::int64_t>(b.profile)},
+                      {"derivation_path", b.derivation_path},
+                      {"public_key", b.public_key},
+                      {"merkle_root", b.merkle_root},
+                      {"signature", b.signature},
+                      {"issued_at", audit::format_time(b.issued_at)},
+                      {"count", static_cast<std::int64_t>(b.files.size())}};
+    std::string out = json::serialize(head);
+    out.pop_back();  // '}'
+    std::size_t total = out.size() + 32;
+    for (const auto& f : b.files) total += f.size() + 1;
+    out.reserve(total);
+    out += ",\"credentials\":[";
+    for (std::size_t i = 0; i < b.files.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out += b.files[i];
+    }
+    out += "]}";
+    return out;
+  }
+
+  json::object revoke(const std::string& id, const std::string& reason, const std::string& actor,
+                      const std::string& source) {
+    json::object doc = issuance.revoke(id, reason, actor, source);
+    log::emit(log::events::credential_revoked, "credential " + id + " revoked",
+              {{"USER", actor}, {"CREDENTIAL_ID", id}, {"PROFILE", doc.at("profile").as_int64()}});
+    return doc;
+  }
+};
+
+WalletModule::WalletModule(store::Store& store, audit::AuditLog* audit, asio::any_io_executor blocking, Health* health,
+                           WalletSettings settings)
+    : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), health, std::move(settings))) {
+  impl_->refresh_health();
+}
+
+WalletModule::~WalletModule() = default;
+
+WalletService& WalletModule::wallet() { return impl_->wallet; }
+IssuanceService& WalletModule::issuance() { return impl_->issuance; }
+
+void WalletModule::update_window(std::chrono::seconds window) {
+  WalletSettings s;
+  s.window = window;
+  impl_->wallet.update_settings(s);
+  impl_->window_seconds = window.count();
+}
+
+void WalletModule::on_logout(const std::string& user) {
+  auto impl = impl_;
+  asio::post(impl->blocking, [impl, user] {
+    try {
+      const std::string actor = audit::actor_user(user);
+      const Status s = impl->wallet.status();
+      if (s.unlocked && s.unlocked_by == actor) {
+        impl->wallet.on_logout(actor);
+        log::emit(log::events::wallet_locked, "issuing wallet locked (logout of " + user + ")",
+                  {{"USER", actor}, {"REASON", "logout"}});
+        impl->refresh_health();
+      }
+    } catch (const std::exception& e) {
+      log::emit(log::events::audit_write_failed, std::string("wallet logout hook failed: ") + e.what());
+    }
+  });
+}
+
+asio::awaitable<void> WalletModule::shutdown() {
+  auto impl = impl_;
+  auto job = [impl]() -> int {
+    try {
+      impl->lock("system", "shutdown");
+    } catch (const std::exception&) {
+    }
+    return 0;
+  };
+  co_await offload(impl->blocking, std::move(job));
+}
+
+asio::awaitable<void> WalletModule::expiry_loop(std::function<bool()> stopping) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  auto impl = impl_;
+  while (!stopping()) {
+    timer.expires_after(std::chrono::seconds(2));
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping()) break;
+    auto job = [impl]() -> int {
+      if (impl->wallet.expire_if_due()) {
+        log::emit(log::events::wallet_locked, "issuing wallet locked (window expired)",
+                  {{"USER", "system"}, {"REASON", "expired"}});
+      }
+      impl->refresh_health();
+      return 0;
+    };
+    try {
+      co_await offload(impl->blocking, std::move(job));
+    } catch (const std::exception&) {
+    }
+  }
+}
+
+void WalletModule::register_routes(http::Router& router) {
+  auto impl = impl_;
+  // Runs blocking `fn` on the pool and maps WalletError to a problem response.
+  auto run = [impl](auto fn, int status) -> asio::awaitable<http::Response> {
+    try {
+      json::object doc = co_await offload(impl->blocking, std::move(fn));
+      co_return http::Response::json(status, doc);
+    } catch (const WalletError& e) {
+      co_return error_response(e);
+    }
+  };
+
+  router.add("GET", "/api/v1/wallet", [impl, run](http::Request&) -> asio::awaitable<http::Response> {
+    auto job = [impl] { return impl->status_json(); };
+    co_return co_await run(std::move(job), 200);
+  });
+  router.add("POST", "/api/v1/wallet/unlock", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
+    auto body = body_object(req);
+    wipe(req.body);
+    if (!body) co_return bad_request("the body must be a JSON object {password, window_seconds?}");
+    std::string password;
+    if (auto* p = body->if_contains("password"); p != nullptr && p->is_string()) {
+      password = std::string(p->get_string());
+      wipe(p->get_string());
+    }
+    if (password.empty()) co_return bad_request("password is required");
+    std::optional<std::chrono::seconds> window;
+    try {
+      window = window_arg(*body);
+    } catch (const WalletError& e) {
+      wipe(password);
+      co_return error_response(e);
+    }
+    auto pw = std::make_shared<std::string>(std::move(password));
+    auto job = [impl, pw, actor = audit::actor_of(req), source = req.remote_address, window] {
+      struct Wipe {
+        std::string& s;
+        ~Wipe() { wipe(s); }
+      } w{*pw};
+      return impl->unlock(*pw, actor, source, window);
+    };
+    co_return co_await run(std::move(job), 200);
+  });
+  router.add("POST", "/api/v1/wallet/extend", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
+    auto body = body_object(req);
+    if (!body) co_return bad_request("the body must be a JSON object {window_seconds?}");
+    std::optional<std::chrono::seconds> window;
+    try {
+      window = window_arg(*body);
+    } catch (const WalletError& e) {
+      co_return error_response(e);
+    }
+    auto job = [impl, actor = audit::actor_of(req), window] {
+      impl->wallet.extend(actor, window);
+      return impl->status_json();
+    };
+    co_return co_await run(std::move(job), 200);
+  });
+  router.add("POST", "/api/v1/wallet/lock", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
+    auto job = [impl, actor = audit::actor_of(req)] { return impl->lock(actor, "manual"); };
+    co_return co_await run(std::move(job), 200);
+  });
+  router.add("GET", "/api/v1/wallet/derive", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
+    auto path = req.query_param("path");
+    if (!path || path->empty()) co_return bad_request("the path query parameter is required, e.g. m/44'/0'/0'/0/0");
+    auto job = [impl, p = *path, actor = audit::actor_of(req)] {
+      Derived d = impl->wallet.derive_public(p, actor);
+      return json::object{{"path", d.path},
+                          {"xpub", d.xpub},
+                          {"public_key", d.public_key},
+                          {"fingerprint", d.fingerprint},
+                          {"from_cache", d.from_cache}};
+    };
+    co_return co_await run(std::move(job), 200);
+  });
+  router.add("POST", "/api/v1/credentials/issue", [impl](http::Request& req) -> asio::awaitable<http::Response> {
+    auto body = body_object(req);
+    if (!body) co_return bad_request("the body must be a JSON object {result_ids, profile?, issuer_name?}");
+    auto job = [impl, b = std::move(*body), actor = audit::actor_of(req), source = req.remote_address] {
+      return impl->issue(b, actor, source);
+    };
+    try {
+      std::string text = co_await offload(impl->blocking, std::move(job));
+      co_return http::Response::text(201, std::move(text), "application/json");
+    } catch (const WalletError& e) {
+      co_return error_response(e);
+    }
+  });
+  router.add("POST", "/api/v1/credentials/verify", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
+    auto job = [impl, text = std::move(req.body)] { return impl->issuance.verify(text); };
+    co_return co_await run(std::move(job), 200);
+  });
+  router.add("GET", "/api/v1/credentials/batches", [impl, run](http::Request&) -> asio::awaitable<http::Response> {
+    auto job = [impl] { return impl->issuance.batches(100); };
+    co_return co_await run(std::move(job), 200);
+  });
+  router.add("GET", "/api/v1/credentials/revocations", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
+    std::uint32_t profile = 0;
+    if (auto p = req.query_param("profile")) {
+      if (p->empty() || p->size() > 10 || !std::all_of(p->begin(), p->end(), ::isdigit) ||
+          std::stoll(*p) >= static_cast<long long>(bip32::kHardened)) {
+        co_return bad_request("profile must be an integer in 0..2147483647");
+      }
+      profile = static_cast<std::uint32_t>(std::stoll(*p));
+    }
+    auto job = [impl, profile] { return impl->issuance.revocations(profile); };
+    co_return co_await run(std::move(job), 200);
+  });
+  router.add("GET", "/api/v1/credentials/{id}", [impl](http::Request& req) -> asio::awaitable<http::Response> {
+    auto job = [impl, id = req.params["id"]] { return impl->issuance.credential_file(id); };
+    std::optional<std::string> file = co_await offload(impl->blocking, std::move(job));
+    if (!file) co_return http::Response::problem(404, "Not found", "No such credential.");
+    co_return http::Response::text(200, std::move(*file), "application/json");
+  });
+  router.add("POST", "/api/v1/credentials/{id}/revoke", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
+    auto body = body_object(req);
+    if (!body) co_return bad_request("the body must be a JSON object {reason}");
+    auto job = [impl, id = req.params["id"], reason = string_arg(*body, "reason"), actor = audit::actor_of(req),
+                source = req.remote_address] { return impl->revoke(id, reason, actor, source); };
+    co_return co_await run(std::move(job), 200);
+  });
+}
+
+void WalletModule::register_control(http::ControlServer& control) {
+  auto impl = impl_;
+  auto run = [impl](auto fn) -> asio::awaitable<json::value> {
+    try {
+      json::object doc = co_await offload(impl->blocking, std::move(fn));
+      co_return json::value(std::move(doc));
+    } catch (const WalletError& e) {
+      throw http::ControlError(e.what());
+    }
+  };
+  // Takes a secret argument out of the request (and wipes the request's copy).
+  auto take = [](const http::ControlRequest& req, std::string_view key) {
+    auto sp = std::make_shared<std::string>();
+    auto& args = const_cast<json::object&>(req.args);
+    if (auto* v = args.if_contains(key); v != nullptr && v->is_string()) {
+      *sp = std::string(v->get_string());
+      wipe(v->get_string());
+    }
+    return sp;
+  };
+
+  control.add("wallet status", [impl, run](const http::ControlRequest&) -> asio::awaitable<json::value> {
+    auto job = [impl] { return impl->status_json(); };
+    co_return co_await run(std::move(job));
+  });
+  control.add("wallet init", [impl, run, take](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    auto pw = take(req, "password");
+    auto pass = take(req, "passphrase");
+    auto job = [impl, pw, pass, actor = audit::actor_of(req)] {
+      PendingInit p = impl->wallet.begin_init(*pw, *pass, actor);
+      wipe(*pw);
+      wipe(*pass);
+      json::array positions;
+      for (int pos : p.confirm_positions) positions.push_back(pos);
+      // The words go to the local administrator's terminal only.
+      return json::object{{"id", p.id}, {"mnemonic", p.mnemonic.view()}, {"confirm_positions", std::move(positions)}};
+    };
+    co_return co_await run(std::move(job));
+  });
+  control.add("wallet init confirm", [impl, run](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    std::map<int, std::string> words;
+    if (const auto* w = req.args.if_contains("words"); w != nullptr && w->is_object()) {
+      for (const auto& kv : w->get_object()) {
+        if (!kv.value().is_string()) continue;
+        try {
+          words[std::stoi(std::string(kv.key()))] = std::string(kv.value().get_string());
+        } catch (const std::exception&) {
+          throw http::ControlError("words must map positions to words", 2);
+        }
+      }
+    }
+    auto job = [impl, id = string_arg(req.args, "id"), words, actor = audit::actor_of(req)] {
+      impl->wallet.confirm_init(id, words, actor);
+      json::object doc = impl->status_json();
+      log::emit(log::events::wallet_initialized, "issuing wallet initialized (generated mnemonic)",
+                {{"USER", actor}, {"METHOD", "generate"}, {"FINGERPRINT", json::value_to<std::string>(doc.at("master_fingerprint"))}});
+      return doc;
+    };
+    co_return co_await run(std::move(job));
+  });
+  control.add("wallet import", [impl, run, take](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    auto mn = take(req, "mnemonic");
+    auto pw = take(req, "password");
+    auto pass = take(req, "passphrase");
+    auto job = [impl, mn, pw, pass, actor = audit::actor_of(req)] {
+      struct Wipe {
+        std::string& a;
+        std::string& b;
+        std::string& c;
+        ~Wipe() {
+          wipe(a);
+          wipe(b);
+          wipe(c);
+        }
+      } w{*mn, *pw, *pass};
+      impl->wallet.import(*mn, *pw, *pass, actor);
+      json::object doc = impl->status_json();
+      log::emit(log::events::wallet_initialized, "issuing wallet initialized (imported mnemonic)",
+                {{"USER", actor}, {"METHOD", "import"}, {"FINGERPRINT", json::value_to<std::string>(doc.at("master_fingerprint"))}});
+      return doc;
+    };
+    co_return co_await run(std::move(job));
+  });
+  control.add("wallet unlock", [impl, run, take](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    auto pw = take(req, "password");
+    std::optional<std::chrono::seconds> window;
+    try {
+      window = window_arg(req.args);
+    } catch (const WalletError& e) {
+      throw http::ControlError(e.what(), 2);
+    }
+    auto job = [impl, pw, window, actor = audit::actor_of(req)] {
+      struct Wipe {
+        std::string& s;
+        ~Wipe() { wipe(s); }
+      } w{*pw};
+      return impl->unlock(*pw, actor, std::string(audit::kControlSource), window);
+    };
+    co_return co_await run(std::move(job));
+  });
+  control.add("wallet extend", [impl, run](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    std::optional<std::chrono::seconds> window;
+    try {
+      window = window_arg(req.args);
+    } catch (const WalletError& e) {
+      throw http::ControlError(e.what(), 2);
+    }
+    auto job = [impl, window, actor = audit::actor_of(req)] {
+      impl->wallet.extend(actor, window);
+      return impl->status_json();
+    };
+    co_return co_await run(std::move(job));
+  });
+  control.add("wallet lock", [impl, run](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    auto job = [impl, actor = audit::actor_of(req)] { return impl->lock(actor, "manual"); };
+    co_return co_await run(std::move(job));
+  });
+  control.add("wallet passwd", [impl, run, take](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    auto old_pw = take(req, "old_password");
+    auto new_pw = take(req, "password");
+    auto job = [impl, old_pw, new_pw, actor = audit::actor_of(req)] {
+      struct Wipe {
+        std::string& a;
+        std::string& b;
+        ~Wipe() {
+          wipe(a);
+          wipe(b);
+        }
+      } w{*old_pw, *new_pw};
+      impl->wallet.change_password(*old_pw, *new_pw, actor);
+      return impl->status_json();
+    };
+    co_return co_await run(std::move(job));
+  });
+  control.add("wallet derive", [impl, run](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    auto job = [impl, path = string_arg(req.args, "path"), actor = audit::actor_of(req)] {
+      Derived d = impl->wallet.derive_public(path, actor);
+      return json::object{{"path", d.path},
+                          {"xpub", d.xpub},
+                          {"public_key", d.public_key},
+                          {"fingerprint", d.fingerprint},
+                          {"from_cache", d.from_cache}};
+    };
+    co_return co_await run(std::move(job));
+  });
+  control.add("credential verify", [impl, run](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    auto job = [impl, text = string_arg(req.args, "content")] { return impl->issuance.verify(text); };
+    co_return co_await run(std::move(job));
+  });
+  control.add("credential revoke", [impl, run](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    auto job = [impl, id = string_arg(req.args, "id"), reason = string_arg(req.args, "reason"),
+                actor = audit::actor_of(req)] {
+      return impl->revoke(id, reason, actor, std::string(audit::kControlSource));
+    };
+    co_return co_await run(std::move(job));
+  });
+}
+
+}  // namespace privstack::wallet
