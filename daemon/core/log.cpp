@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -109,7 +110,70 @@ void write_stderr(const Event& event, int priority, const std::string& message,
   std::fflush(stderr);
 }
 
+struct ObserverList {
+  std::mutex mutex;
+  int next_id = 1;
+  // Copy-on-write: emit() takes a snapshot and calls without the lock.
+  std::shared_ptr<const std::vector<std::pair<int, Observer>>> list =
+      std::make_shared<const std::vector<std::pair<int, Observer>>>();
+};
+
+ObserverList& observers() {
+  static ObserverList* o = new ObserverList;  // never destroyed: emit() may run during exit
+  return *o;
+}
+
+thread_local bool t_in_observer = false;
+
+void notify_observers(const Event& event, int priority, const std::string& message,
+                      const std::vector<std::pair<std::string, std::string>>& fields) {
+  if (t_in_observer) return;
+  std::shared_ptr<const std::vector<std::pair<int, Observer>>> list;
+  {
+    std::lock_guard lock(observers().mutex);
+    list = observers().list;
+  }
+  if (list->empty()) return;
+  t_in_observer = true;
+  Emitted e{event, priority, message, fields};
+  for (const auto& [id, fn] : *list) {
+    try {
+      fn(e);
+    } catch (...) {
+      // An observer's failure never affects logging.
+    }
+  }
+  t_in_observer = false;
+}
+
 }  // namespace
+
+std::string_view Emitted::field(std::string_view name) const {
+  for (const auto& [k, v] : fields) {
+    if (k.size() == name.size() + 10 && k.compare(10, std::string::npos, name) == 0) return v;
+  }
+  return {};
+}
+
+int add_observer(Observer observer) {
+  auto& o = observers();
+  std::lock_guard lock(o.mutex);
+  auto next = std::make_shared<std::vector<std::pair<int, Observer>>>(*o.list);
+  int id = o.next_id++;
+  next->emplace_back(id, std::move(observer));
+  o.list = std::move(next);
+  return id;
+}
+
+void remove_observer(int id) {
+  auto& o = observers();
+  std::lock_guard lock(o.mutex);
+  auto next = std::make_shared<std::vector<std::pair<int, Observer>>>();
+  for (const auto& entry : *o.list) {
+    if (entry.first != id) next->push_back(entry);
+  }
+  o.list = std::move(next);
+}
 
 void set_target(Target target) { g_target = target; }
 
@@ -137,6 +201,7 @@ void emit(const Event& event, Priority priority, std::string_view message, std::
   } else {
     write_stderr(event, prio, text, redacted);
   }
+  notify_observers(event, prio, text, redacted);
 }
 
 }  // namespace privstack::log

@@ -10,9 +10,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/events.h"
 
@@ -50,6 +53,25 @@ void emit(const Event& event, std::string_view message, std::initializer_list<Fi
 // Writes one entry with an explicit priority (0 emerg .. 7 debug).
 void emit(const Event& event, Priority priority, std::string_view message,
           std::initializer_list<Field> fields = {});
+
+// Observers see every entry after it was written (incidents, metrics): the
+// event, the effective priority, and the redacted message and fields (names
+// with the PRIVSTACK_ prefix, as in the journal). They run synchronously on
+// the emitting thread, so they must be cheap and must not block; an entry
+// emitted from inside an observer is written but not observed again (no
+// re-entrancy). Exceptions from an observer are swallowed.
+struct Emitted {
+  const Event& event;
+  int priority;
+  std::string_view message;
+  const std::vector<std::pair<std::string, std::string>>& fields;
+  // A field's value by name without the prefix ("USER"); empty when absent.
+  std::string_view field(std::string_view name) const;
+};
+using Observer = std::function<void(const Emitted&)>;
+// Returns an id for remove_observer().
+int add_observer(Observer observer);
+void remove_observer(int id);
 
 // Replaces every live secret's value in `text` with "[REDACTED]". Exposed for
 // other sinks (audit log, error bodies) that must apply the same rule.

@@ -1,0 +1,73 @@
+// The incident register: security and operational events (every journal
+// entry, seen through a log observer) feed rules that open or update
+// incidents in the store. Incidents have a severity, a state (open,
+// acknowledged, resolved), an owner, a timeline of the events that fed them
+// and of operators' actions, and for a possible personal-data breach a
+// notification deadline 48 hours after detection. Every change goes to
+// journald with PRIORITY by severity and, when notifications.webhook.url is
+// set, to a signed webhook (webhook.h).
+//
+// The observer only copies the event and posts it to the service's own
+// thread: rules, store writes and deliveries never run on the emitting
+// thread (an io thread, usually).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/config.h"
+
+namespace privstack::store {
+class Store;
+}
+namespace privstack::http {
+class Router;
+class ControlServer;
+}  // namespace privstack::http
+
+namespace privstack::incidents {
+
+enum class Severity { low, medium, high, critical };
+const char* to_string(Severity s);
+std::optional<Severity> parse_severity(std::string_view s);
+
+inline constexpr std::int64_t kBreachNotificationWindowUs = 48LL * 3600 * 1000000;
+
+class IncidentService {
+ public:
+  IncidentService(store::Store& store, std::function<std::shared_ptr<const Config>()> config);
+  ~IncidentService();
+  IncidentService(const IncidentService&) = delete;
+  IncidentService& operator=(const IncidentService&) = delete;
+
+  // Starts observing log events (and the webhook sender).
+  void start();
+  // Stops observing; pending work is finished or dropped. Idempotent.
+  void stop();
+
+  // Re-reads the rule thresholds and webhook settings (SIGHUP).
+  void reload();
+
+  void register_routes(http::Router& router);
+  void register_control(http::ControlServer& control);
+
+  // For /metrics and tests: waits until every event observed so far has
+  // been processed by the rules.
+  boost::asio::awaitable<void> drain();
+
+  // Blocking queries (store thread or tests).
+  boost::json::object list_blocking(const std::string& state_filter);
+  std::optional<boost::json::object> get_blocking(std::int64_t id);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace privstack::incidents
