@@ -1,0 +1,650 @@
+#include "backup/service.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "audit/audit.h"
+#include "audit/routes.h"
+#include "backup/archive.h"
+#include "backup/retention.h"
+#include "backup/s3_client.h"
+#include "backup/snapshot.h"
+#include "core/health.h"
+#include "core/log.h"
+#include "core/offload.h"
+#include "core/schedule.h"
+#include "http/control.h"
+#include "http/http.h"
+#include "store/store.h"
+
+namespace privstack::backup {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kSuffix = ".psbak";
+constexpr std::string_view kPartial = ".partial";
+
+std::int64_t now_unix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string utc_stamp(std::int64_t t, const char* format) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+// "20261122T210400Z" -> Unix seconds; nullopt when malformed.
+std::optional<std::int64_t> parse_stamp(std::string_view s) {
+  if (s.size() != 16 || s[8] != 'T' || s[15] != 'Z') return std::nullopt;
+  std::tm tm{};
+  std::string text(s);
+  if (::strptime(text.c_str(), "%Y%m%dT%H%M%SZ", &tm) == nullptr) return std::nullopt;
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+bool is_archive_name(const std::string& name) {
+  return name.size() > kSuffix.size() && name.ends_with(kSuffix) && name[0] != '.';
+}
+
+std::string read_secret_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read backup.s3.secret_access_key_file " + path.string());
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+void fsync_directory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+struct LocalArchive {
+  std::string id;
+  fs::path path;
+  std::uint64_t size = 0;
+  bool good = false;
+  std::string error;
+  ArchiveHeader header;
+};
+
+}  // namespace
+
+struct BackupService::Impl {
+  Impl(store::Store& s, audit::AuditLog* a, asio::any_io_executor b, std::function<std::shared_ptr<const Config>()> c,
+       Health* h)
+      : store(s), audit_log(a), blocking(std::move(b)), config(std::move(c)), health(h) {}
+
+  store::Store& store;
+  audit::AuditLog* audit_log;
+  asio::any_io_executor blocking;
+  std::function<std::shared_ptr<const Config>()> config;
+  Health* health;
+
+  std::atomic<bool> running{false};
+  std::mutex mutex;  // guards phase, last_run
+  std::string phase;
+  std::atomic<std::uint64_t> progress_bytes{0};
+  std::optional<json::object> last_run;
+
+  void set_phase(std::string p) {
+    std::lock_guard lock(mutex);
+    phase = std::move(p);
+  }
+
+  void set_health(HealthState state, std::string detail) {
+    if (health) health->set("backup", state, std::move(detail));
+  }
+
+  void record_audit(const std::string& actor, const std::string& source, const std::string& action,
+                    const std::string& object, std::string_view outcome, const std::string& detail) {
+    if (audit_log == nullptr) return;
+    audit::Entry e;
+    e.actor = actor;
+    e.source = source;
+    e.action = action;
+    e.object = object;
+    e.outcome = std::string(outcome);
+    e.detail = detail;
+    try {
+      audit_log->append(std::move(e));
+    } catch (const std::exception& ex) {
+      log::emit(log::events::audit_write_failed, std::string("cannot write the audit entry: ") + ex.what());
+    }
+  }
+
+  // The archives in `dir`, newest first. Partial files are not archives.
+  static std::vector<LocalArchive> scan(const fs::path& dir) {
+    std::vector<LocalArchive> out;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return out;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      std::string name = entry.path().filename().string();
+      if (!entry.is_regular_file(ec) || !is_archive_name(name)) continue;
+      LocalArchive a;
+      a.id = name.substr(0, name.size() - kSuffix.size());
+      a.path = entry.path();
+      a.size = entry.file_size(ec);
+      std::FILE* f = std::fopen(a.path.c_str(), "rb");
+      if (f == nullptr) {
+        a.error = "cannot open";
+      } else {
+        try {
+          a.header = read_archive_header(file_source(f));
+          a.good = true;
+        } catch (const std::exception& e) {
+          a.error = e.what();
+        }
+        std::fclose(f);
+      }
+      if (!a.good) {
+        if (auto t = parse_stamp(std::string_view(a.id).substr(0, 16))) a.header.metadata.created_unix = *t;
+      }
+      out.push_back(std::move(a));
+    }
+    std::sort(out.begin(), out.end(), [](const LocalArchive& x, const LocalArchive& y) {
+      if (x.header.metadata.created_unix != y.header.metadata.created_unix) {
+        return x.header.metadata.created_unix > y.header.metadata.created_unix;
+      }
+      return x.id > y.id;
+    });
+    return out;
+  }
+
+  static RetentionPolicy policy_of(const Config& c) {
+    return RetentionPolicy{c.backup.retention.daily, c.backup.retention.weekly, c.backup.retention.monthly};
+  }
+
+  static RetentionPlan local_plan(const std::vector<LocalArchive>& archives, const Config& c) {
+    std::vector<RetentionItem> items;
+    for (const auto& a : archives) {
+      if (a.good) items.push_back({a.id, a.header.metadata.created_unix, true});
+    }
+    return plan_retention(std::move(items), policy_of(c));
+  }
+
+  static json::object archive_json(const LocalArchive& a) {
+    json::object o;
+    o["id"] = a.id;
+    o["file"] = a.path.string();
+    o["size"] = a.size;
+    o["good"] = a.good;
+    o["created"] = a.header.metadata.created_unix;
+    o["created_at"] = utc_stamp(a.header.metadata.created_unix, "%Y-%m-%dT%H:%M:%SZ");
+    if (a.good) {
+      o["archive_id"] = a.header.archive_id;
+      o["recovery_key_id"] = a.header.recovery_key_id;
+      o["source_host"] = a.header.metadata.source_host;
+      o["schema_version"] = a.header.metadata.schema_version;
+      json::object rows;
+      for (const auto& [t, n] : a.header.metadata.row_counts) rows[t] = n;
+      o["row_counts"] = std::move(rows);
+    } else {
+      o["error"] = a.error;
+    }
+    return o;
+  }
+
+  S3Config s3_config(const Config& c) {
+    S3Config s;
+    s.endpoint = c.backup.s3.endpoint;
+    s.region = c.backup.s3.region;
+    s.bucket = c.backup.s3.bucket;
+    s.path_style = c.backup.s3.path_style;
+    s.ca_file = c.backup.s3.ca_file.string();
+    s.allowed_regions = c.backup.allowed_regions;
+    s.credentials.access_key_id = c.backup.s3.access_key_id;
+    if (!c.backup.s3.secret_access_key_file.empty()) {
+      s.credentials.secret_access_key = read_secret_file(c.backup.s3.secret_access_key_file);
+    }
+    return s;
+  }
+
+  static std::string s3_prefix(const Config& c) {
+    std::string p = c.backup.s3.prefix;
+    if (!p.empty() && !p.ends_with('/')) p += '/';
+    return p;
+  }
+
+  // Uploads `a` and verifies it (the stream upload HEADs the object and
+  // checks its size), then prunes the bucket from its real listing.
+  json::object ship(const Config& c, const LocalArchive& a) {
+    json::object up;
+    std::string key = s3_prefix(c) + a.id + std::string(kSuffix);
+    up["bucket"] = c.backup.s3.bucket;
+    up["key"] = key;
+    up["region"] = c.backup.s3.region;
+    S3Config sc = s3_config(c);
+    S3Client client(sc);
+    set_phase("uploading");
+    progress_bytes = 0;
+    std::FILE* f = std::fopen(a.path.c_str(), "rb");
+    if (f == nullptr) throw std::runtime_error("cannot read " + a.path.string());
+    std::uint64_t verified = 0;
+    try {
+      S3StreamUpload upload(client, key);
+      std::vector<std::uint8_t> buf(1 << 20);
+      while (std::size_t n = std::fread(buf.data(), 1, buf.size(), f)) {
+        upload.write(std::span(buf.data(), n));
+        progress_bytes += n;
+      }
+      bool read_error = std::ferror(f) != 0;
+      std::fclose(f);
+      f = nullptr;
+      if (read_error) throw std::runtime_error("cannot read " + a.path.string());
+      verified = upload.finish();
+    } catch (...) {
+      if (f) std::fclose(f);
+      throw;
+    }
+    OPENSSL_cleanse(sc.credentials.secret_access_key.data(), sc.credentials.secret_access_key.size());
+    if (verified != a.size) {
+      throw std::runtime_error("the uploaded object has " + std::to_string(verified) + " bytes, the archive " +
+                               std::to_string(a.size));
+    }
+    up["state"] = "uploaded";
+    up["bytes"] = verified;
+    // Remote retention, from the bucket's real contents.
+    set_phase("pruning remote");
+    std::vector<RetentionItem> items;
+    std::string prefix = s3_prefix(c);
+    for (const auto& o : client.list_objects(prefix)) {
+      std::string name = o.key.substr(prefix.size());
+      if (name.find('/') != std::string::npos || !is_archive_name(name)) continue;
+      auto t = parse_stamp(std::string_view(name).substr(0, 16));
+      if (!t) continue;
+      // Only the archive just verified is known good; never delete it.
+      items.push_back({o.key, *t, o.key == key});
+    }
+    RetentionPlan plan = plan_retention(std::move(items), policy_of(c));
+    json::array pruned;
+    for (const auto& id : plan.delete_ids()) {
+      if (id == key) continue;
+      client.delete_object(id);
+      pruned.push_back(json::value(id));
+    }
+    if (!pruned.empty()) {
+      log::emit(log::events::backup_pruned, "pruned " + std::to_string(pruned.size()) + " archive(s) from the bucket",
+                {{"PLACE", "s3"},
+                 {"DELETED", static_cast<std::int64_t>(pruned.size())},
+                 {"KEPT", static_cast<std::int64_t>(plan.keep_ids().size())}});
+    }
+    up["pruned"] = std::move(pruned);
+    return up;
+  }
+
+  json::object run_blocking(const std::string& trigger, const std::string& actor, const std::string& source) {
+    auto cfg = config();
+    const Config& c = *cfg;
+    auto t0 = std::chrono::steady_clock::now();
+    fs::path dir = c.backup.local_directory;
+    fs::path temp;
+    try {
+      set_phase("snapshot");
+      progress_bytes = 0;
+      if (c.backup.recovery_public_key.empty()) {
+        throw std::runtime_error(
+            "backup.recovery_public_key is not set: generate a recovery key pair and configure its public half");
+      }
+      std::vector<std::uint8_t> pub = parse_recovery_public_key(c.backup.recovery_public_key);
+      fs::create_directories(dir);
+      fs::permissions(dir, fs::perms::owner_all);
+      // Partial files of an interrupted run (crash, kill -9) go first.
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(dir)) {
+        std::string name = entry.path().filename().string();
+        if (name.starts_with('.') && name.ends_with(kPartial)) fs::remove(entry.path(), ec);
+      }
+      std::int64_t started = now_unix();
+      temp = dir / ("." + utc_stamp(started, "%Y%m%dT%H%M%SZ") + "-" + std::to_string(::getpid()) +
+                    std::string(kPartial));
+      int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0) throw std::runtime_error("cannot create " + temp.string() + ": " + std::strerror(errno));
+      std::FILE* f = ::fdopen(fd, "wb");
+      if (f == nullptr) {
+        ::close(fd);
+        throw std::runtime_error("cannot open " + temp.string());
+      }
+      SnapshotResult snap;
+      try {
+        Sink sink = [f, &temp](std::span<const std::uint8_t> b) {
+          if (std::fwrite(b.data(), 1, b.size(), f) != b.size()) {
+            throw std::runtime_error("cannot write " + temp.string() + ": " + std::strerror(errno));
+          }
+        };
+        auto progress = [this](std::uint64_t n) { progress_bytes = n; };
+        snap = snapshot_store(store, sink, pub, hostname(), progress);
+        if (std::fflush(f) != 0 || ::fsync(::fileno(f)) != 0) {
+          throw std::runtime_error("cannot write " + temp.string() + ": " + std::strerror(errno));
+        }
+      } catch (...) {
+        std::fclose(f);
+        throw;
+      }
+      if (std::fclose(f) != 0) throw std::runtime_error("cannot write " + temp.string() + ": " + std::strerror(errno));
+      const ArchiveHeader& h = snap.header;
+      std::string id = utc_stamp(h.metadata.created_unix, "%Y%m%dT%H%M%SZ") + "-" + h.archive_id.substr(0, 8);
+      fs::path final_path = dir / (id + std::string(kSuffix));
+      fs::rename(temp, final_path);
+      temp.clear();
+      fsync_directory(dir);
+      double duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+
+      json::object doc;
+      doc["id"] = id;
+      doc["file"] = final_path.string();
+      doc["trigger"] = trigger;
+      doc["created"] = h.metadata.created_unix;
+      doc["created_at"] = utc_stamp(h.metadata.created_unix, "%Y-%m-%dT%H:%M:%SZ");
+      doc["archive_id"] = h.archive_id;
+      doc["recovery_key_id"] = h.recovery_key_id;
+      doc["archive_bytes"] = snap.archive_bytes;
+      doc["payload_bytes"] = snap.payload_bytes;
+      json::object rows;
+      for (const auto& [t, n] : h.metadata.row_counts) rows[t] = n;
+      doc["row_counts"] = std::move(rows);
+      doc["duration_ms"] = static_cast<std::int64_t>(duration_ms);
+      log::emit(log::events::backup_completed,
+                "backup " + id + " written (" + std::to_string(snap.archive_bytes) + " bytes)",
+                {{"BACKUP_ID", id},
+                 {"TRIGGER", trigger},
+                 {"FILE", final_path.string()},
+                 {"ARCHIVE_BYTES", snap.archive_bytes},
+                 {"PAYLOAD_BYTES", snap.payload_bytes},
+                 {"RECOVERY_KEY_ID", h.recovery_key_id},
+                 {"DURATION_MS", static_cast<std::int64_t>(duration_ms)}});
+      record_audit(actor, source, "backup.run", "backup:" + id, audit::kSuccess,
+                   "trigger=" + trigger + "; bytes=" + std::to_string(snap.archive_bytes) +
+                       "; recovery_key=" + h.recovery_key_id);
+
+      // Off-site copy. A failure keeps the local copy and is reported.
+      bool upload_failed = false;
+      std::string upload_error;
+      if (!c.backup.s3.endpoint.empty()) {
+        LocalArchive a;
+        a.id = id;
+        a.path = final_path;
+        a.size = fs::file_size(final_path);
+        a.good = true;
+        a.header = h;
+        try {
+          json::object up = ship(c, a);
+          log::emit(log::events::backup_uploaded, "backup " + id + " shipped to s3://" + c.backup.s3.bucket + "/" +
+                                                      std::string(up.at("key").as_string()),
+                    {{"BACKUP_ID", id},
+                     {"BUCKET", c.backup.s3.bucket},
+                     {"KEY", std::string(up.at("key").as_string())},
+                     {"ARCHIVE_BYTES", a.size}});
+          record_audit(actor, source, "backup.upload", "backup:" + id, audit::kSuccess,
+                       "bucket=" + c.backup.s3.bucket + "; key=" + std::string(up.at("key").as_string()));
+          doc["upload"] = std::move(up);
+        } catch (const std::exception& e) {
+          upload_failed = true;
+          upload_error = e.what();
+          json::object up;
+          up["state"] = "failed";
+          up["bucket"] = c.backup.s3.bucket;
+          up["region"] = c.backup.s3.region;
+          up["error"] = upload_error;
+          doc["upload"] = std::move(up);
+          log::emit(log::events::backup_upload_failed, "backup " + id + " was not shipped: " + upload_error,
+                    {{"BACKUP_ID", id}, {"BUCKET", c.backup.s3.bucket}, {"REGION", c.backup.s3.region}});
+          record_audit(actor, source, "backup.upload", "backup:" + id, audit::kFailure, upload_error);
+        }
+      } else {
+        doc["upload"] = json::object{{"state", "not configured"}};
+      }
+
+      // Local retention.
+      set_phase("pruning");
+      auto archives = scan(dir);
+      RetentionPlan plan = local_plan(archives, c);
+      json::array pruned;
+      for (const auto& del : plan.delete_ids()) {
+        if (del == id) continue;
+        std::error_code rec;
+        if (fs::remove(dir / (del + std::string(kSuffix)), rec)) pruned.push_back(json::value(del));
+      }
+      if (!pruned.empty()) {
+        log::emit(log::events::backup_pruned, "pruned " + std::to_string(pruned.size()) + " local archive(s)",
+                  {{"PLACE", "local"},
+                   {"DELETED", static_cast<std::int64_t>(pruned.size())},
+                   {"KEPT", static_cast<std::int64_t>(plan.keep_ids().size())}});
+        std::string ids;
+        for (const auto& p : pruned) ids += (ids.empty() ? "" : ",") + std::string(p.as_string());
+        record_audit(actor, source, "backup.prune", "backups:local", audit::kSuccess, "deleted=" + ids);
+      }
+      doc["pruned"] = std::move(pruned);
+      if (upload_failed) {
+        set_health(HealthState::degraded, "backup " + id + " written; upload failed: " + upload_error);
+      } else {
+        set_health(HealthState::ok, "last backup " + id);
+      }
+      {
+        std::lock_guard lock(mutex);
+        last_run = doc;
+        last_run->erase("row_counts");
+        (*last_run)["state"] = upload_failed ? "upload failed" : "ok";
+      }
+      return doc;
+    } catch (const std::exception& e) {
+      std::error_code ec;
+      if (!temp.empty()) fs::remove(temp, ec);  // never leave a half-written archive
+      std::string what = e.what();
+      log::emit(log::events::backup_failed, "backup failed: " + what,
+                {{"TRIGGER", trigger}, {"DIRECTORY", dir.string()}});
+      record_audit(actor, source, "backup.run", "backups:local", audit::kFailure, what);
+      set_health(HealthState::degraded, "last backup failed: " + what);
+      {
+        std::lock_guard lock(mutex);
+        last_run = json::object{{"state", "failed"}, {"trigger", trigger}, {"error", what}, {"time", now_unix()}};
+      }
+      throw std::runtime_error("backup failed: " + what);
+    }
+  }
+
+  json::object list_blocking() {
+    auto cfg = config();
+    auto archives = scan(cfg->backup.local_directory);
+    RetentionPlan plan = local_plan(archives, *cfg);
+    std::set<std::string> keep;
+    for (const auto& id : plan.keep_ids()) keep.insert(id);
+    json::array list;
+    for (const auto& a : archives) {
+      json::object o = archive_json(a);
+      // Retention preview: what the next prune does with it.
+      o["retention"] = !a.good ? "ignored" : keep.contains(a.id) ? "keep" : "delete";
+      list.push_back(std::move(o));
+    }
+    json::object doc;
+    doc["directory"] = cfg->backup.local_directory.string();
+    doc["schedule"] = cfg->backup.schedule;
+    doc["retention"] = json::object{{"daily", cfg->backup.retention.daily},
+                                    {"weekly", cfg->backup.retention.weekly},
+                                    {"monthly", cfg->backup.retention.monthly}};
+    doc["s3"] = cfg->backup.s3.endpoint.empty()
+                    ? json::value(nullptr)
+                    : json::value(json::object{{"bucket", cfg->backup.s3.bucket},
+                                               {"region", cfg->backup.s3.region},
+                                               {"prefix", cfg->backup.s3.prefix}});
+    doc["backups"] = std::move(list);
+    {
+      std::lock_guard lock(mutex);
+      doc["last_run"] = last_run ? json::value(*last_run) : json::value(nullptr);
+      if (running) {
+        doc["running"] = json::object{{"phase", phase}, {"bytes", progress_bytes.load()}};
+      } else {
+        doc["running"] = nullptr;
+      }
+    }
+    return doc;
+  }
+
+  std::optional<std::int64_t> newest_local() {
+    auto archives = scan(config()->backup.local_directory);
+    for (const auto& a : archives) {
+      if (a.good) return a.header.metadata.created_unix;
+    }
+    return std::nullopt;
+  }
+};
+
+BackupService::BackupService(store::Store& store, audit::AuditLog* audit, asio::any_io_executor blocking,
+                             std::function<std::shared_ptr<const Config>()> config, Health* health)
+    : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), std::move(config), health)) {
+  auto cfg = impl_->config();
+  if (!cfg->backup.recovery_public_key.empty()) impl_->set_health(HealthState::ok, "no backup run since start");
+}
+
+BackupService::~BackupService() = default;
+
+asio::awaitable<json::object> BackupService::run(std::string trigger, std::string actor, std::string source) {
+  auto impl = impl_;
+  if (impl->running.exchange(true)) throw std::runtime_error("a backup is already running");
+  struct Reset {
+    std::shared_ptr<Impl> impl;
+    ~Reset() {
+      impl->running = false;
+      impl->set_phase("");
+    }
+  } reset{impl};
+  auto job = [impl, trigger, actor, source]() { return impl->run_blocking(trigger, actor, source); };
+  json::object doc = co_await offload(impl->blocking, std::move(job));
+  co_return doc;
+}
+
+asio::awaitable<json::object> BackupService::list() {
+  auto impl = impl_;
+  auto job = [impl]() { return impl->list_blocking(); };
+  json::object doc = co_await offload(impl->blocking, std::move(job));
+  co_return doc;
+}
+
+asio::awaitable<void> BackupService::schedule_loop(std::function<bool()> stopping) {
+  auto impl = impl_;
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  std::string current;
+  std::optional<Schedule> schedule;
+  std::optional<std::chrono::system_clock::time_point> next;
+  bool first = true;
+  while (!stopping()) {
+    auto cfg = impl->config();
+    if (cfg->backup.schedule != current || first) {
+      current = cfg->backup.schedule;
+      std::string error;
+      schedule = Schedule::parse(current, &error);
+      if (!schedule) {
+        log::emit(log::events::backup_failed,
+                  "backup.schedule \"" + current + "\" is not valid (" + error + "); no scheduled backups");
+      }
+      next = schedule ? schedule->next_after(std::chrono::system_clock::now()) : std::nullopt;
+      if (first && schedule && !cfg->backup.recovery_public_key.empty()) {
+        // A run missed while the daemon was down (the slot after the newest
+        // archive has passed) runs now.
+        auto job = [impl]() { return impl->newest_local(); };
+        std::optional<std::int64_t> newest = co_await offload(impl->blocking, std::move(job));
+        if (newest) {
+          auto due = schedule->next_after(std::chrono::system_clock::from_time_t(static_cast<std::time_t>(*newest)));
+          if (due && *due <= std::chrono::system_clock::now()) next = std::chrono::system_clock::now();
+        }
+      }
+      first = false;
+    }
+    auto now = std::chrono::system_clock::now();
+    if (next && now >= *next) {
+      try {
+        co_await run("schedule", "system", "");
+      } catch (const std::exception&) {
+        // Logged by the run (backup.failed), or a run is already going.
+      }
+      next = schedule->next_after(std::chrono::system_clock::now());
+      continue;
+    }
+    auto wait = std::chrono::seconds(60);
+    if (next) {
+      auto left = std::chrono::duration_cast<std::chrono::seconds>(*next - now) + std::chrono::seconds(1);
+      if (left < wait) wait = left;
+    }
+    timer.expires_after(wait);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void BackupService::register_routes(http::Router& router) {
+  router.add("POST", "/api/v1/backups", [this](http::Request& req) -> asio::awaitable<http::Response> {
+    std::optional<std::string> failure;
+    try {
+      json::object doc = co_await run("api", audit::actor_of(req), req.remote_address);
+      http::Response r = http::Response::json(201, doc);
+      r.set_header("Location", "/api/v1/backups");
+      co_return r;
+    } catch (const std::runtime_error& e) {
+      failure = e.what();
+    }
+    if (failure->find("already running") != std::string::npos) {
+      co_return http::Response::problem(409, "Backup in progress", "A backup is already running.");
+    }
+    co_return http::Response::problem(500, "Backup failed", *failure);
+  });
+  router.add("GET", "/api/v1/backups", [this](http::Request&) -> asio::awaitable<http::Response> {
+    json::object doc = co_await list();
+    co_return http::Response::json(200, doc);
+  });
+}
+
+void BackupService::register_control(http::ControlServer& control) {
+  control.add("backup run", [this](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    std::optional<std::string> failure;
+    try {
+      json::object doc = co_await run("manual", audit::actor_of(req), std::string(audit::kControlSource));
+      co_return doc;
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    throw http::ControlError(*failure);
+  });
+  control.add("backup list", [this](const http::ControlRequest&) -> asio::awaitable<json::value> {
+    json::object doc = co_await list();
+    co_return doc;
+  });
+}
+
+}  // namespace privstack::backup

@@ -1,0 +1,69 @@
+// The backup service (docs/operations.md, "Backups"): takes a consistent
+// snapshot of the store into an encrypted archive in backup.local_directory,
+// ships it to S3 when backup.s3 is configured, and prunes both places with
+// the retention planner. Runs per backup.schedule, never two at once, and
+// always off the io threads.
+//
+//   POST /api/v1/backups          run a backup now (backup.manage)
+//   GET  /api/v1/backups          local archives, retention preview, last run (backup.read)
+//   privstackctl backup run [--json] | backup list [--json]
+//
+// Archives are written as ".<name>.partial" (0600), fsynced and renamed to
+// "<id>.psbak", so a file with the final name is always complete; partial
+// files left by a crash are removed at the next run and never listed.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+
+namespace privstack {
+class Health;
+}
+namespace privstack::audit {
+class AuditLog;
+}
+namespace privstack::store {
+class Store;
+}
+namespace privstack::http {
+class Router;
+class ControlServer;
+}  // namespace privstack::http
+
+namespace privstack::backup {
+
+class BackupService {
+ public:
+  // `blocking` runs snapshots, uploads and pruning; `config` returns the
+  // current configuration (reloads take effect at the next run); `health`
+  // (optional) gets the "backup" component.
+  BackupService(store::Store& store, audit::AuditLog* audit, boost::asio::any_io_executor blocking,
+                std::function<std::shared_ptr<const Config>()> config, Health* health);
+  ~BackupService();
+
+  // Takes, ships and prunes one backup. Throws std::runtime_error when one
+  // is already running ("already running") or when no archive was written.
+  // An upload failure does not throw: it is in the result ("upload").
+  boost::asio::awaitable<boost::json::object> run(std::string trigger, std::string actor, std::string source);
+  // The local archives (newest first) with the retention preview.
+  boost::asio::awaitable<boost::json::object> list();
+
+  // Runs backups per backup.schedule until `stopping` is set; a run missed
+  // while the daemon was down runs at start-up.
+  boost::asio::awaitable<void> schedule_loop(std::function<bool()> stopping);
+
+  void register_routes(http::Router& router);
+  void register_control(http::ControlServer& control);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace privstack::backup

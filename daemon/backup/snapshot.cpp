@@ -1,0 +1,360 @@
+// Snapshot (SQL dump inside a read transaction) and restore; see snapshot.h.
+#include "backup/snapshot.h"
+
+#include <sqlite3.h>
+
+#include <cmath>
+#include <cstdio>
+#include <system_error>
+#include <vector>
+
+#include "store/store.h"
+
+namespace privstack::backup {
+
+namespace {
+
+// Statements built here only ever contain identifiers read from
+// sqlite_master, quoted; values are dumped as literals by the code below.
+// The store's Sql type is for statements with bound user values; the dump
+// needs per-table statements, so it uses the SQLite API directly.
+class Raw {
+ public:
+  Raw(sqlite3* db, const std::string& sql) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) {
+      std::string msg = sqlite3_errmsg(db);
+      sqlite3_finalize(stmt_);
+      stmt_ = nullptr;
+      throw ArchiveError("snapshot: cannot prepare a dump statement: " + msg);
+    }
+  }
+  ~Raw() { sqlite3_finalize(stmt_); }
+  Raw(const Raw&) = delete;
+  Raw& operator=(const Raw&) = delete;
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw ArchiveError(std::string("snapshot: reading the store failed: ") + sqlite3_errstr(rc));
+  }
+  sqlite3_stmt* get() const { return stmt_; }
+  std::string text(int i) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, i);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i)))
+             : std::string();
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+std::string quote_identifier(const std::string& name) {
+  std::string out = "\"";
+  for (char ch : name) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  out += '"';
+  return out;
+}
+
+struct TableInfo {
+  std::string name;
+  std::string sql;
+};
+
+// User tables in creation order, sqlite_* internals left out.
+std::vector<TableInfo> user_tables(sqlite3* db) {
+  std::vector<TableInfo> tables;
+  Raw q(db,
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND sql IS NOT NULL "
+        "ORDER BY rowid");
+  while (q.step()) tables.push_back({q.text(0), q.text(1)});
+  return tables;
+}
+
+bool has_table(sqlite3* db, const char* name) {
+  Raw q(db, std::string("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '") + name + "'");
+  return q.step();
+}
+
+void append_value(std::string& out, sqlite3_stmt* s, int i) {
+  switch (sqlite3_column_type(s, i)) {
+    case SQLITE_NULL: out += "NULL"; break;
+    case SQLITE_INTEGER: out += std::to_string(sqlite3_column_int64(s, i)); break;
+    case SQLITE_FLOAT: {
+      double v = sqlite3_column_double(s, i);
+      if (std::isnan(v)) {
+        out += "NULL";
+      } else if (std::isinf(v)) {
+        out += v > 0 ? "1e999" : "-1e999";
+      } else {
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.17g", v);
+        std::string t = buf;
+        // Keep it a REAL on the way back (e.g. 1.0 prints as "1").
+        if (t.find_first_of(".eEn") == std::string::npos) t += ".0";
+        out += t;
+      }
+      break;
+    }
+    case SQLITE_TEXT: {
+      const char* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+      int n = sqlite3_column_bytes(s, i);
+      out += '\'';
+      for (int k = 0; k < n; ++k) {
+        if (p[k] == '\'') out += '\'';
+        out += p[k];
+      }
+      out += '\'';
+      break;
+    }
+    case SQLITE_BLOB: {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(s, i));
+      int n = sqlite3_column_bytes(s, i);
+      out += "X'";
+      for (int k = 0; k < n; ++k) {
+        out += kHex[p[k] >> 4];
+        out += kHex[p[k] & 15];
+      }
+      out += '\'';
+      break;
+    }
+  }
+}
+
+// Buffers dump text and hands it on in ~64 KiB pieces.
+class Out {
+ public:
+  explicit Out(const std::function<void(std::string_view)>& fn) : fn_(fn) { buf_.reserve(kFlush + 4096); }
+  std::string& buf() { return buf_; }
+  void maybe_flush() {
+    if (buf_.size() >= kFlush) flush();
+  }
+  void flush() {
+    if (buf_.empty()) return;
+    fn_(buf_);
+    total_ += buf_.size();
+    buf_.clear();
+  }
+  std::uint64_t total() const { return total_; }
+
+ private:
+  static constexpr std::size_t kFlush = 64 * 1024;
+  const std::function<void(std::string_view)>& fn_;
+  std::string buf_;
+  std::uint64_t total_ = 0;
+};
+
+void dump_rows(sqlite3* db, const std::string& table, const std::string& insert_prefix, Out& out) {
+  Raw rows(db, "SELECT * FROM " + quote_identifier(table));
+  int columns = sqlite3_column_count(rows.get());
+  while (rows.step()) {
+    std::string& b = out.buf();
+    b += insert_prefix;
+    for (int i = 0; i < columns; ++i) {
+      if (i) b += ',';
+      append_value(b, rows.get(), i);
+    }
+    b += ");\n";
+    out.maybe_flush();
+  }
+}
+
+}  // namespace
+
+std::map<std::string, std::int64_t> count_rows(store::Connection& c) {
+  sqlite3* db = c.native();
+  std::map<std::string, std::int64_t> counts;
+  for (const auto& t : user_tables(db)) {
+    Raw q(db, "SELECT COUNT(*) FROM " + quote_identifier(t.name));
+    counts[t.name] = q.step() ? sqlite3_column_int64(q.get(), 0) : 0;
+  }
+  return counts;
+}
+
+std::uint64_t dump_sql(store::Connection& c, const std::function<void(std::string_view)>& fn) {
+  sqlite3* db = c.native();
+  Out out(fn);
+  out.buf() += "-- privstack store dump (SQLite). Statements end with \";\\n\".\n";
+  // Tables and their rows first, then indexes, triggers and views (so that
+  // triggers such as the audit log's append-only guards do not fire on the
+  // restore's inserts), like sqlite3's .dump.
+  for (const auto& t : user_tables(db)) {
+    out.buf() += t.sql + ";\n";
+    dump_rows(db, t.name, "INSERT INTO " + quote_identifier(t.name) + " VALUES(", out);
+    out.flush();
+  }
+  if (has_table(db, "sqlite_sequence")) {
+    out.buf() += "DELETE FROM sqlite_sequence;\n";
+    dump_rows(db, "sqlite_sequence", "INSERT INTO sqlite_sequence VALUES(", out);
+  }
+  {
+    Raw q(db,
+          "SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger', 'view') AND sql IS NOT NULL AND name NOT "
+          "LIKE 'sqlite_%' ORDER BY CASE type WHEN 'view' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid");
+    while (q.step()) {
+      out.buf() += q.text(0) + ";\n";
+      out.maybe_flush();
+    }
+  }
+  out.buf() += "-- end of dump\n";
+  out.flush();
+  return out.total();
+}
+
+SnapshotResult snapshot_store(store::Store& store, const Sink& sink, std::span<const std::uint8_t> recovery_public_key,
+                              const std::string& source_host, const std::function<void(std::uint64_t)>& progress) {
+  return store.read([&](store::Connection& c) {
+    ArchiveMetadata meta;
+    meta.created_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    meta.source_host = source_host;
+    meta.row_counts = count_rows(c);
+    // The store's overall schema version: the number of migrations applied
+    // (rows of store_migrations, all modules), which grows with each one.
+    if (has_table(c.native(), "store_migrations")) {
+      Raw q(c.native(), "SELECT COUNT(*) FROM store_migrations");
+      meta.schema_version = q.step() ? sqlite3_column_int(q.get(), 0) : 0;
+    }
+    ArchiveWriter writer(sink, recovery_public_key, meta);
+    std::uint64_t payload = 0;
+    std::function<void(std::string_view)> out = [&](std::string_view piece) {
+      writer.write(piece);
+      payload += piece.size();
+      if (progress) progress(payload);
+    };
+    dump_sql(c, out);
+    writer.finish();
+    SnapshotResult r;
+    r.header = writer.header();
+    r.payload_bytes = payload;
+    r.archive_bytes = writer.bytes_out();
+    return r;
+  });
+}
+
+namespace {
+
+struct FileCleanup {
+  std::filesystem::path base;
+  bool armed = true;
+  ~FileCleanup() {
+    if (!armed) return;
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      std::filesystem::remove(base.string() + suffix, ec);
+    }
+  }
+};
+
+}  // namespace
+
+RestoreResult restore_archive(const Source& source, std::span<const std::uint8_t> recovery_private_key,
+                              const std::filesystem::path& database, const std::filesystem::path& key_file) {
+  std::error_code ec;
+  if (std::filesystem::exists(database, ec)) {
+    throw ArchiveError("restore: " + database.string() + " already exists; refusing to overwrite it");
+  }
+  ArchiveReader reader(source, recovery_private_key);
+  RestoreResult result;
+  result.header = reader.header();
+
+  bool made_key = false;
+  if (!std::filesystem::exists(key_file, ec)) {
+    store::init_key_file(key_file);
+    made_key = true;
+  }
+  std::filesystem::path scratch = database.string() + ".restoring";
+  FileCleanup cleanup{scratch};
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(scratch.string() + suffix, ec);
+
+  try {
+    {
+      store::Options options;
+      options.database = scratch;
+      options.key = store::KeyLocation{key_file, false};
+      options.readers = 1;
+      auto st = store::Store::open(options);
+      st->write([&](store::Connection& c) {
+        sqlite3* db = c.native();
+        // Store::open made the store's own tables in the scratch database;
+        // the dump recreates them with their saved rows, so start empty.
+        {
+          std::vector<std::pair<std::string, std::string>> objects;
+          {
+            Raw q(db,
+                  "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view', 'table') AND name NOT LIKE "
+                  "'sqlite_%' ORDER BY CASE type WHEN 'trigger' THEN 0 WHEN 'view' THEN 1 ELSE 2 END");
+            while (q.step()) objects.emplace_back(q.text(0), q.text(1));
+          }
+          for (const auto& [type, name] : objects) {
+            std::string kind = type == "trigger" ? "TRIGGER" : type == "view" ? "VIEW" : "TABLE";
+            std::string sql = "DROP " + kind + " IF EXISTS " + quote_identifier(name);
+            if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+              throw ArchiveError("restore: cannot prepare the scratch database: " + std::string(sqlite3_errmsg(db)));
+            }
+          }
+          if (has_table(db, "sqlite_sequence")) sqlite3_exec(db, "DELETE FROM sqlite_sequence", nullptr, nullptr, nullptr);
+        }
+        c.exec_script("PRAGMA defer_foreign_keys = ON");
+        std::string statement;
+        std::vector<std::uint8_t> buf(64 * 1024);
+        auto run = [&] {
+          char* err = nullptr;
+          if (sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+            std::string msg = err ? err : "unknown error";
+            sqlite3_free(err);
+            throw ArchiveError("restore: statement " + std::to_string(result.statements + 1) +
+                               " of the dump failed: " + msg);
+          }
+          ++result.statements;
+          statement.clear();
+        };
+        for (;;) {
+          std::size_t n = reader.read(buf);
+          if (n == 0) break;
+          for (std::size_t i = 0; i < n; ++i) {
+            char ch = static_cast<char>(buf[i]);
+            statement += ch;
+            // Statements end with ";\n"; a ";\n" inside a string literal is
+            // told apart by sqlite3_complete.
+            if (ch == '\n' && statement.size() >= 2 && statement[statement.size() - 2] == ';' &&
+                sqlite3_complete(statement.c_str())) {
+              run();
+            } else if (ch == '\n' && statement.size() >= 3 && statement[0] == '-' && statement[1] == '-') {
+              statement.clear();  // a comment line
+            }
+          }
+        }
+        // read() returned 0: the trailer authenticated, the payload is whole.
+        bool blank = statement.find_first_not_of(" \t\r\n") == std::string::npos;
+        if (!blank) throw ArchiveError("restore: the dump ends in the middle of a statement");
+        result.trailer = reader.trailer();
+        result.row_counts = count_rows(c);
+        for (const auto& [table, rows] : result.header.metadata.row_counts) {
+          auto it = result.row_counts.find(table);
+          std::int64_t got = it == result.row_counts.end() ? -1 : it->second;
+          if (got != rows) {
+            throw ArchiveError("restore: table " + table + " has " + std::to_string(got) + " rows, the header says " +
+                               std::to_string(rows));
+          }
+        }
+        Raw fk(db, "PRAGMA foreign_key_check");
+        if (fk.step()) throw ArchiveError("restore: the restored rows violate a foreign key");
+      });
+      st->checkpoint();
+    }
+    std::filesystem::rename(scratch, database);
+    cleanup.armed = false;
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) std::filesystem::remove(scratch.string() + suffix, ec);
+  } catch (...) {
+    if (made_key) std::filesystem::remove(key_file, ec);
+    throw;
+  }
+  return result;
+}
+
+}  // namespace privstack::backup

@@ -1,0 +1,235 @@
+"""The backup service in the real daemon: `privstackctl backup run/list`,
+POST/GET /api/v1/backups over TLS with roles, atomic archives in
+backup.local_directory that only the recovery private key opens, retention
+after each run, and shipping to a real S3 server (Ceph RGW on loopback,
+started by scripts/s3-server) with verification."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from authclient import ADMIN, ADMIN_PW, Client, add_user, login_retrying
+from conftest import BUILD_DIR, SOURCE_DIR
+
+TOOL = BUILD_DIR / "daemon" / "backup" / "backup_testtool"
+SCRIPT = SOURCE_DIR / "scripts" / "s3-server"
+
+
+def tool(env, *args):
+    r = subprocess.run([str(TOOL), *map(str, args)], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def recovery(tmp_path_factory):
+    d = tmp_path_factory.mktemp("recovery")
+    tool(os.environ, "keygen", d / "recovery.pem", d / "recovery.pub")
+    return d
+
+
+def backup_config(d, recovery, extra="", retention="", schedule="off"):
+    pub = (recovery / "recovery.pub").read_text().strip().splitlines()
+    key = "\n".join("    " + line for line in pub)
+    return f"""backup:
+  schedule: "{schedule}"
+  local_directory: {d.dir / 'backups'}
+  recovery_public_key: |
+{key}
+{retention}{extra}"""
+
+
+def decrypt(recovery, archive, out):
+    tool(os.environ, "archive-read", recovery / "recovery.pem", archive, out)
+    return out.read_text()
+
+
+def test_backup_run_list_and_archive_contents(daemon_factory, recovery, tmp_path):
+    d = daemon_factory("b")
+    d.write_config(backup_config(d, recovery))
+    d.start()
+    add_user(d, "opal", "operator", "Operator-Pass-123!")
+    # A partial file of an interrupted run and a damaged archive.
+    (d.dir / "backups").mkdir(mode=0o700)
+    (d.dir / "backups" / ".20260101T000000Z-1.partial").write_bytes(b"half an archive")
+    (d.dir / "backups" / "20200101T000000Z-deadbeef.psbak").write_bytes(b"not an archive")
+
+    out = json.loads(d.ctl("--json", "backup", "run").stdout)
+    path = Path(out["file"])
+    assert path.parent == d.dir / "backups" and path.name == out["id"] + ".psbak"
+    assert path.stat().st_size == out["archive_bytes"] > 0
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert out["upload"]["state"] == "not configured"
+    assert out["row_counts"] and all(n >= 0 for n in out["row_counts"].values())
+    assert not (d.dir / "backups" / ".20260101T000000Z-1.partial").exists()
+
+    # Encrypted on disk; the recovery private key opens it and it holds the store.
+    raw = path.read_bytes()
+    assert b"opal" not in raw and b"CREATE TABLE" not in raw
+    dump = decrypt(recovery, path, tmp_path / "dump.sql")
+    assert "CREATE TABLE" in dump and "opal" in dump
+
+    listing = json.loads(d.ctl("--json", "backup", "list").stdout)
+    ids = [b["id"] for b in listing["backups"]]
+    assert ids[0] == out["id"]
+    bad = [b for b in listing["backups"] if b["id"] == "20200101T000000Z-deadbeef"]
+    assert len(bad) == 1 and bad[0]["good"] is False and bad[0]["retention"] == "ignored"
+    assert not any(b["id"].startswith(".") for b in listing["backups"])
+    good = [b for b in listing["backups"] if b["id"] == out["id"]][0]
+    assert good["good"] and good["retention"] == "keep" and good["recovery_key_id"] == out["recovery_key_id"]
+    assert listing["last_run"]["id"] == out["id"] and listing["last_run"]["state"] == "ok"
+    human = d.ctl("backup", "list").stdout
+    assert out["id"] in human and "DAMAGED" in human
+
+    # Health, events and audit.
+    status = json.loads(d.ctl("--json", "status").stdout)
+    assert status["components"]["backup"]["state"] == "ok"
+    log = d.read_log()
+    assert "backup.completed" in log and out["id"] in log
+
+    # Over HTTPS: operator may run and list, auditor may not.
+    op = Client(d)
+    assert login_retrying(op, "opal", "Operator-Pass-123!")[0] == 201
+    status, doc = op.request("POST", "/api/v1/backups")
+    assert status == 201, doc
+    assert doc["id"] != out["id"] and Path(doc["file"]).exists()
+    status, doc2 = op.request("GET", "/api/v1/backups")
+    assert status == 200 and doc2["backups"][0]["id"] == doc["id"]
+    add_user(d, "audrey", "auditor", "Auditor-Pass-123!")
+    au = Client(d)
+    assert login_retrying(au, "audrey", "Auditor-Pass-123!")[0] == 201
+    assert au.request("POST", "/api/v1/backups")[0] == 403
+    assert au.request("GET", "/api/v1/backups")[0] == 403
+
+    audit = d.ctl("audit", "export").stdout
+    assert "backup.run" in audit
+    assert d.stop() == 0
+
+
+def test_retention_prunes_after_each_run(daemon_factory, recovery):
+    d = daemon_factory("r")
+    # All runs fall on the same day: keep-daily 2 keeps the newest of that day only.
+    d.write_config(backup_config(d, recovery, retention="  retention:\n    daily: 2\n    weekly: 0\n    monthly: 0\n"))
+    d.start()
+    first = json.loads(d.ctl("--json", "backup", "run").stdout)
+    assert first["pruned"] == []
+    second = json.loads(d.ctl("--json", "backup", "run").stdout)
+    assert second["pruned"] == [first["id"]]
+    assert not Path(first["file"]).exists() and Path(second["file"]).exists()
+    listing = json.loads(d.ctl("--json", "backup", "list").stdout)
+    assert [b["id"] for b in listing["backups"]] == [second["id"]]
+    assert "backup.pruned" in d.read_log()
+    assert d.stop() == 0
+
+
+def test_backup_without_recovery_key_fails_cleanly(daemon_factory):
+    d = daemon_factory("n")
+    d.write_config(f"backup:\n  schedule: \"off\"\n  local_directory: {d.dir / 'backups'}\n")
+    d.start()
+    r = d.ctl("backup", "run", check=False)
+    assert r.returncode == 1 and "recovery_public_key" in r.stderr
+    backups = d.dir / "backups"
+    assert not backups.exists() or list(backups.iterdir()) == []
+    status = json.loads(d.ctl("--json", "status").stdout)
+    assert status["components"]["backup"]["state"] == "degraded"
+    assert "backup.failed" in d.read_log()
+    assert d.stop() == 0
+
+
+# ---- S3 (real Ceph RGW) ---------------------------------------------------------
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    if shutil.which("radosgw") is None:
+        pytest.skip("radosgw is not installed (scripts/setup installs it)")
+    state = tmp_path_factory.mktemp("s3server")
+    env = dict(os.environ, S3_SERVER_DIR=str(state / "ceph"), S3_PORT=str(_free_port()),
+               S3_MON_PORT=str(_free_port()))
+    out = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    for line in out.stdout.splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        env[key] = value
+    env["S3_BUCKET"] = "privstack-daemon-backups"
+    env["S3_BACKOFF_MS"] = "50"
+    try:
+        tool(env, "s3", "mb")
+        yield env
+    finally:
+        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
+
+
+def test_backup_ships_to_s3_and_verifies(daemon_factory, recovery, s3, tmp_path):
+    d = daemon_factory("s")
+    secret = d.dir / "s3.secret"
+    secret.write_text(s3["AWS_SECRET_ACCESS_KEY"] + "\n")
+    secret.chmod(0o600)
+    extra = f"""  s3:
+    endpoint: {s3['S3_ENDPOINT']}
+    region: us-east-1
+    bucket: {s3['S3_BUCKET']}
+    prefix: appliance1
+    access_key_id: {s3['AWS_ACCESS_KEY_ID']}
+    secret_access_key_file: {secret}
+    path_style: true
+  allowed_regions: [us-east-1]
+"""
+    d.write_config(backup_config(d, recovery, extra=extra))
+    d.start()
+    out = json.loads(d.ctl("--json", "backup", "run").stdout)
+    up = out["upload"]
+    assert up["state"] == "uploaded", up
+    assert up["key"] == "appliance1/" + out["id"] + ".psbak" and up["bytes"] == out["archive_bytes"]
+    # The bucket really holds it, byte for byte, and the recovery key opens it.
+    head = tool(s3, "s3", "head", up["key"]).stdout.split()
+    assert int(head[0]) == out["archive_bytes"]
+    tool(s3, "s3", "get", up["key"], tmp_path / "remote.psbak")
+    assert (tmp_path / "remote.psbak").read_bytes() == Path(out["file"]).read_bytes()
+    assert "CREATE TABLE" in decrypt(recovery, tmp_path / "remote.psbak", tmp_path / "remote.sql")
+    assert "backup.uploaded" in d.read_log()
+    assert json.loads(d.ctl("--json", "status").stdout)["components"]["backup"]["state"] == "ok"
+    assert d.stop() == 0
+
+    # Server unreachable: the run reports the failure, keeps the local copy, health degraded.
+    bad = extra.replace(s3["S3_ENDPOINT"], f"http://127.0.0.1:{_free_port()}")
+    d.write_config(backup_config(d, recovery, extra=bad))
+    d.env = {}
+    d.start()
+    out2 = json.loads(d.ctl("--json", "backup", "run").stdout)
+    assert out2["upload"]["state"] == "failed" and out2["upload"]["error"]
+    assert Path(out2["file"]).exists()
+    assert json.loads(d.ctl("--json", "status").stdout)["components"]["backup"]["state"] == "degraded"
+    assert "backup.upload_failed" in d.read_log()
+    assert d.stop() == 0
+
+
+def test_region_outside_allowed_regions_is_refused(tmp_path, recovery):
+    secret = tmp_path / "s3.secret"
+    secret.write_text("x\n")
+    secret.chmod(0o600)
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(f"""state_directory: {tmp_path}
+backup:
+  s3:
+    endpoint: https://s3.us-east-1.amazonaws.com
+    region: us-east-1
+    bucket: b
+    access_key_id: AKIA
+    secret_access_key_file: {secret}
+  allowed_regions: [eu-central-1]
+""")
+    r = subprocess.run([str(BUILD_DIR / "daemon" / "privstackd"), "--config", str(cfg), "--check-config"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "not in backup.allowed_regions" in (r.stdout + r.stderr)
