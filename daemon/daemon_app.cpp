@@ -22,6 +22,7 @@
 
 #include "audit/audit.h"
 #include "audit/routes.h"
+#include "backup/service.h"
 #include "auth/auth.h"
 #include "core/health.h"
 #include "core/log.h"
@@ -31,9 +32,12 @@
 #include "http/static_files.h"
 #include "http/tls.h"
 #include "hostaudit/hostaudit.h"
+#include "incidents/incidents.h"
+#include "core/metrics.h"
 #include "records/records.h"
 #include "store/admin.h"
 #include "store/store.h"
+#include "wallet/module.h"
 
 namespace privstack {
 
@@ -144,7 +148,10 @@ class AuditAuthSink : public auth::AuthEventSink {
     add("message", e.message);
     a.detail = std::move(detail);
     log_.post_append(executor_, std::move(a));
+    // The issuance window closes when the user who opened it logs out.
+    if (on_logout && (e.type == "auth.logout" || e.type == "auth.sessions_revoked") && !e.user.empty()) on_logout(e.user);
   }
+  std::function<void(const std::string& user)> on_logout;
 
  private:
   audit::AuditLog& log_;
@@ -178,6 +185,13 @@ struct DaemonApp::Impl {
   // apt-get simulation never delays a login's Argon2 on blocking_pool.
   std::unique_ptr<asio::thread_pool> hostaudit_pool;
   std::unique_ptr<hostaudit::HostAuditService> hostaudit;
+  // Backups (daemon/backup): snapshots, uploads and pruning on their own thread.
+  std::unique_ptr<asio::thread_pool> backup_pool;
+  std::unique_ptr<backup::BackupService> backup;
+  // Incident register, webhooks (daemon/incidents); sees every log event.
+  std::unique_ptr<incidents::IncidentService> incidents;
+  // Issuing wallet and credentials (daemon/wallet).
+  std::unique_ptr<wallet::WalletModule> wallet;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   bool stopping = false;
 
@@ -214,6 +228,78 @@ struct DaemonApp::Impl {
     return doc;
   }
 
+  // Request counts and latency by route pattern (never by raw path: the
+  // label set stays bounded) for /metrics.
+  http::Handler instrumented(http::Handler inner) {
+    return [this, inner = std::move(inner)](http::Request& req) -> asio::awaitable<http::Response> {
+      auto t0 = std::chrono::steady_clock::now();
+      std::string route;
+      if (auto m = router.match(req)) {
+        route = m->pattern;
+      } else {
+        route = (req.method == "GET" || req.method == "HEAD") ? "(static)" : "(unmatched)";
+      }
+      std::string method = req.method;
+      auto record = [route, method, t0](int status) {
+        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::string code = std::to_string(status);
+        metrics::inc(metrics::names::http_requests, {{"method", method}, {"route", route}, {"status", code}});
+        metrics::observe(metrics::names::http_duration, seconds, {{"route", route}});
+      };
+      http::Response response;
+      try {
+        response = co_await inner(req);
+      } catch (const store::Error& e) {
+        // A full disk is the operator's to fix, not a bug: say so in the
+        // journal and answer 507 (the transaction was rolled back).
+        if (!e.disk_full()) {
+          record(500);
+          throw;
+        }
+        log::emit(log::events::store_disk_full, "store write failed: the disk holding the store is full",
+                  {{"METHOD", req.method}, {"PATH", req.path}});
+        response = http::Response::problem(507, "Insufficient Storage",
+                                           "The server's disk is full; nothing was changed. Retry when space is freed.");
+      } catch (...) {
+        record(500);
+        throw;
+      }
+      record(response.status);
+      co_return response;
+    };
+  }
+
+  // Gauges computed when /metrics is read.
+  asio::awaitable<void> refresh_metrics() {
+    using namespace metrics::names;
+    metrics::set(uptime, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    std::error_code ec;
+    auto db = store::database_path(*current_config());
+    double size = 0;
+    for (const char* suffix : {"", "-wal"}) {
+      auto n = std::filesystem::file_size(db.string() + suffix, ec);
+      if (!ec) size += static_cast<double>(n);
+    }
+    metrics::set(store_size, size);
+    for (const auto& [name, c] : health.snapshot()) {
+      metrics::set(health_component, static_cast<double>(static_cast<int>(c.state)), {{"component", name}});
+    }
+    try {
+      json::object findings = co_await hostaudit->latest_findings();
+      std::map<std::string, double> counts{{"info", 0}, {"low", 0}, {"medium", 0}, {"high", 0}, {"critical", 0}};
+      if (auto* list = findings.if_contains("findings"); list && list->is_array()) {
+        for (const auto& f : list->as_array()) {
+          if (const auto* sev = f.is_object() ? f.as_object().if_contains("severity") : nullptr; sev && sev->is_string()) {
+            counts[std::string(sev->as_string())] += 1;
+          }
+        }
+      }
+      for (const auto& [sev, n] : counts) metrics::set(hostaudit_findings, n, {{"severity", sev}});
+    } catch (const std::exception&) {
+      // No scan yet or the store is busy: the previous values stand.
+    }
+  }
+
   void register_routes() {
     router.add("GET", "/healthz", [this](http::Request&) -> asio::awaitable<http::Response> {
       // Anonymous: states only, no details that would describe internals.
@@ -225,6 +311,13 @@ struct DaemonApp::Impl {
     records->register_routes(router);
     auth_service->register_routes(router);
     hostaudit->register_routes(router);
+    backup->register_routes(router);
+    incidents->register_routes(router);
+    router.add("GET", "/metrics", [this](http::Request&) -> asio::awaitable<http::Response> {
+      co_await refresh_metrics();
+      co_return http::Response::text(200, metrics::global().render(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    wallet->register_routes(router);
     // Everything else is the console's static files (public).
     static_files = std::make_unique<http::StaticFiles>(current_config()->console.web_root);
     router.set_fallback(static_files->handler());
@@ -351,6 +444,9 @@ struct DaemonApp::Impl {
     records->register_control(*control);
     auth_service->register_control(*control);
     hostaudit->register_control(*control);
+    backup->register_control(*control);
+    incidents->register_control(*control);
+    wallet->register_control(*control);
     control->add("status", [this](const http::ControlRequest&) -> asio::awaitable<json::value> {
       auto c = current_config();
       json::object doc = health_document(true);
@@ -411,6 +507,7 @@ struct DaemonApp::Impl {
     server->set_tls_context(tls);
     update_certificate_health(*tls);
     auth_service->update_settings(auth::Settings::from_config(next));
+    wallet->update_window(next.wallet.issuance_window);
     {
       std::lock_guard lock(config_mutex);
       config = std::make_shared<const Config>(std::move(next));
@@ -432,6 +529,16 @@ struct DaemonApp::Impl {
     while (server->open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
       timer.expires_after(20ms);
       co_await timer.async_wait(asio::use_awaitable);
+    }
+    // Audit entries posted by the last requests (logins, logouts) commit
+    // before the final anchor, so the anchor covers them.
+    while (audit_log->pending_appends() > 0 && std::chrono::steady_clock::now() < deadline + 500ms) {
+      timer.expires_after(5ms);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    try {
+      co_await wallet->shutdown();  // closes an open issuance window (audited)
+    } catch (const std::exception&) {
     }
     try {
       co_await audit_log->async_write_anchor();  // the final head, so a cut tail is detectable
@@ -470,12 +577,28 @@ struct DaemonApp::Impl {
       hostaudit_pool = std::make_unique<asio::thread_pool>(1);
       hostaudit = std::make_unique<hostaudit::HostAuditService>(*store, audit_log.get(), hostaudit_pool->get_executor(),
                                                                 [this] { return current_config(); });
+      backup_pool = std::make_unique<asio::thread_pool>(1);
+      backup = std::make_unique<backup::BackupService>(*store, audit_log.get(), backup_pool->get_executor(),
+                                                       [this] { return current_config(); }, &health);
+      incidents = std::make_unique<incidents::IncidentService>(*store, [this] { return current_config(); });
+      incidents->start();
+      metrics::set(metrics::names::build_info, 1, {{"version", kVersion}});
+      metrics::set(metrics::names::start_time,
+                   static_cast<double>(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
+      {
+        wallet::WalletSettings ws;
+        ws.window = c->wallet.issuance_window;
+        wallet = std::make_unique<wallet::WalletModule>(*store, audit_log.get(), blocking_pool->executor(), &health, ws);
+        if (auto* sink = dynamic_cast<AuditAuthSink*>(audit_sink.get())) {
+          sink->on_logout = [this](const std::string& user) { wallet->on_logout(user); };
+        }
+      }
 
       auto tls = load_tls(*c);
       register_routes();
       // Every request passes the auth middleware (authentication, CSRF and
       // Origin checks, the permission matrix) before the router.
-      server = std::make_unique<http::Server>(io, auth_service->guard(router), server_limits(*c));
+      server = std::make_unique<http::Server>(io, instrumented(auth_service->guard(router)), server_limits(*c));
       server->set_tls_context(tls);
       update_certificate_health(*tls);
       server->listen(c->listen.address, c->listen.port);
@@ -498,6 +621,8 @@ struct DaemonApp::Impl {
     asio::co_spawn(io, signal_loop(signals), asio::detached);
     asio::co_spawn(io, anchor_loop(), asio::detached);
     asio::co_spawn(io, hostaudit->schedule_loop([this] { return stopping; }), asio::detached);
+    asio::co_spawn(io, backup->schedule_loop([this] { return stopping; }), asio::detached);
+    asio::co_spawn(io, wallet->expiry_loop([this] { return stopping; }), asio::detached);
     std::uint64_t watchdog_usec = 0;
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
       asio::co_spawn(io, watchdog_loop(std::chrono::microseconds(watchdog_usec / 2)), asio::detached);
@@ -511,6 +636,7 @@ struct DaemonApp::Impl {
     for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { io.run(); });
     io.run();
     for (auto& t : threads) t.join();
+    if (incidents) incidents->stop();
     log::emit(log::events::daemon_stopped, "stopped");
     return 0;
   }

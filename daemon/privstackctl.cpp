@@ -22,6 +22,7 @@
 #include "core/version.h"
 #include "http/control.h"
 #include "store/admin.h"
+#include "wallet/credential.h"
 
 namespace json = boost::json;
 
@@ -220,6 +221,40 @@ int call_with_password(const Invocation& inv, const std::string& command, json::
   return rc;
 }
 
+// incidents list / show, for people (--json prints the daemon's document).
+std::string incident_line(const json::object& i) {
+  auto str = [&](const char* k) -> std::string {
+    auto* v = i.if_contains(k);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  std::string line = "#" + std::to_string(i.at("id").as_int64()) + "  " + str("severity") + "  " + str("state") +
+                     "  " + str("detected_at") + "  " + str("title");
+  if (!str("owner").empty()) line += "  (owner " + str("owner") + ")";
+  if (auto* left = i.if_contains("notification_time_left_seconds"); left && left->is_int64()) {
+    std::int64_t s = left->as_int64();
+    line += s < 0 ? "  BREACH NOTIFICATION OVERDUE by " + std::to_string(-s / 3600) + " h"
+                  : "  breach notification due in " + std::to_string(s / 3600) + " h " +
+                        std::to_string(s % 3600 / 60) + " min";
+  }
+  return line;
+}
+void print_incidents(const json::value& v) {
+  const auto& list = v.as_object().at("incidents").as_array();
+  if (list.empty()) std::cout << "no incidents\n";
+  for (const auto& i : list) std::cout << incident_line(i.as_object()) << "\n";
+}
+void print_incident(const json::value& v) {
+  const auto& i = v.as_object();
+  std::cout << incident_line(i) << "\n";
+  if (auto* t = i.if_contains("timeline"); t && t->is_array()) {
+    for (const auto& e : t->as_array()) {
+      const auto& o = e.as_object();
+      std::cout << "  " << o.at("at").as_string().c_str() << "  " << o.at("kind").as_string().c_str() << "  "
+                << o.at("message").as_string().c_str() << "\n";
+    }
+  }
+}
+
 // hostaudit run / findings, for people (--json prints the daemon's document).
 void print_hostaudit_findings(const json::value& v) {
   const json::object& o = v.as_object();
@@ -259,6 +294,271 @@ void print_hostaudit_report(const json::value& v) {
   }
   std::cout << "\n";
   print_hostaudit_findings(json::object{{"findings", o.at("findings")}});
+}
+
+// backup run / list, for people (--json prints the daemon's document).
+void print_backup_run(const json::value& v) {
+  const json::object& o = v.as_object();
+  std::cout << "backup " << o.at("id").as_string().c_str() << " written: " << o.at("file").as_string().c_str() << " ("
+            << o.at("archive_bytes").to_number<std::int64_t>() << " bytes, recovery key "
+            << o.at("recovery_key_id").as_string().c_str() << ")\n";
+  if (const auto* up = o.if_contains("upload"); up && up->is_object()) {
+    const json::object& u = up->as_object();
+    std::string state(u.at("state").as_string());
+    if (state == "uploaded") {
+      std::cout << "shipped to s3://" << u.at("bucket").as_string().c_str() << "/" << u.at("key").as_string().c_str()
+                << " (verified)\n";
+    } else if (state == "failed") {
+      std::cout << "upload FAILED (the local copy is kept): " << u.at("error").as_string().c_str() << "\n";
+    }
+  }
+  for (const auto& p : o.at("pruned").as_array()) std::cout << "pruned " << p.as_string().c_str() << "\n";
+}
+
+void print_backup_list(const json::value& v) {
+  const json::object& o = v.as_object();
+  const json::array& list = o.at("backups").as_array();
+  if (list.empty()) {
+    std::cout << "no backups in " << o.at("directory").as_string().c_str() << "\n";
+    return;
+  }
+  std::printf("%-26s %-21s %12s %-9s %s\n", "ID", "CREATED", "BYTES", "NEXT PRUNE", "KEY");
+  for (const auto& bv : list) {
+    const json::object& b = bv.as_object();
+    std::string key = b.contains("recovery_key_id") ? std::string(b.at("recovery_key_id").as_string()) : "";
+    if (!b.at("good").as_bool()) key = "DAMAGED: " + std::string(b.at("error").as_string());
+    std::printf("%-26s %-21s %12lld %-9s %s\n", std::string(b.at("id").as_string()).c_str(),
+                std::string(b.at("created_at").as_string()).c_str(),
+                static_cast<long long>(b.at("size").to_number<std::int64_t>()),
+                std::string(b.at("retention").as_string()).c_str(), key.c_str());
+  }
+}
+
+// ---- wallet and credentials
+
+// One line from stdin (--password-stdin: the lines follow the password) or
+// a terminal prompt; no echo unless `echo`.
+std::optional<privstack::Secret> read_secret_line(const Invocation& inv, const char* prompt, bool echo) {
+  std::string line;
+  if (inv.options.contains("password-stdin")) {
+    if (!std::getline(std::cin, line)) return std::nullopt;
+  } else {
+    if (!isatty(STDIN_FILENO)) return std::nullopt;
+    std::fputs(prompt, stderr);
+    termios old{};
+    tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    if (!echo) quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    bool ok = static_cast<bool>(std::getline(std::cin, line));
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    if (!echo) std::fputs("\n", stderr);
+    if (!ok) return std::nullopt;
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  privstack::Secret secret(line);
+  privstack::wipe(line);
+  return secret;
+}
+
+void wipe_arg(json::object& args, const char* key) {
+  if (auto* v = args.if_contains(key); v != nullptr && v->is_string()) {
+    json::string& str = v->as_string();
+    std::fill(str.begin(), str.end(), '\0');
+  }
+}
+
+int print_error(const Invocation& inv, const std::exception& e, int code) {
+  if (inv.json_output) print_json(json::object{{"error", e.what()}});
+  std::fprintf(stderr, "privstackctl: %s\n", e.what());
+  return code;
+}
+
+void print_wallet_status(const json::value& v) {
+  const json::object& o = v.as_object();
+  std::cout << "wallet: " << std::string_view(o.at("state").as_string()) << "\n";
+  if (o.contains("seconds_left")) {
+    std::cout << "  unlocked by:  " << std::string_view(o.at("unlocked_by").as_string()) << "\n"
+              << "  until:        " << std::string_view(o.at("unlocked_until").as_string()) << " ("
+              << o.at("seconds_left").as_int64() << " s left)\n";
+  }
+  if (o.contains("master_fingerprint")) {
+    std::cout << "  fingerprint:  " << std::string_view(o.at("master_fingerprint").as_string()) << "\n";
+  }
+  std::cout << "  window:       " << o.at("window_seconds").as_int64() << " s per unlock\n";
+}
+
+int wallet_init(Invocation& inv) {
+  auto password = read_secret_line(inv, "Issuing password: ", false);
+  if (!password) {
+    std::fprintf(stderr, "privstackctl: no password given (use --password-stdin or a terminal)\n");
+    return 2;
+  }
+  if (!inv.options.contains("password-stdin")) {
+    auto again = read_secret_line(inv, "Issuing password (again): ", false);
+    if (!again || again->reveal() != password->reveal()) {
+      std::fprintf(stderr, "privstackctl: the passwords do not match\n");
+      return 1;
+    }
+  }
+  const bool import = inv.options.contains("import");
+  std::optional<privstack::Secret> mnemonic;
+  if (import) {
+    mnemonic = read_secret_line(inv, "Mnemonic (words separated by spaces): ", false);
+    if (!mnemonic) {
+      std::fprintf(stderr, "privstackctl: no mnemonic given\n");
+      return 2;
+    }
+  }
+  std::optional<privstack::Secret> passphrase;
+  if (inv.options.contains("bip39-passphrase")) {
+    passphrase = read_secret_line(inv, "BIP39 passphrase: ", false);
+    if (!passphrase) {
+      std::fprintf(stderr, "privstackctl: no BIP39 passphrase given\n");
+      return 2;
+    }
+  }
+  json::object args;
+  args["password"] = json::string(password->reveal());
+  if (passphrase) args["passphrase"] = json::string(passphrase->reveal());
+  if (import) {
+    args["mnemonic"] = json::string(mnemonic->reveal());
+    int rc = call_and_print(inv, "wallet import", args, print_wallet_status);
+    wipe_arg(args, "password");
+    wipe_arg(args, "passphrase");
+    wipe_arg(args, "mnemonic");
+    return rc;
+  }
+  json::value started;
+  try {
+    started = privstack::http::control_call(inv.socket, "wallet init", args);
+  } catch (const privstack::http::ControlError& e) {
+    wipe_arg(args, "password");
+    wipe_arg(args, "passphrase");
+    return print_error(inv, e, e.exit_code() == 2 ? 2 : 1);
+  } catch (const std::exception& e) {
+    wipe_arg(args, "password");
+    wipe_arg(args, "passphrase");
+    return print_error(inv, e, 1);
+  }
+  wipe_arg(args, "password");
+  wipe_arg(args, "passphrase");
+  json::object& o = started.as_object();
+  json::string& words = o.at("mnemonic").as_string();
+  std::cout << "Your issuing wallet's recovery mnemonic (shown only once; write it down and keep it offline):\n\n";
+  {
+    std::size_t n = 1, start = 0;
+    const std::string_view w(words.data(), words.size());
+    while (start < w.size()) {
+      std::size_t end = w.find(' ', start);
+      if (end == std::string_view::npos) end = w.size();
+      std::printf("  %2zu %-10.*s%s", n, static_cast<int>(end - start), w.data() + start, n % 4 == 0 ? "\n" : " ");
+      ++n;
+      start = end + 1;
+    }
+  }
+  std::fill(words.begin(), words.end(), '\0');
+  std::string positions;
+  for (const auto& p : o.at("confirm_positions").as_array()) positions += " " + std::to_string(p.as_int64());
+  std::cout << "\nConfirm words at positions" << positions << "\n";
+  std::cout.flush();
+  json::object typed;
+  for (const auto& p : o.at("confirm_positions").as_array()) {
+    const std::string prompt = "Word #" + std::to_string(p.as_int64()) + ": ";
+    auto word = read_secret_line(inv, prompt.c_str(), true);
+    if (!word) {
+      std::fprintf(stderr, "privstackctl: confirmation aborted; nothing was stored\n");
+      return 1;
+    }
+    typed[std::to_string(p.as_int64())] = json::string(word->reveal());
+  }
+  json::object confirm{{"id", o.at("id")}, {"words", std::move(typed)}};
+  return call_and_print(inv, "wallet init confirm", confirm, [](const json::value& v) {
+    std::cout << "\nThe wallet is initialized and sealed under the issuing password.\n";
+    print_wallet_status(v);
+  });
+}
+
+std::optional<std::int64_t> window_option(const Invocation& inv) {
+  auto it = inv.options.find("window");
+  if (it == inv.options.end()) return std::nullopt;
+  try {
+    std::size_t used = 0;
+    long long v = std::stoll(it->second, &used);
+    if (used != it->second.size()) return -1;
+    return v;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+void print_verification(const json::object& o) {
+  const bool valid = o.at("valid").as_bool();
+  std::cout << (valid ? "valid" : "INVALID") << "\n";
+  if (o.contains("error")) std::cout << "  error:        " << std::string_view(o.at("error").as_string()) << "\n";
+  for (const char* k : {"credential_id", "batch_id", "derivation_path", "public_key", "merkle_root"}) {
+    if (o.contains(k)) std::printf("  %-13s %s\n", (std::string(k) + ":").c_str(), std::string(o.at(k).as_string()).c_str());
+  }
+  std::cout << "  checks:";
+  for (const auto& [name, ok] : o.at("checks").as_object()) std::cout << " " << name << "=" << (ok.as_bool() ? "ok" : "FAILED");
+  std::cout << "\n";
+}
+
+int credential_verify(Invocation& inv) {
+  const std::string& file = inv.positionals[0];
+  std::string content;
+  if (file == "-") {
+    content.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "privstackctl: cannot read %s\n", file.c_str());
+      return 1;
+    }
+    content.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // Offline: everything the file proves by itself.
+  const auto v = privstack::wallet::credential::verify_text(content);
+  json::object doc = v.to_json();
+  bool revoked = false;
+  if (v.valid && !inv.options.contains("offline")) {
+    // Online: revocation and the issuer's key, when the daemon is reachable.
+    try {
+      json::value online = privstack::http::control_call(inv.socket, "credential verify", json::object{{"content", content}});
+      const json::object& on = online.as_object();
+      doc["online"] = on;
+      revoked = on.at("revoked").as_bool();
+      if (on.at("status").as_string() == "invalid") {
+        doc["valid"] = false;
+        doc["error"] = on.contains("error") ? on.at("error") : json::value("rejected by the issuer");
+      }
+    } catch (const std::exception& e) {
+      doc["online"] = json::object{{"error", e.what()}};
+    }
+  }
+  const bool ok = doc.at("valid").as_bool() && !revoked;
+  doc["status"] = !doc.at("valid").as_bool() ? "invalid" : revoked ? "revoked" : "valid";
+  if (inv.json_output) {
+    print_json(doc);
+  } else {
+    print_verification(doc);
+    if (const auto* on = doc.if_contains("online")) {
+      const json::object& oo = on->as_object();
+      if (oo.contains("error")) {
+        std::cout << "  revocation:   unknown (daemon not reachable: " << std::string_view(oo.at("error").as_string()) << ")\n";
+      } else {
+        std::cout << "  revocation:   " << (revoked ? "REVOKED" : "not revoked") << "\n";
+        if (revoked) std::cout << "  reason:       " << std::string_view(oo.at("revocation_reason").as_string()) << "\n";
+        std::cout << "  issuer key:   "
+                  << (oo.at("issuer_key_matches").is_null() ? "unknown"
+                                                            : oo.at("issuer_key_matches").as_bool() ? "matches" : "MISMATCH")
+                  << "\n";
+      }
+    } else if (v.valid) {
+      std::cout << "  revocation:   not checked (--offline)\n";
+    }
+  }
+  return ok ? 0 : 1;
 }
 
 const Option kConfigOption{"--config", true, "configuration file (default /etc/privstack/privstack.yaml)"};
@@ -366,6 +666,123 @@ std::vector<Command> commands() {
       {"hostaudit findings", {}, {}, "show the latest host audit's findings",
        [](const Command&, Invocation& inv) {
          return call_and_print(inv, "hostaudit findings", {}, print_hostaudit_findings);
+       }},
+      {"backup run", {}, {}, "take an encrypted backup now (ships it to S3 when configured, then prunes)",
+       [](const Command&, Invocation& inv) { return call_and_print(inv, "backup run", {}, print_backup_run); }},
+      {"backup list", {}, {}, "list the local backups with what the next prune keeps or deletes",
+       [](const Command&, Invocation& inv) { return call_and_print(inv, "backup list", {}, print_backup_list); }},
+      {"incidents list", {}, {{"--state", true, "open, acknowledged, resolved, unresolved (default) or all"}},
+       "list incidents with severity, state and the breach-notification time left",
+       [](const Command&, Invocation& inv) {
+         json::object args;
+         if (inv.options.contains("state")) args["state"] = inv.options.at("state");
+         return call_and_print(inv, "incidents list", args, print_incidents);
+       }},
+      {"incidents show", {"ID"}, {}, "show one incident with its timeline",
+       [](const Command&, Invocation& inv) {
+         return call_and_print(inv, "incidents show", json::object{{"id", inv.positionals[0]}}, print_incident);
+       }},
+      {"incidents acknowledge", {"ID"}, {}, "acknowledge an open incident",
+       [](const Command&, Invocation& inv) {
+         return call_and_print(inv, "incidents acknowledge", json::object{{"id", inv.positionals[0]}}, print_incident);
+       }},
+      {"incidents assign", {"ID"}, {{"--owner", true, "who owns the incident"}}, "set an incident's owner",
+       [](const Command&, Invocation& inv) {
+         json::object args{{"id", inv.positionals[0]}};
+         if (inv.options.contains("owner")) args["owner"] = inv.options.at("owner");
+         return call_and_print(inv, "incidents assign", args, print_incident);
+       }},
+      {"incidents comment", {"ID"}, {{"--text", true, "the comment"}}, "add a comment to an incident's timeline",
+       [](const Command&, Invocation& inv) {
+         json::object args{{"id", inv.positionals[0]}};
+         if (inv.options.contains("text")) args["text"] = inv.options.at("text");
+         return call_and_print(inv, "incidents comment", args, print_incident);
+       }},
+      {"incidents resolve", {"ID"}, {}, "resolve an incident",
+       [](const Command&, Invocation& inv) {
+         return call_and_print(inv, "incidents resolve", json::object{{"id", inv.positionals[0]}}, print_incident);
+       }},
+      {"wallet init", {}, {{"--import", false, "import an existing BIP39 mnemonic instead of generating one"},
+                           {"--bip39-passphrase", false, "also ask for an optional BIP39 passphrase"}, kPasswordStdin},
+       "create the issuing wallet: 24 new words shown once (or --import), sealed under the issuing password",
+       [](const Command&, Invocation& inv) { return wallet_init(inv); }},
+      {"wallet status", {}, {}, "show whether the wallet is initialized and locked or unlocked",
+       [](const Command&, Invocation& inv) { return call_and_print(inv, "wallet status", {}, print_wallet_status); }},
+      {"wallet unlock", {}, {{"--window", true, "seconds the issuance window stays open (default wallet.issuance_window)"},
+                             kPasswordStdin},
+       "open an issuance window with the issuing password",
+       [](const Command&, Invocation& inv) {
+         auto window = window_option(inv);
+         if (window && *window <= 0) {
+           std::fprintf(stderr, "privstackctl wallet unlock: --window is a positive number of seconds\n");
+           return 2;
+         }
+         auto password = read_secret_line(inv, "Issuing password: ", false);
+         if (!password) {
+           std::fprintf(stderr, "privstackctl: no password given (use --password-stdin or a terminal)\n");
+           return 2;
+         }
+         json::object args;
+         args["password"] = json::string(password->reveal());
+         if (window) args["window_seconds"] = *window;
+         int rc = call_and_print(inv, "wallet unlock", args, print_wallet_status);
+         wipe_arg(args, "password");
+         return rc;
+       }},
+      {"wallet extend", {}, {{"--window", true, "seconds from now (default wallet.issuance_window)"}},
+       "keep the open issuance window open longer",
+       [](const Command&, Invocation& inv) {
+         auto window = window_option(inv);
+         if (window && *window <= 0) {
+           std::fprintf(stderr, "privstackctl wallet extend: --window is a positive number of seconds\n");
+           return 2;
+         }
+         json::object args;
+         if (window) args["window_seconds"] = *window;
+         return call_and_print(inv, "wallet extend", args, print_wallet_status);
+       }},
+      {"wallet lock", {}, {}, "close the issuance window now (private keys are wiped from memory)",
+       [](const Command&, Invocation& inv) { return call_and_print(inv, "wallet lock", {}, print_wallet_status); }},
+      {"wallet passwd", {}, {kPasswordStdin}, "change the issuing password (re-seals; keys do not change)",
+       [](const Command&, Invocation& inv) {
+         auto old_pw = read_secret_line(inv, "Current issuing password: ", false);
+         auto new_pw = old_pw ? read_secret_line(inv, "New issuing password: ", false) : std::nullopt;
+         if (!old_pw || !new_pw) {
+           std::fprintf(stderr, "privstackctl: passwords not given (use --password-stdin: current, then new)\n");
+           return 2;
+         }
+         if (!inv.options.contains("password-stdin")) {
+           auto again = read_secret_line(inv, "New issuing password (again): ", false);
+           if (!again || again->reveal() != new_pw->reveal()) {
+             std::fprintf(stderr, "privstackctl: the passwords do not match\n");
+             return 1;
+           }
+         }
+         json::object args;
+         args["old_password"] = json::string(old_pw->reveal());
+         args["password"] = json::string(new_pw->reveal());
+         int rc = call_and_print(inv, "wallet passwd", args, print_wallet_status);
+         wipe_arg(args, "old_password");
+         wipe_arg(args, "password");
+         return rc;
+       }},
+      {"wallet derive", {"PATH"}, {}, "show the public key and xpub at a BIP32 path (never private keys)",
+       [](const Command&, Invocation& inv) {
+         return call_and_print(inv, "wallet derive", json::object{{"path", inv.positionals[0]}});
+       }},
+      {"credential verify", {"FILE"}, {{"--offline", false, "do not ask the daemon about revocation"}},
+       "verify a credential file offline (and its revocation status when the daemon is reachable)",
+       [](const Command&, Invocation& inv) { return credential_verify(inv); }},
+      {"credential revoke", {"ID"}, {{"--reason", true, "why (required; in the audit log)"}},
+       "revoke a credential (adds it to its issuer profile's revocation list)",
+       [](const Command&, Invocation& inv) {
+         auto reason = inv.options.find("reason");
+         if (reason == inv.options.end() || reason->second.empty()) {
+           std::fprintf(stderr, "privstackctl credential revoke: --reason is required\n");
+           return 2;
+         }
+         return call_and_print(inv, "credential revoke",
+                               json::object{{"id", inv.positionals[0]}, {"reason", reason->second}});
        }},
       {"status", {}, {}, "show the daemon's version, uptime and component states",
        [](const Command&, Invocation& inv) {

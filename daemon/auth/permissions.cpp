@@ -96,6 +96,31 @@ constexpr RouteRule kRouteRules[] = {
     {"POST", "/api/v1/host-audit/scans", P::hostaudit_run},
     {"GET", "/api/v1/host-audit/scans/{id}", P::hostaudit_read},
     {"GET", "/api/v1/host-audit/findings", P::hostaudit_read},
+    // Backups (daemon/backup)
+    {"GET", "/api/v1/backups", P::backup_read},
+    {"POST", "/api/v1/backups", P::backup_manage},
+    // Incidents (daemon/incidents)
+    {"GET", "/api/v1/incidents", P::incidents_read},
+    {"GET", "/api/v1/incidents/{id}", P::incidents_read},
+    {"POST", "/api/v1/incidents/{id}/acknowledge", P::incidents_manage},
+    {"POST", "/api/v1/incidents/{id}/resolve", P::incidents_manage},
+    {"POST", "/api/v1/incidents/{id}/assign", P::incidents_manage},
+    {"POST", "/api/v1/incidents/{id}/comments", P::incidents_manage},
+    {"POST", "/api/v1/incidents/{id}/breach", P::incidents_manage},
+    // Issuing wallet and credentials (daemon/wallet). The wallet is created
+    // on the control socket only (the mnemonic never crosses the network);
+    // an unlock belongs to a console session (closed at its logout).
+    {"GET", "/api/v1/wallet", P::wallet_issue},
+    {"POST", "/api/v1/wallet/unlock", P::wallet_issue, kSessionOnly},
+    {"POST", "/api/v1/wallet/extend", P::wallet_issue, kSessionOnly},
+    {"POST", "/api/v1/wallet/lock", P::wallet_issue},
+    {"GET", "/api/v1/wallet/derive", P::wallet_issue},
+    {"POST", "/api/v1/credentials/issue", P::wallet_issue},
+    {"POST", "/api/v1/credentials/verify", P::authenticated},
+    {"GET", "/api/v1/credentials/batches", P::wallet_issue},
+    {"GET", "/api/v1/credentials/revocations", P::authenticated},
+    {"GET", "/api/v1/credentials/{id}", P::wallet_issue},
+    {"POST", "/api/v1/credentials/{id}/revoke", P::wallet_issue},
 };
 
 }  // namespace

@@ -46,6 +46,7 @@ inline constexpr Event store_rekeyed{"324c56eded9c418e98204523902f06f0", "store.
 inline constexpr Event store_rekey_recovered{"838bfd43550540a197a6c12bcc925532", "store.rekey_recovered", Priority::warning};
 inline constexpr Event store_check_failed{"d0f3d5257f604f17bb827a36c87eceb8", "store.check_failed", Priority::err};
 inline constexpr Event store_check_passed{"8af24a7298f1464da1d4691874d8d80b", "store.check_passed", Priority::info};
+inline constexpr Event store_disk_full{"10b51d282b0d4d4587435a89a8cd00bf", "store.disk_full", Priority::crit};
 // Authentication and access control (daemon/auth)
 inline constexpr Event auth_login_succeeded{"720ac63455b44d2394a0d80311ff7afb", "auth.login_succeeded", Priority::info};
 inline constexpr Event auth_login_failed{"20da8ff140334118b14c3901ef824462", "auth.login_failed", Priority::warning};
@@ -73,6 +74,26 @@ inline constexpr Event hostaudit_scan_completed{"7d474163e38442abb82056d50d2fc02
 inline constexpr Event hostaudit_scan_failed{"da4cdbe85a544f12a898936d0d08c0af", "hostaudit.scan_failed", Priority::err};
 inline constexpr Event hostaudit_finding{"e9b796c2ee864f2b806ff0809d1c87cd", "hostaudit.finding", Priority::warning};
 inline constexpr Event hostaudit_finding_resolved{"bb719e5b87c643ff97773257366549d8", "hostaudit.finding_resolved", Priority::info};
+// Backups (daemon/backup)
+inline constexpr Event backup_completed{"82b64f17a6d44f7e9487a80ec4befd8d", "backup.completed", Priority::notice};
+inline constexpr Event backup_failed{"7e0fa973d74c45808f93eca8613970c2", "backup.failed", Priority::err};
+inline constexpr Event backup_pruned{"b996332521364c39a8a8408bb103d952", "backup.pruned", Priority::info};
+inline constexpr Event backup_uploaded{"1fcae2f56d4d44a4a63e9324e97281fb", "backup.uploaded", Priority::notice};
+inline constexpr Event backup_upload_failed{"53272f32c1c44f448a728b3fcca68439", "backup.upload_failed", Priority::err};
+// Wallet and credential issuance (daemon/wallet)
+inline constexpr Event wallet_initialized{"d051591a81684c6bb77e631d30737bd2", "wallet.initialized", Priority::notice};
+inline constexpr Event wallet_unlocked{"36e97911d720442aa41b6c6448774eef", "wallet.unlocked", Priority::notice};
+inline constexpr Event wallet_unlock_failed{"c0f434b55a0c4b2ba05694f21600e558", "wallet.unlock_failed", Priority::warning};
+inline constexpr Event wallet_locked{"0cf4ccee2b8649d49413b6ee8c777c4d", "wallet.locked", Priority::notice};
+inline constexpr Event credentials_issued{"637cbd247fdc48d6a73bc2e106f243e5", "credentials.issued", Priority::notice};
+inline constexpr Event credential_revoked{"7aadaeee86ac432d8adcda922d375760", "credential.revoked", Priority::notice};
+// Incidents and notifications (daemon/incidents); incident entries carry the
+// priority of the incident's severity.
+inline constexpr Event incident_opened{"79b94cbdeb7546db902533f068152538", "incident.opened", Priority::warning};
+inline constexpr Event incident_updated{"72ec0683e5214c3ca970e77fd265e2df", "incident.updated", Priority::warning};
+inline constexpr Event incident_changed{"285a4a80fdef43cebf28d9bd36c40e35", "incident.changed", Priority::notice};
+inline constexpr Event notification_delivered{"4b6b548633e34f079da73bebc52d8116", "notification.delivered", Priority::info};
+inline constexpr Event notification_failed{"82699df774e74d009cb8d7aea4829f4b", "notification.failed", Priority::warning};
 }  // namespace events
 
 // Every event above, for the catalog consistency test. Modules that add

@@ -19,9 +19,11 @@
 #include <atomic>
 #include <list>
 #include <mutex>
+#include <sstream>
 #include <unordered_map>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/rate_limit.h"
 #include "http/tls_context.h"
 
@@ -200,11 +202,20 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     res.set(bhttp::field::server, "privstack");
     for (const Header& h : response.headers) res.set(h.name, h.value);
     res.keep_alive(keep_alive);
-    res.body() = std::move(response.body);
-    res.prepare_payload();
-    if (head) res.body().clear();  // Content-Length stays that of the GET body
+    // No Content-Length on 1xx, 204 and 304 (RFC 9110 8.6); for HEAD it is
+    // that of the GET body.
+    if (response.status >= 200 && response.status != 204 && response.status != 304) {
+      res.content_length(response.body.size());
+    }
+    // Header and body go out in one buffer: asio's TLS stream encrypts only
+    // the first buffer of a sequence per write, so Beast's serializer would
+    // cost a TLS record and a send() for the header alone (bench/run-console).
+    std::ostringstream header;
+    header << res.base();
+    std::string wire = std::move(header).str();
+    if (!head) wire += response.body;
     beast::get_lowest_layer(conn.stream).expires_after(limits.write_timeout);
-    co_await bhttp::async_write(conn.stream, res, as_tuple_awaitable);
+    co_await asio::async_write(conn.stream, asio::buffer(wire), as_tuple_awaitable);
   }
 
   // A response with Response::stream: the header, then one chunk per call of
@@ -260,6 +271,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     auto& lowest = beast::get_lowest_layer(stream);
     lowest.expires_after(limits.handshake_timeout);
     auto [hs_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, as_tuple_awaitable);
+    if (hs_ec) metrics::inc(metrics::names::tls_handshake_failures);
     if (hs_ec || conn->evicted) co_return;
     const std::string& remote = conn->remote;
 

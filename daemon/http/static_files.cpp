@@ -17,6 +17,8 @@ namespace privstack::http {
 namespace {
 
 constexpr std::size_t kMaxFileBytes = 16 * 1024 * 1024;
+constexpr std::size_t kMaxCachedFileBytes = 1024 * 1024;
+constexpr std::size_t kMaxCachedFiles = 256;
 
 struct Fd {
   int fd = -1;
@@ -140,8 +142,45 @@ Response StaticFiles::serve(const Request& request) const {
     r.set_header("Allow", "GET, HEAD");
     return r;
   }
+  const auto now = std::chrono::steady_clock::now();
+  {
+    // Only paths that passed every check in load() are in the cache.
+    std::lock_guard lock(cache_mutex_);
+    auto it = cache_.find(request.path);
+    if (it != cache_.end() && now - it->second.loaded < kCacheSeconds) return respond(it->second, request);
+  }
+  auto loaded = load(request.path);
+  if (auto* response = std::get_if<Response>(&loaded)) return std::move(*response);
+  CachedFile& file = std::get<CachedFile>(loaded);
+  file.loaded = now;
+  Response r = respond(file, request);
+  if (file.body->size() <= kMaxCachedFileBytes) {
+    std::lock_guard lock(cache_mutex_);
+    if (cache_.size() >= kMaxCachedFiles) cache_.clear();  // bounded memory, whatever paths clients try
+    cache_.insert_or_assign(request.path, std::move(file));
+  }
+  return r;
+}
+
+Response StaticFiles::respond(const CachedFile& file, const Request& request) const {
+  Response r;
+  r.set_header("ETag", file.etag);
+  // HTML revalidates every time (it names the assets); assets may be cached
+  // for an hour and are revalidated with the ETag after that.
+  r.set_header("Cache-Control", file.html ? "no-cache" : "public, max-age=3600");
+  r.set_header("Last-Modified", file.last_modified);
+  if (auto inm = request.header("If-None-Match"); inm && etag_matches(*inm, file.etag)) {
+    r.status = 304;
+    return r;
+  }
+  r.status = 200;
+  r.body = *file.body;
+  r.set_header("Content-Type", file.content_type);
+  return r;
+}
+
+std::variant<StaticFiles::CachedFile, Response> StaticFiles::load(const std::string& path) const {
   if (root_fd_ < 0) return not_found();
-  const std::string& path = request.path;
   if (path.empty() || path.front() != '/' || path.find('\0') != std::string::npos) return not_found();
 
   // Validate every segment of the (already decoded) path.
@@ -203,21 +242,6 @@ Response StaticFiles::serve(const Request& request) const {
   std::snprintf(etag_buf, sizeof etag_buf, "\"%llx-%llx\"", static_cast<unsigned long long>(st.st_size),
                 static_cast<unsigned long long>(st.st_mtim.tv_sec) * 1000000000ULL +
                     static_cast<unsigned long long>(st.st_mtim.tv_nsec));
-  std::string etag = etag_buf;
-  std::string_view type = content_type_for(name);
-  bool html = type.starts_with("text/html");
-  // HTML revalidates every time (it names the assets); assets may be cached
-  // for an hour and are revalidated with the ETag after that.
-  std::string cache_control = html ? "no-cache" : "public, max-age=3600";
-
-  Response r;
-  r.set_header("ETag", etag);
-  r.set_header("Cache-Control", cache_control);
-  r.set_header("Last-Modified", http_date(st.st_mtim.tv_sec));
-  if (auto inm = request.header("If-None-Match"); inm && etag_matches(*inm, etag)) {
-    r.status = 304;
-    return r;
-  }
   std::string body(static_cast<size_t>(st.st_size), '\0');
   size_t got = 0;
   while (got < body.size()) {
@@ -227,10 +251,13 @@ Response StaticFiles::serve(const Request& request) const {
     got += static_cast<size_t>(k);
   }
   body.resize(got);
-  r.status = 200;
-  r.body = std::move(body);
-  r.set_header("Content-Type", type);
-  return r;
+  CachedFile f;
+  f.body = std::make_shared<const std::string>(std::move(body));
+  f.etag = etag_buf;
+  f.last_modified = http_date(st.st_mtim.tv_sec);
+  f.content_type = content_type_for(name);
+  f.html = f.content_type.starts_with("text/html");
+  return f;
 }
 
 }  // namespace privstack::http

@@ -25,6 +25,8 @@
 
 namespace privstack::store {
 
+bool Error::disk_full() const { return (sqlite_code_ & 0xff) == SQLITE_FULL; }
+
 namespace {
 
 // Cipher settings written explicitly (docs/store.md): the SQLCipher 3.x file

@@ -75,6 +75,8 @@ class Error : public std::runtime_error {
       : std::runtime_error(message), kind_(kind), sqlite_code_(sqlite_code) {}
   Kind kind() const { return kind_; }
   int sqlite_code() const { return sqlite_code_; }
+  // SQLITE_FULL: the file system holding the database has no space left.
+  bool disk_full() const;
 
  private:
   Kind kind_;

@@ -3,6 +3,7 @@ our own web root, first-admin creation over the control socket, and a small
 cookie/CSRF-aware HTTPS client (python's http.client over real TLS)."""
 import http.client
 import json
+import socket
 import time
 
 ADMIN = "admin"
@@ -90,3 +91,32 @@ def login_retrying(client, user, password, totp=None, timeout=30):
         if status != 429 or time.monotonic() > deadline:
             return status, doc
         time.sleep(float(client.last_headers.get("retry-after", "1")))
+
+
+def raw_request(d, request_bytes, timeout=5, source=None):
+    """Sends bytes as they are (no client-side normalisation) over TLS; returns (status, headers, body)."""
+    ctx = d.tls_context()
+    sock = socket.create_connection(("127.0.0.1", d.port), timeout=timeout,
+                                    source_address=(source, 0) if source else None)
+    with ctx.wrap_socket(sock, server_hostname="localhost") as s:
+        try:
+            s.sendall(request_bytes)
+        except OSError:
+            pass  # the server may answer (413, 431) and close before it has read everything
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, body

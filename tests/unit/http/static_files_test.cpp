@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "http/static_files.h"
 
@@ -112,6 +113,28 @@ TEST(ContentType, ByExtension) {
   EXPECT_EQ(content_type_for("a.svg"), "image/svg+xml");
   EXPECT_EQ(content_type_for("a.woff2"), "font/woff2");
   EXPECT_EQ(content_type_for("Makefile"), "application/octet-stream");
+}
+
+}  // namespace
+
+namespace {
+
+// The in-memory copy lives kCacheSeconds: a changed file is served within
+// that time, a missing one is looked up again at every request (no negative
+// caching), and a refused path never enters the cache.
+TEST_F(StaticFilesTest, MemoryCacheExpiresAndNeverCachesMisses) {
+  EXPECT_EQ(get("/assets/app.js").body, "console.log('hi');");
+  write(base / "web" / "assets" / "app.js", "console.log('new');");
+  EXPECT_EQ(get("/assets/app.js").body, "console.log('hi');");  // still the cached copy
+  std::this_thread::sleep_for(StaticFiles::kCacheSeconds + std::chrono::milliseconds(200));
+  EXPECT_EQ(get("/assets/app.js").body, "console.log('new');");
+
+  EXPECT_EQ(get("/assets/late.js").status, 404);
+  write(base / "web" / "assets" / "late.js", "late");
+  EXPECT_EQ(get("/assets/late.js").status, 200);
+
+  EXPECT_EQ(get("/escape.txt").status, 404);
+  EXPECT_EQ(get("/escape.txt").status, 404);
 }
 
 }  // namespace
