@@ -330,7 +330,10 @@ test('API tokens: create (shown once) and revoke', async () => {
   await snap('tokens-created');
   await page.click('button[aria-label="Revoke token lms-sync"]');
   await page.click('dialog[open] button.danger');
-  await page.waitForFunction(() => !document.querySelector('#tokens-list').textContent.includes('lms-sync'));
+  await page.waitForFunction(() => {
+    const list = document.querySelector('#tokens-list');  // null for a moment while the page re-renders
+    return list !== null && !list.textContent.includes('lms-sync');
+  });
 });
 
 test('support: states a reason before seeing customer data', async () => {
@@ -458,10 +461,10 @@ test('incidents: open one, acknowledge and resolve it (when this build has incid
   await snap('incident-detail');
   if (await page.locator('#incident-ack').count()) {
     await page.click('#incident-ack');
-    await page.waitForFunction(() => document.querySelector('#incident-state').textContent.includes('acknowledged'));
+    await page.waitForFunction(() => document.querySelector('#incident-state')?.textContent.includes('acknowledged'));
   }
   await page.click('#incident-resolve');
-  await page.waitForFunction(() => document.querySelector('#incident-state').textContent.includes('resolved'));
+  await page.waitForFunction(() => document.querySelector('#incident-state')?.textContent.includes('resolved'));
   assert.ok((await page.locator('#incident-timeline li').count()) >= 2);
   await snap('incident-resolved');
 });
