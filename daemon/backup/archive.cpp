@@ -297,6 +297,7 @@ std::string header_json(const ArchiveHeader& h) {
   o["archive_id"] = h.archive_id;
   o["created"] = h.metadata.created_unix;
   o["created_utc"] = utc_text(h.metadata.created_unix);
+  o["created_ms"] = h.metadata.created_ms;
   o["source_host"] = h.metadata.source_host;
   o["schema_version"] = h.metadata.schema_version;
   o["row_counts"] = std::move(rows);
@@ -329,6 +330,8 @@ ArchiveHeader parse_header_json(std::string_view text) {
            std::to_string(kArchiveVersion) + ")");
     h.archive_id = std::string(o.at("archive_id").as_string());
     h.metadata.created_unix = o.at("created").to_number<std::int64_t>();
+    const json::value* ms = o.if_contains("created_ms");
+    h.metadata.created_ms = ms != nullptr ? ms->to_number<std::int64_t>() : h.metadata.created_unix * 1000;
     h.metadata.source_host = std::string(o.at("source_host").as_string());
     h.metadata.schema_version = static_cast<int>(o.at("schema_version").to_number<std::int64_t>());
     for (const auto& [k, n] : o.at("row_counts").as_object())

@@ -64,6 +64,9 @@ inline constexpr std::size_t kDefaultChunkSize = 256 * 1024;
 // What the writer is told about the payload; stored in the header.
 struct ArchiveMetadata {
   std::int64_t created_unix = 0;  // seconds since the epoch, UTC
+  // Milliseconds since the epoch: orders backups made within one second.
+  // Archives written before this field existed read as created_unix * 1000.
+  std::int64_t created_ms = 0;
   std::string source_host;
   int schema_version = 0;
   std::map<std::string, std::int64_t> row_counts;  // table -> rows

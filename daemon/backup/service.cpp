@@ -174,13 +174,18 @@ struct BackupService::Impl {
         std::fclose(f);
       }
       if (!a.good) {
-        if (auto t = parse_stamp(std::string_view(a.id).substr(0, 16))) a.header.metadata.created_unix = *t;
+        if (auto t = parse_stamp(std::string_view(a.id).substr(0, 16))) {
+          a.header.metadata.created_unix = *t;
+          a.header.metadata.created_ms = *t * 1000;
+        }
       }
       out.push_back(std::move(a));
     }
     std::sort(out.begin(), out.end(), [](const LocalArchive& x, const LocalArchive& y) {
-      if (x.header.metadata.created_unix != y.header.metadata.created_unix) {
-        return x.header.metadata.created_unix > y.header.metadata.created_unix;
+      // Milliseconds, not the id's seconds: two backups in one second must
+      // still list (and be pruned) newest first.
+      if (x.header.metadata.created_ms != y.header.metadata.created_ms) {
+        return x.header.metadata.created_ms > y.header.metadata.created_ms;
       }
       return x.id > y.id;
     });
@@ -292,6 +297,13 @@ struct BackupService::Impl {
       // Only the archive just verified is known good; never delete it.
       items.push_back({o.key, *t, o.key == key});
     }
+    // Keys name times in whole seconds. Among equal times the archive just
+    // uploaded is the newest (plan_retention keeps input order for ties).
+    std::sort(items.begin(), items.end(), [&key](const RetentionItem& x, const RetentionItem& y) {
+      if (x.time != y.time) return x.time > y.time;
+      if ((x.id == key) != (y.id == key)) return x.id == key;
+      return x.id > y.id;
+    });
     RetentionPlan plan = plan_retention(std::move(items), policy_of(c));
     json::array pruned;
     for (const auto& id : plan.delete_ids()) {

@@ -208,9 +208,10 @@ SnapshotResult snapshot_store(store::Store& store, const Sink& sink, std::span<c
                               const std::string& source_host, const std::function<void(std::uint64_t)>& progress) {
   return store.read([&](store::Connection& c) {
     ArchiveMetadata meta;
-    meta.created_unix = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    meta.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    meta.created_unix = meta.created_ms / 1000;
     meta.source_host = source_host;
     meta.row_counts = count_rows(c);
     // The store's overall schema version: the number of migrations applied
