@@ -378,9 +378,11 @@ class Store {
 
   // Coroutine variants: fn runs on a store worker thread; the result or the
   // exception is delivered on the awaiting coroutine's executor. Concurrent
-  // async_write calls may share one commit (each in its own SAVEPOINT, so
-  // one throwing does not undo the others); a call completes only after the
-  // commit that contains it.
+  // async_write calls may share one commit; a call completes only after the
+  // commit that contains it. When one of them throws, the shared transaction
+  // is rolled back and each runs again alone, so one throwing does not undo
+  // the others: an async_write job may run twice, and must act only through
+  // the Connection (no counters, sends or logs from inside fn).
   template <class F>
   auto async_read(F fn) -> boost::asio::awaitable<std::invoke_result_t<F&, Connection&>> {
     return async_run<F>(false, std::move(fn));
@@ -402,6 +404,14 @@ class Store {
 
   // PRAGMA integrity_check plus authentication of every page.
   CheckReport check();
+
+  // How well the writer batches: jobs run through async_write, and the
+  // commits that made them durable (one commit holds up to 256 jobs).
+  struct WriteStats {
+    std::uint64_t jobs = 0;
+    std::uint64_t commits = 0;
+  };
+  WriteStats write_stats() const;
 
   // Rotates the key online (readers are paused for the duration): a new key
   // is written to "<key file>.new", the database re-encrypted with it in one

@@ -8,6 +8,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <atomic>
+#include <future>
+#include <thread>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -421,6 +423,72 @@ TEST_F(StoreTest, AsyncReadWriteAndGroupCommit) {
       boost::asio::detached);
   io.run();
   EXPECT_EQ(count, 90000);
+}
+
+// Jobs queued while the writer is busy share one commit; when one of them
+// throws, the others are still committed, each exactly once.
+TEST_F(StoreTest, GroupCommitSharesACommitAndIsolatesAFailingJob) {
+  auto s = open();
+  s->migrate("notes", kNotes);
+  auto round = [&](int jobs, int failing) {
+    // Hold the writer connection so that every job queues behind it.
+    std::promise<void> holding, release;
+    std::thread blocker([&] {
+      s->write([&](Connection& c) {
+        holding.set_value();
+        release.get_future().wait();
+        c.exec("INSERT INTO notes (body, n) VALUES (?1, ?2)", "blocker", -1);
+      });
+    });
+    holding.get_future().wait();
+    boost::asio::io_context io;
+    int ok = 0, failed = 0;
+    for (int i = 0; i < jobs; ++i) {
+      boost::asio::co_spawn(
+          io,
+          [&, i]() -> boost::asio::awaitable<void> {
+            auto work = [i, failing](Connection& c) {
+              c.exec("INSERT INTO notes (body, n) VALUES (?1, ?2)", "batched", i);
+              if (i == failing) throw std::runtime_error("job fails after writing");
+            };
+            try {
+              co_await s->async_write(std::move(work));
+              ++ok;
+            } catch (const std::runtime_error&) {
+              ++failed;
+            }
+          },
+          boost::asio::detached);
+    }
+    // Runs after every coroutine above has queued its job.
+    boost::asio::post(io, [&] { release.set_value(); });
+    io.run();
+    blocker.join();
+    return std::make_pair(ok, failed);
+  };
+
+  Store::WriteStats before = s->write_stats();
+  auto [ok1, failed1] = round(50, -1);
+  Store::WriteStats after = s->write_stats();
+  EXPECT_EQ(ok1, 50);
+  EXPECT_EQ(failed1, 0);
+  EXPECT_EQ(after.jobs - before.jobs, 50u);
+  EXPECT_LE(after.commits - before.commits, 2u) << "50 queued jobs should share at most two commits";
+
+  auto [ok2, failed2] = round(50, 17);
+  EXPECT_EQ(ok2, 49);
+  EXPECT_EQ(failed2, 1);
+  auto count = [&](int n) {
+    return s->read([n](Connection& c) {
+      return *c.query_one<std::int64_t>("SELECT count(*) FROM notes WHERE body = 'batched' AND n = ?1", n);
+    });
+  };
+  EXPECT_EQ(count(17), 1) << "only round one's row 17: the failing job's write is undone";
+  EXPECT_EQ(count(16), 2) << "the others are committed once per round, never twice";
+  EXPECT_EQ(s->read([](Connection& c) {
+    return *c.query_one<std::int64_t>("SELECT count(*) FROM notes WHERE body = 'batched'");
+  }),
+            99);
 }
 
 TEST_F(StoreTest, ConcurrentReadersSeeCommittedData) {
