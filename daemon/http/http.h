@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 #include <functional>
+#include <memory>
 #include <map>
 #include <optional>
 #include <string>
@@ -50,6 +51,10 @@ struct Response {
   int status = 200;
   std::vector<Header> headers;
   std::string body;
+  // When set, the body is these bytes instead of `body`: shared with a cache
+  // (the static files) rather than copied for every response.
+  std::shared_ptr<const std::string> shared_body;
+  std::string_view body_view() const { return shared_body ? std::string_view(*shared_body) : std::string_view(body); }
   // A streamed body (large exports): when set, `body` is ignored and the
   // server sends the chunks this returns, one after another, with chunked
   // transfer encoding, until it returns nullopt; it is called again only

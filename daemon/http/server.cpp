@@ -19,7 +19,6 @@
 #include <atomic>
 #include <list>
 #include <mutex>
-#include <sstream>
 #include <unordered_map>
 
 #include "core/log.h"
@@ -204,16 +203,30 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     res.keep_alive(keep_alive);
     // No Content-Length on 1xx, 204 and 304 (RFC 9110 8.6); for HEAD it is
     // that of the GET body.
+    std::string_view body = response.body_view();
     if (response.status >= 200 && response.status != 204 && response.status != 304) {
-      res.content_length(response.body.size());
+      res.content_length(body.size());
     }
     // Header and body go out in one buffer: asio's TLS stream encrypts only
     // the first buffer of a sequence per write, so Beast's serializer would
     // cost a TLS record and a send() for the header alone (bench/run-console).
-    std::ostringstream header;
-    header << res.base();
-    std::string wire = std::move(header).str();
-    if (!head) wire += response.body;
+    // The header is formatted here, without an ostream, into a buffer sized
+    // for header and body: one allocation and one copy of the body.
+    std::string wire;
+    wire.reserve(512 + (head ? 0 : body.size()));
+    wire += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    wire += std::to_string(response.status);
+    wire += ' ';
+    wire += std::string_view(res.reason());
+    wire += "\r\n";
+    for (const auto& field : res.base()) {
+      wire += std::string_view(field.name_string());
+      wire += ": ";
+      wire += std::string_view(field.value());
+      wire += "\r\n";
+    }
+    wire += "\r\n";
+    if (!head) wire += body;
     beast::get_lowest_layer(conn.stream).expires_after(limits.write_timeout);
     co_await asio::async_write(conn.stream, asio::buffer(wire), as_tuple_awaitable);
   }

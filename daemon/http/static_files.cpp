@@ -174,7 +174,7 @@ Response StaticFiles::respond(const CachedFile& file, const Request& request) co
     return r;
   }
   r.status = 200;
-  r.body = *file.body;
+  r.shared_body = file.body;
   r.set_header("Content-Type", file.content_type);
   return r;
 }

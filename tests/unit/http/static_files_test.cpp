@@ -51,7 +51,7 @@ class StaticFilesTest : public ::testing::Test {
 TEST_F(StaticFilesTest, ServesFilesWithTypesAndCaching) {
   auto r = get("/assets/app.js");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, "console.log('hi');");
+  EXPECT_EQ(r.body_view(), "console.log('hi');");
   EXPECT_EQ(*r.header("Content-Type"), "text/javascript; charset=utf-8");
   EXPECT_EQ(*r.header("Cache-Control"), "public, max-age=3600");
   ASSERT_TRUE(r.header("ETag"));
@@ -62,7 +62,7 @@ TEST_F(StaticFilesTest, ServesFilesWithTypesAndCaching) {
   EXPECT_EQ(root.status, 200);
   EXPECT_EQ(*root.header("Content-Type"), "text/html; charset=utf-8");
   EXPECT_EQ(*root.header("Cache-Control"), "no-cache");
-  EXPECT_EQ(get("/docs/").body, "docs");
+  EXPECT_EQ(get("/docs/").body_view(), "docs");
   auto redirect = get("/docs");
   EXPECT_EQ(redirect.status, 301);
   EXPECT_EQ(*redirect.header("Location"), "/docs/");
@@ -73,7 +73,7 @@ TEST_F(StaticFilesTest, ConditionalGet) {
   std::string etag(*r.header("ETag"));
   auto again = get("/assets/app.js", {{"If-None-Match", etag}});
   EXPECT_EQ(again.status, 304);
-  EXPECT_TRUE(again.body.empty());
+  EXPECT_TRUE(again.body_view().empty());
   EXPECT_EQ(get("/assets/app.js", {{"If-None-Match", "\"other\""}}).status, 200);
 }
 
@@ -86,7 +86,7 @@ TEST_F(StaticFilesTest, TraversalIsImpossible) {
                            "/assets//app.js", "/assets\\..\\..\\secret.txt", "/index.html/"}) {
     auto r = get(path);
     EXPECT_EQ(r.status, 404) << path;
-    EXPECT_EQ(r.body.find("SECRET"), std::string::npos) << path;
+    EXPECT_EQ(r.body_view().find("SECRET"), std::string::npos) << path;
   }
   std::string with_nul = std::string("/index.html") + '\0' + ".js";
   EXPECT_EQ(get(with_nul).status, 404);
@@ -123,11 +123,11 @@ namespace {
 // that time, a missing one is looked up again at every request (no negative
 // caching), and a refused path never enters the cache.
 TEST_F(StaticFilesTest, MemoryCacheExpiresAndNeverCachesMisses) {
-  EXPECT_EQ(get("/assets/app.js").body, "console.log('hi');");
+  EXPECT_EQ(get("/assets/app.js").body_view(), "console.log('hi');");
   write(base / "web" / "assets" / "app.js", "console.log('new');");
-  EXPECT_EQ(get("/assets/app.js").body, "console.log('hi');");  // still the cached copy
+  EXPECT_EQ(get("/assets/app.js").body_view(), "console.log('hi');");  // still the cached copy
   std::this_thread::sleep_for(StaticFiles::kCacheSeconds + std::chrono::milliseconds(200));
-  EXPECT_EQ(get("/assets/app.js").body, "console.log('new');");
+  EXPECT_EQ(get("/assets/app.js").body_view(), "console.log('new');");
 
   EXPECT_EQ(get("/assets/late.js").status, 404);
   write(base / "web" / "assets" / "late.js", "late");
