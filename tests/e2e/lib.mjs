@@ -58,6 +58,15 @@ export class Daemon {
       if (!existsSync(f)) throw new Error(`${f} is missing: build the daemon first (PRIVSTACK_BUILD_DIR=${BUILD_DIR})`);
     }
     this.port = await freePort();
+    // An offline recovery key pair, made the way docs/operations.md tells the
+    // operator to (X25519 with openssl); the daemon gets the public half only.
+    this.recoveryKey = join(this.dir, 'recovery.pem');
+    this.recoveryPub = join(this.dir, 'recovery.pub');
+    if (!existsSync(this.recoveryKey)) {
+      execFileSync('openssl', ['genpkey', '-algorithm', 'X25519', '-out', this.recoveryKey], { stdio: 'pipe' });
+      execFileSync('openssl', ['pkey', '-in', this.recoveryKey, '-pubout', '-out', this.recoveryPub], { stdio: 'pipe' });
+    }
+    const recoveryPub = readFileSync(this.recoveryPub, 'utf8').trim().split('\n').map((l) => `    ${l}`).join('\n');
     writeFileSync(this.config, `listen:
   address: 127.0.0.1
   port: ${this.port}
@@ -68,7 +77,10 @@ state_directory: ${this.state}
 console:
   web_root: ${join(SOURCE_DIR, 'web')}
 backup:
+  schedule: "off"
   local_directory: ${join(this.state, 'backups')}
+  recovery_public_key: |
+${recoveryPub}
 ${this.extraConfig}`);
     const help = spawnSync(PRIVSTACKCTL, ['--help'], { encoding: 'utf8' }).stdout || '';
     if (help.includes('store init-key') && !existsSync(join(this.state, 'store.key'))) {

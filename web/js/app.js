@@ -78,8 +78,25 @@ async function signOut(message, kind = 'info') {
   // The next user starts on the dashboard, not on this user's last page.
   history.replaceState(null, '', location.pathname);
   try { await api('DELETE', '/api/v1/session', { quiet401: true }); } catch { /* already gone */ }
+  // The cookie is shared by every tab: they all lose the session now.
+  sessionChannel?.postMessage({ type: 'signed-out', idle: kind === 'warn', message });
   endSession(message, kind);
 }
+
+// The tabs of this console share one session (one cookie): a sign-out in
+// one ends it in all of them at once (not through the 401s of their next
+// requests), and activity in one keeps the others from timing it out.
+const sessionChannel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('privstack-session') : null;
+let lastShared = 0;
+sessionChannel?.addEventListener('message', (e) => {
+  const m = e.data || {};
+  if (m.type === 'activity' && session) idle.touch();
+  if (m.type === 'signed-out' && session) {
+    history.replaceState(null, '', location.pathname);
+    if (m.idle) endSession(String(m.message), 'warn');
+    else endSession('You were signed out in another tab or window.', 'info');
+  }
+});
 
 function endSession(message, kind = 'info') {
   idle.stop();
@@ -154,7 +171,12 @@ const idle = {
     });
   },
 };
-on('activity', () => { if (session) idle.touch(); });
+on('activity', () => {
+  if (!session) return;
+  idle.touch();
+  const now = Date.now();
+  if (now - lastShared > 5000) { lastShared = now; sessionChannel?.postMessage({ type: 'activity' }); }
+});
 
 // ---- sign-in -----------------------------------------------------------------
 
@@ -213,6 +235,9 @@ function buildShell() {
   });
   const main = h('main', { class: 'main', id: 'main', tabindex: '-1' });
   const skip = h('a', { class: 'skip-link', href: '#main' }, 'Skip to content');
+  // Not tabbable; focused after each navigation so that screen readers name
+  // the new page and the next Tab lands on the skip link (the first stop).
+  const announcer = h('p', { class: 'visually-hidden', id: 'route-announcer', tabindex: '-1' });
   skip.addEventListener('click', (e) => { e.preventDefault(); main.focus(); });
   const user = session.user;
   const signOutButton = h('button', { type: 'button', class: 'small', id: 'sign-out' }, 'Sign out');
@@ -225,8 +250,8 @@ function buildShell() {
       h('span', null, 'Signed in as ', h('strong', null, user.name)),
       h('span', { class: 'badge info plain role-label' }, user.role)),
     signOutButton);
-  shell = { main, nav };
-  root.append(skip, h('div', { class: 'shell' }, top, nav, main));
+  shell = { main, nav, announcer };
+  root.append(announcer, skip, h('div', { class: 'shell' }, top, nav, main));
 }
 
 function parseHash() {
@@ -299,10 +324,14 @@ async function route() {
   } finally {
     if (token === renderToken) {
       main.removeAttribute('aria-busy');
-      // After navigating (not on the first load, where Tab must reach the
-      // skip link first), move focus to the new page's heading.
-      const heading = main.querySelector('h1');
-      if (routed && heading && document.activeElement === document.body) heading.focus({ preventScroll: true });
+      // After navigating (not on the first load, where focus is already at
+      // the top), move focus to the top of the page unless the page put it
+      // in its content: the next Tab reaches the skip link first. A focused
+      // heading inside main would send Tab past the skip link and the nav.
+      if (routed && !main.contains(document.activeElement)) {
+        shell.announcer.textContent = `${document.title}`;
+        shell.announcer.focus({ preventScroll: true });
+      }
       routed = true;
       document.body.dataset.page = name;
       performance.mark(`page-ready:${name}`);

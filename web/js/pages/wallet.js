@@ -102,9 +102,14 @@ function initFlow(area, ctx, refresh) {
         showMnemonic(box, started, refresh);
       } catch (err) {
         if (err instanceof ApiError && err.notAvailable) {
+          // The page cannot see the command finish: re-read the wallet's
+          // state on request (the same route's hash does not re-render).
+          const recheck = h('button', { type: 'button', class: 'primary', id: 'wallet-recheck' }, 'Done: check the wallet again');
+          recheck.addEventListener('click', () => busy(recheck, refresh));
           msg.append(alertBox('info', h('strong', null, 'Initialize the wallet on the server.'),
             h('p', null, 'This version creates the wallet from the command line only, so the mnemonic never crosses the network:'),
-            h('pre', null, 'sudo privstackctl wallet init')));
+            h('pre', null, 'sudo privstackctl wallet init'),
+            h('p', null, 'When it has finished, come back here to unlock it.'), recheck));
         } else msg.append(errorBox(err));
       }
     });
