@@ -18,6 +18,15 @@
 #include <string>
 #include <vector>
 
+#include <openssl/crypto.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "backup/archive.h"
+#include "backup/restore.h"
+#include "backup/s3_client.h"
+#include "core/config.h"
 #include "core/secret.h"
 #include "core/version.h"
 #include "http/control.h"
@@ -78,10 +87,14 @@ void print_human(const json::value& v, int indent = 0) {
   }
 }
 
+// `inspect` (optional) sees the result whatever the output form, e.g. to
+// choose the exit status.
 int call_and_print(const Invocation& inv, const std::string& command, const json::object& args,
-                   const std::function<void(const json::value&)>& human = {}) {
+                   const std::function<void(const json::value&)>& human = {},
+                   const std::function<void(const json::value&)>& inspect = {}) {
   try {
     json::value result = privstack::http::control_call(inv.socket, command, args);
+    if (inspect) inspect(result);
     if (inv.json_output) {
       print_json(result);
     } else if (human) {
@@ -564,6 +577,350 @@ int credential_verify(Invocation& inv) {
 const Option kConfigOption{"--config", true, "configuration file (default /etc/privstack/privstack.yaml)"};
 const Option kKeyFileOption{"--key-file", true, "the store key file, instead of the configured one"};
 
+// ---- backup restore / verify with the recovery private key (offline: the
+// daemon never holds that key, so these run here, with no daemon involved).
+
+namespace backup = privstack::backup;
+
+// The configuration for the offline commands: --config, else the default
+// file when it exists, else the built-in defaults.
+privstack::Config offline_config(const Invocation& inv) {
+  std::filesystem::path file = option_or(inv, "config", "/etc/privstack/privstack.yaml");
+  std::error_code ec;
+  if (!inv.options.contains("config") && !std::filesystem::exists(file, ec)) return privstack::Config{};
+  privstack::ConfigResult result = privstack::load_config(file);
+  if (!result.config) {
+    std::string message = "configuration " + file.string() + " is not valid:";
+    for (const auto& p : result.problems) message += "\n  " + p.to_string();
+    throw std::runtime_error(message);
+  }
+  return std::move(*result.config);
+}
+
+// The recovery private key from its PEM file; a passphrase-protected one
+// asks for its passphrase (TTY prompt or --password-stdin, never argv).
+// Returns nullopt (after printing why) when no passphrase could be read.
+std::optional<std::vector<std::uint8_t>> load_recovery_key(const Invocation& inv) {
+  const std::string path = inv.options.at("recovery-key");
+  std::string pem;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read the recovery key file " + path);
+    pem.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  struct Wipe {
+    std::string& s;
+    ~Wipe() { privstack::wipe(s); }
+  } wipe_pem{pem};
+  if (!backup::recovery_key_is_encrypted(pem)) return backup::parse_recovery_private_key(pem);
+  auto passphrase = read_password(inv, "Recovery key passphrase: ");
+  if (!passphrase) {
+    std::fprintf(stderr,
+                 "privstackctl: %s is passphrase-protected: give the passphrase on a terminal or with "
+                 "--password-stdin\n",
+                 path.c_str());
+    return std::nullopt;
+  }
+  return backup::parse_recovery_private_key(pem, passphrase->reveal());
+}
+
+struct ArchiveInput {
+  std::FILE* file = nullptr;
+  std::filesystem::path downloaded;  // a temporary copy of an s3:// object, removed at the end
+  ~ArchiveInput() {
+    if (file) std::fclose(file);
+    std::error_code ec;
+    if (!downloaded.empty()) std::filesystem::remove(downloaded, ec);
+  }
+};
+
+// Opens FILE, or downloads s3://BUCKET/KEY with backup.s3's endpoint,
+// region, credentials and TLS settings into a temporary file (the archive
+// is ciphertext; the copy is 0600 and removed when done) in `temp_dir`.
+void open_archive(const std::string& name, const privstack::Config& config, const std::filesystem::path& temp_dir,
+                  ArchiveInput& in) {
+  if (!name.starts_with("s3://")) {
+    in.file = std::fopen(name.c_str(), "rb");
+    if (!in.file) throw std::runtime_error("cannot read the archive " + name);
+    return;
+  }
+  std::string rest = name.substr(5);
+  auto slash = rest.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) {
+    throw std::runtime_error("an S3 archive is named s3://BUCKET/KEY, not " + name);
+  }
+  const auto& s3 = config.backup.s3;
+  if (s3.endpoint.empty()) {
+    throw std::runtime_error("backup.s3.endpoint is not set in the configuration: cannot fetch " + name +
+                             " (give --config with the backup.s3 settings)");
+  }
+  backup::S3Config sc;
+  sc.endpoint = s3.endpoint;
+  sc.region = s3.region;
+  sc.bucket = rest.substr(0, slash);
+  sc.path_style = s3.path_style;
+  sc.ca_file = s3.ca_file.string();
+  sc.allowed_regions = config.backup.allowed_regions;
+  sc.credentials.access_key_id = s3.access_key_id;
+  std::optional<privstack::Secret> secret;
+  if (!s3.secret_access_key_file.empty()) {
+    secret = privstack::read_secret_file(s3.secret_access_key_file);
+    sc.credentials.secret_access_key = std::string(secret->reveal());
+  }
+  std::string tmpl = (temp_dir / ".privstack-restore-XXXXXX.psbak").string();
+  int fd = ::mkstemps(tmpl.data(), 6);
+  if (fd < 0) throw std::runtime_error("cannot create a temporary file in " + temp_dir.string());
+  in.downloaded = tmpl;
+  in.file = ::fdopen(fd, "w+b");
+  if (!in.file) {
+    ::close(fd);
+    throw std::runtime_error("cannot create a temporary file in " + temp_dir.string());
+  }
+  try {
+    backup::S3Client client(sc);
+    client.get_object(rest.substr(slash + 1), [&](std::span<const std::uint8_t> b) {
+      if (std::fwrite(b.data(), 1, b.size(), in.file) != b.size()) {
+        throw std::runtime_error("cannot write the downloaded archive to " + temp_dir.string());
+      }
+    });
+  } catch (...) {
+    privstack::wipe(sc.credentials.secret_access_key);
+    throw;
+  }
+  privstack::wipe(sc.credentials.secret_access_key);
+  if (std::fflush(in.file) != 0 || std::fseek(in.file, 0, SEEK_SET) != 0) {
+    throw std::runtime_error("cannot read back the downloaded archive");
+  }
+}
+
+int backup_restore(Invocation& inv) {
+  for (const char* required : {"archive", "recovery-key"}) {
+    if (!inv.options.contains(required)) {
+      std::fprintf(stderr, "privstackctl backup restore: --%s is required (see privstackctl backup restore --help)\n",
+                   required);
+      return 2;
+    }
+  }
+  try {
+    privstack::Config config = offline_config(inv);
+    if (inv.options.contains("state-directory")) config.state_directory = inv.options.at("state-directory");
+    if (config.state_directory.empty()) throw std::runtime_error("--state-directory is empty");
+    backup::OfflineRestore target;
+    target.state_directory = config.state_directory;
+    target.database = privstack::store::database_path(config);
+    if (inv.options.contains("key-file")) {
+      target.key_file = inv.options.at("key-file");
+    } else {
+      privstack::store::KeyLocation key = privstack::store::key_location(config);
+      if (key.credential) {
+        throw std::runtime_error(
+            "the store key comes from the systemd credential store.key; pass --key-file with a decrypted copy");
+      }
+      target.key_file = key.path;
+    }
+    target.force = inv.options.contains("force");
+    target.archive_name = inv.options.at("archive");
+    if (auto it = inv.options.find("owner"); it != inv.options.end()) target.owner = it->second;
+    // Refuse early, before asking for a passphrase or downloading anything.
+    std::error_code ec;
+    if (!target.force && std::filesystem::exists(target.database, ec)) {
+      throw std::runtime_error("a store already exists at " + target.database.string() +
+                               "; refusing to overwrite it (stop privstackd and add --force to replace it)");
+    }
+    auto key = load_recovery_key(inv);
+    if (!key) return 2;
+    struct WipeKey {
+      std::vector<std::uint8_t>& k;
+      ~WipeKey() { OPENSSL_cleanse(k.data(), k.size()); }
+    } wipe_key{*key};
+    std::filesystem::path temp_dir =
+        std::filesystem::exists(target.state_directory, ec) ? target.state_directory : std::filesystem::temp_directory_path();
+    ArchiveInput in;
+    open_archive(target.archive_name, config, temp_dir, in);
+    json::object doc = backup::restore_offline(backup::file_source(in.file), *key, target);
+    if (inv.json_output) {
+      print_json(doc);
+    } else {
+      const json::object& h = doc.at("header").as_object();
+      std::cout << "restored backup " << std::string_view(h.at("archive_id").as_string()) << " (made by "
+                << std::string_view(h.at("source_host").as_string()) << ", schema "
+                << h.at("schema_version").as_int64() << ")\n"
+                << "  store:      " << std::string_view(doc.at("database").as_string()) << "\n"
+                << "  store key:  " << std::string_view(doc.at("key_file").as_string())
+                << (doc.at("key_created").as_bool() ? " (created)" : " (existing)") << "\n"
+                << "  rows:      ";
+      for (const auto& [table, rows] : doc.at("row_counts").as_object()) {
+        std::cout << " " << std::string_view(table) << "=" << rows.as_int64();
+      }
+      std::cout << "\n  checks:     integrity ok, audit chain ok ("
+                << doc.at("audit_chain").as_object().at("entries").as_int64()
+                << " entries; the restore is entry " << doc.at("audit_entry").as_int64() << ")\n"
+                << "Start privstackd to use it.\n";
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    if (inv.json_output) print_json(json::object{{"error", e.what()}, {"restored", false}});
+    std::fprintf(stderr, "privstackctl: restore failed, nothing was changed: %s\n", e.what());
+    return 1;
+  }
+}
+
+void print_backup_verify(const json::value& v) {
+  const json::object& o = v.as_object();
+  const json::object& h = o.contains("header") ? o.at("header").as_object() : o;
+  std::cout << "backup " << std::string_view(h.at("archive_id").as_string()) << ": OK ("
+            << (o.contains("level") ? "structure only" : "authenticated, restored and checked") << ")\n";
+  std::cout << "  made by:       " << std::string_view(h.at("source_host").as_string()) << ", schema "
+            << h.at("schema_version").as_int64() << "\n";
+  std::cout << "  recovery key:  " << std::string_view(h.at("recovery_key_id").as_string());
+  if (const auto* m = o.if_contains("recovery_key_matches_config"); m && m->is_bool()) {
+    std::cout << (m->as_bool() ? " (the configured key)" : " (NOT the configured backup.recovery_public_key)");
+  }
+  std::cout << "\n  chunks:        " << o.at("data_chunks").as_int64() << "\n";
+  if (o.contains("row_counts")) {
+    std::cout << "  rows:         ";
+    for (const auto& [table, rows] : o.at("row_counts").as_object()) {
+      std::cout << " " << std::string_view(table) << "=" << rows.as_int64();
+    }
+    std::cout << "\n";
+  }
+  if (o.contains("audit_chain")) {
+    std::cout << "  checks:        integrity ok, audit chain ok ("
+              << o.at("audit_chain").as_object().at("entries").as_int64() << " entries)\n";
+  }
+  if (o.contains("note")) std::cout << "  note:          " << std::string_view(o.at("note").as_string()) << "\n";
+}
+
+void print_backup_verify_all(const json::value& v) {
+  const json::object& o = v.as_object();
+  for (const auto& a : o.at("archives").as_array()) {
+    const json::object& r = a.as_object();
+    std::cout << (r.at("ok").as_bool() ? "ok       " : "DAMAGED  ") << std::string_view(r.at("id").as_string()) << " ("
+              << std::string_view(r.at("place").as_string()) << ")";
+    if (const auto* m = r.if_contains("sha256_matches_test_restore"); m && m->is_null()) {
+      std::cout << " structure only: no digest recorded";
+    }
+    if (const auto* e = r.if_contains("error")) std::cout << ": " << std::string_view(e->as_string());
+    std::cout << "\n";
+  }
+  std::cout << o.at("checked").as_int64() << " copies checked, " << o.at("damaged").as_int64() << " damaged\n";
+}
+
+int backup_verify(Invocation& inv) {
+  const std::string& what = inv.positionals[0];
+  if (what == "all") {
+    if (inv.options.contains("recovery-key")) {
+      std::fprintf(stderr, "privstackctl backup verify: --recovery-key checks one archive: give its ID, FILE or s3:// URL\n");
+      return 2;
+    }
+    bool damaged = false;
+    int rc = call_and_print(inv, "backup verify", json::object{{"id", "all"}}, print_backup_verify_all,
+                            [&damaged](const json::value& v) { damaged = v.as_object().at("damaged").as_int64() > 0; });
+    return rc == 0 && damaged ? 1 : rc;
+  }
+  if (!inv.options.contains("recovery-key")) {
+    return call_and_print(inv, "backup verify", json::object{{"id", what}}, print_backup_verify);
+  }
+  try {
+    privstack::Config config = offline_config(inv);
+    std::string name = what;
+    std::error_code ec;
+    if (!what.starts_with("s3://") && !std::filesystem::exists(what, ec)) {
+      // A backup id: its file in backup.local_directory.
+      name = (config.backup.local_directory / (what + ".psbak")).string();
+    }
+    auto key = load_recovery_key(inv);
+    if (!key) return 2;
+    struct WipeKey {
+      std::vector<std::uint8_t>& k;
+      ~WipeKey() { OPENSSL_cleanse(k.data(), k.size()); }
+    } wipe_key{*key};
+    const std::filesystem::path temp_dir = std::filesystem::temp_directory_path();
+    ArchiveInput in;
+    open_archive(name, config, temp_dir, in);
+    json::object doc = backup::verify_offline(backup::file_source(in.file), *key, temp_dir);
+    doc["archive"] = name;
+    if (inv.json_output) print_json(doc); else print_backup_verify(doc);
+    return 0;
+  } catch (const std::exception& e) {
+    if (inv.json_output) print_json(json::object{{"ok", false}, {"error", e.what()}});
+    std::fprintf(stderr, "privstackctl: backup verification FAILED: %s\n", e.what());
+    return 1;
+  }
+}
+
+const char* const kBackupRestoreHelp = R"(Restores a backup archive onto this machine, into a NEW store, with the daemon
+stopped. It needs only the archive and the recovery private key that was
+generated at setup and kept offline; privstackd is not involved (the daemon
+never holds the recovery private key).
+
+Steps, each of which must succeed before anything is changed:
+  1. Refuses when a store already exists in the state directory, unless
+     --force (privstackd must be stopped: a store still open by a running
+     daemon is refused even with --force).
+  2. Reads the recovery key. A passphrase-protected PEM ("ENCRYPTED PRIVATE
+     KEY", e.g. made with `openssl pkey -aes256`) asks for its passphrase on
+     the terminal, or reads it as the first line of standard input with
+     --password-stdin. Never pass secrets as arguments.
+  3. Fetches the archive: a local FILE, or s3://BUCKET/KEY downloaded with the
+     endpoint, region, credentials and CA of backup.s3 in the configuration
+     (--config) into a temporary 0600 file that is removed afterwards.
+  4. Uses the store key file (store.key_file, else <state directory>/store.key;
+     or --key-file) when it exists, else creates it (0600) like
+     `privstackctl store init-key`.
+  5. Authenticates every chunk, decompresses and replays the SQL dump into a
+     scratch database next to the target, encrypted with the store key;
+     checks the row counts against the archive header, the trailer's SHA-256,
+     foreign keys, PRAGMA integrity_check and every page's authentication
+     code, and the audit log's hash chain.
+  6. Records the restore (action backup.restore) in the restored audit log,
+     verifies the chain again, and renames the scratch database into place.
+
+On any error (wrong recovery key or passphrase, corrupted, truncated,
+reordered or spliced archive, failed check) nothing is written: scratch files
+and a key file created by this run are removed, and an existing store is left
+as it was. As root, the new files are given to the privstack user (--owner).
+
+Exit status: 0 restored, 1 failed (nothing changed), 2 usage error.
+
+Example (fresh machine, daemon stopped):
+  privstackctl backup restore --config /etc/privstack/privstack.yaml \
+      --archive s3://acme-backups/appliance1/20250101T020000Z-1a2b3c4d.psbak \
+      --recovery-key /media/usb/recovery.pem --state-directory /var/lib/privstack
+  systemctl start privstackd
+)";
+
+const char* const kBackupVerifyHelp = R"(Verifies a backup archive.
+
+Every archive passes a test restore when it is made: the daemon reads it back
+with the archive's data key (which it holds only then), authenticates every
+chunk, restores it into a scratch encrypted store and checks its integrity and
+audit chain, and records the archive's SHA-256 in ID.psbak.sha256.
+
+Without --recovery-key, asks the running daemon (control socket) to check the
+local archive ID in backup.local_directory without the recovery private key,
+which the daemon never holds: the header, every chunk's framing and length,
+exactly one final (trailer) chunk and nothing after it, that its SHA-256 is
+still the one recorded at its test restore, and whether the archive is
+wrapped for the configured recovery public key.
+
+ID "all" checks every local archive and, with backup.s3 configured, the
+newest one downloaded back from the bucket: what backup.verify_schedule runs
+(weekly by default). Damaged copies are logged (backup.verify_failed), open a
+backup_failure incident and make the exit status 1.
+
+With --recovery-key FILE (offline, no daemon needed), ID may also be an
+archive file or s3://BUCKET/KEY: every chunk is authenticated, the payload
+decompressed and checked against the trailer's SHA-256, restored into a
+scratch encrypted store in a private temporary directory, and PRAGMA
+integrity_check, page authentication and the audit chain are run; the scratch
+store is then deleted. A passphrase-protected key asks for its passphrase
+(terminal or --password-stdin).
+
+Exit status: 0 the archive is good, 1 it is not (the reason is printed),
+2 usage error.
+)";
+
 std::vector<Command> commands() {
   return {
       {"store init-key", {}, {kConfigOption, kKeyFileOption, {"--owner", true, "user to own the key (as root)"}},
@@ -671,6 +1028,20 @@ std::vector<Command> commands() {
        [](const Command&, Invocation& inv) { return call_and_print(inv, "backup run", {}, print_backup_run); }},
       {"backup list", {}, {}, "list the local backups with what the next prune keeps or deletes",
        [](const Command&, Invocation& inv) { return call_and_print(inv, "backup list", {}, print_backup_list); }},
+      {"backup verify", {"ID"},
+       {{"--recovery-key", true, "recovery private key PEM: full offline verification (ID may be a FILE or s3://)"},
+        kConfigOption, kPasswordStdin},
+       "check a backup, or all stored copies (via the daemon: structure and the digest of its test restore; "
+       "with --recovery-key: authenticate, restore to scratch, check)",
+       [](const Command&, Invocation& inv) { return backup_verify(inv); }},
+      {"backup restore", {},
+       {{"--archive", true, "the archive: FILE or s3://BUCKET/KEY (with backup.s3 from --config)"},
+        {"--recovery-key", true, "the recovery private key (PEM, possibly passphrase-protected)"},
+        {"--state-directory", true, "where to create the store (default: state_directory of the configuration)"},
+        {"--force", false, "replace an existing store (the daemon must be stopped)"}, kConfigOption, kKeyFileOption,
+        {"--owner", true, "as root: user to own the new files (default privstack)"}, kPasswordStdin},
+       "restore an archive into a new store (offline, daemon stopped; see backup restore --help)",
+       [](const Command&, Invocation& inv) { return backup_restore(inv); }},
       {"incidents list", {}, {{"--state", true, "open, acknowledged, resolved, unresolved (default) or all"}},
        "list incidents with severity, state and the breach-notification time left",
        [](const Command&, Invocation& inv) {
@@ -813,6 +1184,26 @@ void print_usage(FILE* out, const std::vector<Command>& cmds) {
                "\nExit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
+// privstackctl COMMAND --help: synopsis, options and, for the commands that
+// have one, the long description (the man page's text).
+void print_command_help(FILE* out, const Command& c) {
+  std::string synopsis = "privstackctl [--json] " + c.words;
+  for (const auto& p : c.positionals) synopsis += " " + p;
+  for (const auto& o : c.options) synopsis += " [" + o.name + (o.takes_value ? " VALUE]" : "]");
+  std::fprintf(out, "Usage: %s\n\n%s.\n\n", synopsis.c_str(), c.summary.c_str());
+  if (!c.options.empty()) {
+    std::fprintf(out, "Options:\n");
+    for (const auto& o : c.options) {
+      std::string name = o.name + (o.takes_value ? " VALUE" : "");
+      std::fprintf(out, "  %-26s %s\n", name.c_str(), o.help.c_str());
+    }
+    std::fprintf(out, "  %-26s %s\n\n", "--help", "show this help");
+  }
+  if (c.words == "backup restore") std::fputs(kBackupRestoreHelp, out);
+  else if (c.words == "backup verify") std::fputs(kBackupVerifyHelp, out);
+  else std::fprintf(out, "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -825,7 +1216,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
+    if ((a == "--help" || a == "-h") && rest.empty()) {
       print_usage(stdout, cmds);
       return 0;
     } else if (a == "--version") {
@@ -873,6 +1264,10 @@ int main(int argc, char** argv) {
 
   for (size_t i = chosen_words; i < rest.size(); ++i) {
     const std::string& a = rest[i];
+    if (a == "--help" || a == "-h") {
+      print_command_help(stdout, *chosen);
+      return 0;
+    }
     if (a.starts_with("--")) {
       std::string name = a.substr(2), value;
       bool inline_value = false;

@@ -467,6 +467,9 @@ struct ArchiveWriter::Impl {
   Sink sink;
   ArchiveHeader header;
   Bytes header_hash;
+  // Kept (zeroized with the writer) only so that ArchiveReader(source, writer)
+  // can read the finished archive back for the test restore at creation.
+  SecretBytes data_key;
   std::unique_ptr<Gcm> gcm;
   ZSTD_CCtx* zstd = nullptr;
   Bytes zout;      // zstd output scratch
@@ -540,7 +543,7 @@ ArchiveWriter::ArchiveWriter(Sink sink, std::span<const std::uint8_t> recovery_p
   h.archive_id = hex(random_bytes(16));
 
   // Fresh data key, wrapped for the recovery key with an ephemeral X25519 key.
-  SecretBytes data_key;
+  SecretBytes& data_key = w.data_key;
   data_key.bytes = random_bytes(kKeySize);
   Pkey recipient = x25519_public(recovery_public_key);
   Pkey ephemeral(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
@@ -700,6 +703,22 @@ ArchiveReader::ArchiveReader(Source source, std::span<const std::uint8_t> recove
   if (!unwrapper.open(r.header.wrap_nonce, wrap_aad(r.header.archive_id), r.header.wrapped_key, data_key.bytes))
     fail("the data key could not be unwrapped with this recovery key: the archive header is corrupted or the key is wrong");
   r.gcm = std::make_unique<Gcm>(data_key.bytes, false);
+  r.zstd = ZSTD_createDCtx();
+  if (!r.zstd) fail("zstd initialisation failed");
+}
+
+ArchiveReader::ArchiveReader(Source source, const ArchiveWriter& writer) : impl_(std::make_unique<Impl>()) {
+  const ArchiveWriter::Impl& w = *writer.impl_;
+  if (!w.finished) fail("internal error: an archive can only be read back once it is finished");
+  Impl& r = *impl_;
+  r.source = std::move(source);
+  RawHeader raw = read_raw_header(r.source);
+  r.header = std::move(raw.header);
+  r.header_hash = sha256(raw.bytes);
+  if (r.header_hash != w.header_hash || r.header.archive_id != w.header.archive_id)
+    fail("the archive read back is not the one just written (archive " + r.header.archive_id + ", expected " +
+         w.header.archive_id + ")");
+  r.gcm = std::make_unique<Gcm>(w.data_key.bytes, false);
   r.zstd = ZSTD_createDCtx();
   if (!r.zstd) fail("zstd initialisation failed");
 }

@@ -126,6 +126,7 @@ class ArchiveWriter {
   std::uint64_t bytes_out() const;  // archive bytes given to the sink so far
 
  private:
+  friend class ArchiveReader;  // reads back with the data key (the test restore at creation)
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -140,6 +141,11 @@ class ArchiveReader {
   // ArchiveError when the header is malformed or the key is not the one the
   // archive was made for.
   ArchiveReader(Source source, std::span<const std::uint8_t> recovery_private_key);
+  // Reads back the archive `writer` has just finished, with the writer's own
+  // data key: the appliance's test restore at creation, the only moment it
+  // can decrypt its own archive (it never holds the recovery private key).
+  // Throws ArchiveError when `source` is not that archive.
+  ArchiveReader(Source source, const ArchiveWriter& writer);
   ~ArchiveReader();
   ArchiveReader(const ArchiveReader&) = delete;
   ArchiveReader& operator=(const ArchiveReader&) = delete;

@@ -54,8 +54,15 @@ class BackupService {
   // The local archives (newest first) with the retention preview.
   boost::asio::awaitable<boost::json::object> list();
 
-  // Runs backups per backup.schedule until `stopping` is set; a run missed
-  // while the daemon was down runs at start-up.
+  // The keyless check of every stored copy (what backup.verify_schedule
+  // runs): each local archive, and the newest one downloaded back from the
+  // bucket, must still have the SHA-256 recorded at its test restore.
+  // Damaged copies are logged (backup.verify_failed) and listed in the
+  // result; never runs alongside a backup.
+  boost::asio::awaitable<boost::json::object> verify_stored(std::string actor, std::string source);
+  // Runs backups per backup.schedule, and verify_stored() per
+  // backup.verify_schedule, until `stopping` is set; a backup missed while
+  // the daemon was down runs at start-up.
   boost::asio::awaitable<void> schedule_loop(std::function<bool()> stopping);
 
   void register_routes(http::Router& router);

@@ -220,19 +220,20 @@ SnapshotResult snapshot_store(store::Store& store, const Sink& sink, std::span<c
       Raw q(c.native(), "SELECT COUNT(*) FROM store_migrations");
       meta.schema_version = q.step() ? sqlite3_column_int(q.get(), 0) : 0;
     }
-    ArchiveWriter writer(sink, recovery_public_key, meta);
+    auto writer = std::make_unique<ArchiveWriter>(sink, recovery_public_key, meta);
     std::uint64_t payload = 0;
     std::function<void(std::string_view)> out = [&](std::string_view piece) {
-      writer.write(piece);
+      writer->write(piece);
       payload += piece.size();
       if (progress) progress(payload);
     };
     dump_sql(c, out);
-    writer.finish();
+    writer->finish();
     SnapshotResult r;
-    r.header = writer.header();
+    r.header = writer->header();
     r.payload_bytes = payload;
-    r.archive_bytes = writer.bytes_out();
+    r.archive_bytes = writer->bytes_out();
+    r.writer = std::move(writer);
     return r;
   });
 }
@@ -260,6 +261,15 @@ RestoreResult restore_archive(const Source& source, std::span<const std::uint8_t
     throw ArchiveError("restore: " + database.string() + " already exists; refusing to overwrite it");
   }
   ArchiveReader reader(source, recovery_private_key);
+  return restore_archive(reader, database, key_file);
+}
+
+RestoreResult restore_archive(ArchiveReader& reader, const std::filesystem::path& database,
+                              const std::filesystem::path& key_file) {
+  std::error_code ec;
+  if (std::filesystem::exists(database, ec)) {
+    throw ArchiveError("restore: " + database.string() + " already exists; refusing to overwrite it");
+  }
   RestoreResult result;
   result.header = reader.header();
 
@@ -278,6 +288,7 @@ RestoreResult restore_archive(const Source& source, std::span<const std::uint8_t
       options.database = scratch;
       options.key = store::KeyLocation{key_file, false};
       options.readers = 1;
+      options.scratch = true;
       auto st = store::Store::open(options);
       st->write([&](store::Connection& c) {
         sqlite3* db = c.native();

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,11 @@ struct SnapshotResult {
   ArchiveHeader header;
   std::uint64_t payload_bytes = 0;
   std::uint64_t archive_bytes = 0;
+  // The finished writer, which still holds the archive's data key: only for
+  // ArchiveReader(source, *writer), the test restore at creation. Reset it
+  // as soon as that is done (the key is zeroized with it). Its sink must not
+  // be called again.
+  std::unique_ptr<ArchiveWriter> writer;
 };
 
 // Takes a snapshot of `store` into an archive written to `sink`, wrapped for
@@ -63,5 +69,9 @@ struct RestoreResult {
 // store::Error) is thrown.
 RestoreResult restore_archive(const Source& source, std::span<const std::uint8_t> recovery_private_key,
                               const std::filesystem::path& database, const std::filesystem::path& key_file);
+// The same from an open reader (e.g. ArchiveReader(source, writer), the
+// test restore of an archive just written).
+RestoreResult restore_archive(ArchiveReader& reader, const std::filesystem::path& database,
+                              const std::filesystem::path& key_file);
 
 }  // namespace privstack::backup

@@ -315,6 +315,7 @@ const std::vector<KeySpec<Config>>& config_keys() {
       {"auth.lockout_duration", PRIVSTACK_FIELD(auth.lockout_duration)},
       {"auth.require_totp_for_roles", PRIVSTACK_FIELD(auth.require_totp_for_roles), {.check = check_role}},
       {"backup.schedule", PRIVSTACK_FIELD(backup.schedule), {.check = check_schedule}},
+      {"backup.verify_schedule", PRIVSTACK_FIELD(backup.verify_schedule), {.check = check_schedule}},
       {"backup.local_directory", PRIVSTACK_FIELD(backup.local_directory)},
       {"backup.retention.daily", PRIVSTACK_FIELD(backup.retention.daily), {.min = 0, .max = 1000}},
       {"backup.retention.weekly", PRIVSTACK_FIELD(backup.retention.weekly), {.min = 0, .max = 1000}},

@@ -74,6 +74,9 @@ struct Config {
 
   struct Backup {
     std::string schedule = "daily 02:00";
+    // When the stored archives are checked again (docs/operations.md,
+    // "Verifying a backup"); "off" disables it.
+    std::string verify_schedule = "weekly sun 04:00";
     std::filesystem::path local_directory = "/var/lib/privstack/backups";
     struct Retention {
       int daily = 5;

@@ -960,6 +960,7 @@ void Store::migrate(std::string_view module, std::span<const Migration> migratio
     c.exec("INSERT INTO store_migrations (module, version, applied_at) VALUES (?1, ?2, strftime('%s','now'))", module,
            v);
     tx.commit();
+    if (impl_->options.scratch) continue;
     log::emit(log::events::store_migrated,
               "store schema of " + std::string(module) + " migrated to version " + std::to_string(v),
               {{"MODULE", std::string(module)}, {"SCHEMA_VERSION", v}});

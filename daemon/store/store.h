@@ -323,6 +323,10 @@ struct Options {
   std::chrono::milliseconds busy_timeout{5000};
   // When false, a missing database file is an error instead of being created.
   bool create = true;
+  // A throw-away store (the scratch store of a backup's test restore): its
+  // migrations are not announced in the journal, where they would read as
+  // the appliance's own store changing.
+  bool scratch = false;
 };
 
 struct CheckReport {

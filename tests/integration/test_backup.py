@@ -132,6 +132,13 @@ def test_backup_without_recovery_key_fails_cleanly(daemon_factory):
     d.start()
     r = d.ctl("backup", "run", check=False)
     assert r.returncode == 1 and "recovery_public_key" in r.stderr
+    # Over HTTPS: a configuration problem (409 with the reason), not a 500.
+    add_user(d, "opal", "operator", "Operator-Pass-123!")
+    op = Client(d)
+    assert login_retrying(op, "opal", "Operator-Pass-123!")[0] == 201
+    status, doc = op.request("POST", "/api/v1/backups")
+    assert status == 409, (status, doc)
+    assert "recovery_public_key" in doc["detail"], doc
     backups = d.dir / "backups"
     assert not backups.exists() or list(backups.iterdir()) == []
     status = json.loads(d.ctl("--json", "status").stdout)

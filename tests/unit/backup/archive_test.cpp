@@ -283,6 +283,46 @@ TEST(Archive, SplicedArchivesRefused) {
   EXPECT_NE(err.find("after the final chunk"), std::string::npos) << err;
 }
 
+// The daemon's test restore at creation: the finished writer (which still
+// holds the data key) reads its own archive back, and only that archive.
+TEST(Archive, WriterReadsBackItsOwnArchiveOnly) {
+  const std::string plain = payload(700 * 1024, 5);
+  Bytes out;
+  ArchiveWriter w([&](std::span<const std::uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); }, keys().pub,
+                  metadata());
+  w.write(plain);
+  EXPECT_THROW(ArchiveReader(memory_source(out), w), ArchiveError);  // not finished yet
+  w.finish();
+  {
+    ArchiveReader r(memory_source(out), w);
+    std::string back;
+    std::vector<std::uint8_t> buf(8192);
+    while (std::size_t n = r.read(buf)) back.append(reinterpret_cast<const char*>(buf.data()), n);
+    EXPECT_EQ(back, plain);
+    EXPECT_EQ(r.header().archive_id, w.header().archive_id);
+  }
+  // A flipped byte in a chunk fails authentication under the writer's key too.
+  Bytes damaged = out;
+  damaged[chunk_offsets(out)[1] + 20] ^= 0x01;
+  try {
+    ArchiveReader r(memory_source(damaged), w);
+    std::vector<std::uint8_t> buf(8192);
+    while (r.read(buf) != 0) {
+    }
+    ADD_FAILURE() << "a damaged archive read back without error";
+  } catch (const ArchiveError& e) {
+    EXPECT_NE(std::string(e.what()).find("failed authentication"), std::string::npos) << e.what();
+  }
+  // Another archive (same recovery key) is not this writer's.
+  Bytes other = make_archive(plain, keys().pub);
+  try {
+    ArchiveReader r(memory_source(other), w);
+    ADD_FAILURE() << "another archive was accepted";
+  } catch (const ArchiveError& e) {
+    EXPECT_NE(std::string(e.what()).find("not the one just written"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Archive, OptionsValidated) {
   Bytes out;
   auto sink = [&](std::span<const std::uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); };

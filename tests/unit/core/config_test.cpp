@@ -108,6 +108,7 @@ TEST(ConfigTest, EmptyTextGivesDefaults) {
     EXPECT_EQ(c.auth.lockout_duration, seconds(900));
     EXPECT_TRUE(c.auth.require_totp_for_roles.empty());
     EXPECT_EQ(c.backup.schedule, "daily 02:00");
+    EXPECT_EQ(c.backup.verify_schedule, "weekly sun 04:00");
     EXPECT_EQ(c.backup.local_directory, "/var/lib/privstack/backups");
     EXPECT_EQ(c.backup.retention.daily, 5);
     EXPECT_EQ(c.backup.retention.weekly, 4);
@@ -669,6 +670,10 @@ TEST(ConfigTest, SchedulesAreParsedAtLoad) {
   auto bad_backup = check("backup:\n  schedule: fortnightly\n");
   ASSERT_EQ(bad_backup.size(), 1u);
   EXPECT_THAT(bad_backup[0], HasSubstr("backup.schedule:"));
+  auto bad_verify = check("backup:\n  verify_schedule: weekly someday\n");
+  ASSERT_EQ(bad_verify.size(), 1u);
+  EXPECT_THAT(bad_verify[0], HasSubstr("backup.verify_schedule:"));
+  EXPECT_THAT(check("backup:\n  verify_schedule: \"off\"\n"), IsEmpty());
   EXPECT_THAT(check("backup:\n  schedule: weekly mon,thu 01:30\nhost_audit:\n  schedule: every 30m\n"), IsEmpty());
 }
 
