@@ -415,6 +415,9 @@ test('wallet: initialize, unlock, issue a batch, verify a credential (when this 
   await page.click('#issue-batch');
   await page.waitForSelector('#issue-result .alert.ok', { timeout: 60_000 });
   assert.match(await page.textContent('#issue-result'), /Issued 2 credentials/);
+  // The batches card shows the new batch without a reload.
+  await page.waitForFunction(() => [...document.querySelectorAll('#wallet-batches tbody tr')]
+    .some((tr) => tr.cells.length > 2 && tr.cells[2].textContent.trim() === '2'));
   const credentialId = await page.evaluate(async () => {
     const doc = await (await fetch('/api/v1/results?status=passed', { credentials: 'same-origin' })).json();
     return doc.items.find((r) => r.credential_id).credential_id;

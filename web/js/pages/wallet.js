@@ -62,8 +62,11 @@ export default async function render(main, ctx) {
     clear(workArea);
     if (st === 'uninitialized') { initFlow(workArea, ctx, refresh); return; }
     if (st === 'locked') workArea.append(unlockCard(refresh, w));
-    if (ctx.can('wallet.issue')) workArea.append(await issueCard(st, refresh));
-    workArea.append(deriveCard(), verifyCard(), await batchesCard());
+    // The batches card is re-read after each issuance, not only on reload.
+    const batchesSlot = h('div', { id: 'wallet-batches' }, await batchesCard());
+    const reloadBatches = async () => batchesSlot.replaceChildren(await batchesCard());
+    if (ctx.can('wallet.issue')) workArea.append(await issueCard(st, refresh, reloadBatches));
+    workArea.append(deriveCard(), verifyCard(), batchesSlot);
   }
 
   await refresh();
@@ -175,7 +178,7 @@ function unlockCard(refresh, w) {
 
 // ---- issue ----------------------------------------------------------------------------
 
-async function issueCard(st, refresh) {
+async function issueCard(st, refresh, onIssued) {
   const box = card('Issue credentials');
   if (st !== 'unlocked') {
     box.append(h('p', { class: 'muted' }, 'Unlock the wallet to issue credentials.'));
@@ -234,6 +237,7 @@ async function issueCard(st, refresh) {
             ? h('p', null, h('a', { href: `/api/v1/credentials/${encodeURIComponent(batches[0].credentials[0].id || pick(batches[0].credentials[0], 'credential.id') || '')}`, download: 'credential.json' }, 'Download the first credential'))
             : null));
         toast(`Issued ${count} credentials.`, 'ok');
+        if (onIssued) await onIssued();
       } catch (err) {
         progressText.textContent = `Stopped after ${progress.value} of ${list.length}.`;
         out.append(errorBox(err));
