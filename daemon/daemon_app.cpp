@@ -577,7 +577,9 @@ struct DaemonApp::Impl {
       hostaudit_pool = std::make_unique<asio::thread_pool>(1);
       hostaudit = std::make_unique<hostaudit::HostAuditService>(*store, audit_log.get(), hostaudit_pool->get_executor(),
                                                                 [this] { return current_config(); });
-      backup_pool = std::make_unique<asio::thread_pool>(1);
+      // Two threads: one for a run (which `running` keeps to one at a time),
+      // one so that listings and the progress of that run answer during it.
+      backup_pool = std::make_unique<asio::thread_pool>(2);
       backup = std::make_unique<backup::BackupService>(*store, audit_log.get(), backup_pool->get_executor(),
                                                        [this] { return current_config(); }, &health);
       incidents = std::make_unique<incidents::IncidentService>(*store, [this] { return current_config(); });

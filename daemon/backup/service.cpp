@@ -373,6 +373,24 @@ struct BackupService::Impl {
     S3Client client(sc);
     set_phase("uploading");
     progress_bytes = 0;
+    // A multipart upload under our prefix that is still open was left by an
+    // interrupted run (crash, kill -9, power loss: one upload runs at a time
+    // and each prefix belongs to one appliance). Abort it, so that its parts
+    // stop costing storage, before uploading anew.
+    // Best effort: credentials without s3:ListBucketMultipartUploads still
+    // upload (the bucket's lifecycle rule then has to clean up).
+    json::array aborted;
+    try {
+      for (const auto& [stale_key, upload_id] : client.list_multipart_uploads(s3_prefix(c))) {
+        std::string name = stale_key.substr(std::min(stale_key.size(), s3_prefix(c).size()));
+        if (name.find('/') != std::string::npos || !is_archive_name(name)) continue;
+        client.abort_multipart_upload(stale_key, upload_id);
+        aborted.push_back(json::value(stale_key));
+      }
+    } catch (const std::exception& e) {
+      up["stale_uploads_error"] = e.what();
+    }
+    if (!aborted.empty()) up["aborted_stale_uploads"] = std::move(aborted);
     std::FILE* f = std::fopen(a.path.c_str(), "rb");
     if (f == nullptr) throw std::runtime_error("cannot read " + a.path.string());
     std::uint64_t verified = 0;
@@ -456,6 +474,11 @@ struct BackupService::Impl {
       for (const auto& entry : fs::directory_iterator(dir)) {
         std::string name = entry.path().filename().string();
         if (name.starts_with('.') && name.ends_with(kPartial)) fs::remove(entry.path(), ec);
+      }
+      // ...and the scratch stores of an interrupted test restore (no run is
+      // in progress: `running` admits one at a time).
+      for (const auto& entry : fs::directory_iterator(c.state_directory, ec)) {
+        if (entry.path().filename().string().starts_with("privstack-verify-")) fs::remove_all(entry.path(), ec);
       }
       std::int64_t started = now_unix();
       temp = dir / ("." + utc_stamp(started, "%Y%m%dT%H%M%SZ") + "-" + std::to_string(::getpid()) +

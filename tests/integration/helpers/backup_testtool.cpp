@@ -5,7 +5,7 @@
 //   backup_testtool archive-write PUBLIC_PEM IN OUT       (payload file -> archive)
 //   backup_testtool archive-read PRIVATE_PEM IN OUT       (archive -> payload; OUT only on success)
 //   backup_testtool s3 mb | put KEY FILE | upload KEY FILE [PART_MIB] | get KEY FILE | head KEY
-//                      | list PREFIX | delete KEY | uploads PREFIX
+//                      | list PREFIX | delete KEY | uploads PREFIX | start-upload KEY (left open)
 //     S3 settings from S3_ENDPOINT, S3_BUCKET, S3_REGION (us-east-1), S3_ALLOWED_REGIONS
 //     (comma list), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, S3_MAX_ATTEMPTS.
 // Errors: message on stderr, exit 1.
@@ -103,6 +103,13 @@ int s3(int argc, char** argv) {
   }
   if (cmd == "list" && argc == 4) {
     for (const auto& o : client.list_objects(argv[3])) std::cout << o.key << " " << o.size << " " << o.etag << "\n";
+    return 0;
+  }
+  if (cmd == "start-upload" && argc == 4) {  // one part, never completed: what a crash leaves
+    std::string id = client.create_multipart_upload(argv[3]);
+    std::vector<std::uint8_t> part(5 * 1024 * 1024, 0x5a);
+    client.upload_part(argv[3], id, 1, part);
+    std::cout << id << "\n";
     return 0;
   }
   if (cmd == "uploads" && argc == 4) {
