@@ -493,6 +493,27 @@ test('every other page renders for the administrator', async () => {
   await page.click('.sidebar a[data-route="audit"]');
   await page.waitForFunction(() => document.body.dataset.page === 'audit');
   await snap('tablet-audit');
+  // A toast at tablet width: the page scrolled to its end leaves every
+  // control clear of it, and its x button dismisses it at once.
+  await page.evaluate(async () => (await import('./js/ui.js')).toast('A long notification to check the tablet layout ' +
+    'with text that wraps over more than one line of the toast area.', 'ok'));
+  await page.waitForSelector('#toasts .toast');
+  await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+  const covered = await page.evaluate(() => {
+    const boxes = [...document.querySelectorAll('#toasts .toast')].map((t) => t.getBoundingClientRect());
+    return [...document.querySelectorAll('main button, main a, main input, main select')].filter((el) => {
+      const r = el.getBoundingClientRect();
+      return r.width && r.bottom > 0 && r.top < innerHeight &&
+        boxes.some((b) => r.left < b.right && b.left < r.right && r.top < b.bottom && b.top < r.bottom);
+    }).map((el) => el.textContent.trim() || el.name || el.tagName);
+  });
+  await snap('tablet-toast');
+  assert.deepEqual(covered, [], 'controls under a toast at the end of the page (tablet width)');
+  const shown = await page.locator('#toasts .toast').count();
+  assert.ok(shown >= 1 && shown <= 3, `${shown} toasts shown (at most 3)`);
+  for (let i = 0; i < shown; i += 1) await page.click('#toasts .toast-close >> nth=-1');
+  assert.equal(await page.locator('#toasts .toast').count(), 0, 'the x buttons dismiss the toasts');
+  assert.equal(await page.evaluate(() => document.body.classList.contains('has-toasts')), false);
   await page.setViewportSize({ width: 1366, height: 860 });
 });
 

@@ -207,11 +207,25 @@ export function markFieldErrors(form, err) {
   }
 }
 
+// A transient message; at most three show at once (the oldest goes). Each
+// can be dismissed at once (its x button). While any is shown the body has
+// `has-toasts` and --toasts-height, with which narrow screens (no sidebar
+// to hold them) pad the page so its last controls scroll clear of them.
+const MAX_TOASTS = 3;
 export function toast(message, kind = '') {
   const area = document.getElementById('toasts');
-  const t = h('div', { class: `toast ${kind}` }, message);
+  const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss notification' }, '\u00d7');
+  const t = h('div', { class: `toast ${kind}` }, h('span', { class: 'toast-text' }, message), close);
+  const layout = () => {
+    document.body.classList.toggle('has-toasts', area.children.length > 0);
+    document.body.style.setProperty('--toasts-height', `${area.offsetHeight}px`);
+  };
+  const remove = () => { t.remove(); layout(); };
+  close.addEventListener('click', remove);
   area.append(t);
-  setTimeout(() => t.remove(), kind === 'error' ? 8000 : 4000);
+  while (area.children.length > MAX_TOASTS) area.firstElementChild.remove();
+  layout();
+  setTimeout(remove, kind === 'error' ? 8000 : 4000);
 }
 
 // A button that copies `getText()` to the clipboard.
