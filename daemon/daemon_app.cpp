@@ -524,6 +524,7 @@ struct DaemonApp::Impl {
     log::emit(log::events::daemon_stopping, "stopping; draining in-flight requests");
     server->shutdown();
     control->stop();
+    if (backup) backup->cancel();
     auto deadline = std::chrono::steady_clock::now() + kDrainDeadline;
     asio::steady_timer timer(io);
     while (server->open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {

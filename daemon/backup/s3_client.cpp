@@ -14,6 +14,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <chrono>
+#include <ctime>
 #include <random>
 #include <thread>
 
@@ -185,6 +187,8 @@ S3Client::S3Client(S3Config config) : config_(std::move(config)) {
                       "\": it is not in backup.allowed_regions (" + list + ")",
                   0, "RegionNotAllowed");
   }
+  if (config_.lock_retain_days > 0 && config_.lock_mode != "GOVERNANCE" && config_.lock_mode != "COMPLIANCE")
+    throw std::invalid_argument("S3 Object Lock mode must be GOVERNANCE or COMPLIANCE");
   std::string ep = config_.endpoint;
   if (ep.rfind("https://", 0) == 0) {
     tls_ = true;
@@ -305,9 +309,38 @@ S3Client::Response S3Client::checked(const std::string& method, const std::strin
   }
 }
 
+namespace {
+// 2026-12-23T09:00:00Z, the form Object Lock dates take.
+std::string utc_text(std::chrono::system_clock::time_point when) {
+  std::time_t t = std::chrono::system_clock::to_time_t(when);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+}  // namespace
+
+std::string S3Client::lock_retain_until() const {
+  if (config_.lock_retain_days <= 0) return {};
+  return utc_text(std::chrono::system_clock::now() + std::chrono::hours(24) * config_.lock_retain_days);
+}
+
+sigv4::Pairs S3Client::write_headers() const {
+  sigv4::Pairs h;
+  if (config_.bucket_owner_full_control) h.emplace_back("x-amz-acl", "bucket-owner-full-control");
+  if (config_.lock_retain_days > 0) {
+    h.emplace_back("x-amz-object-lock-mode", config_.lock_mode);
+    h.emplace_back("x-amz-object-lock-retain-until-date", lock_retain_until());
+  }
+  return h;
+}
+
 void S3Client::put_object(const std::string& key, std::span<const std::uint8_t> data) {
   std::string md5 = md5_raw(data);
-  Response r = checked("PUT", key, {}, data, {{"content-md5", base64(md5)}});
+  sigv4::Pairs headers = write_headers();
+  headers.emplace_back("content-md5", base64(md5));  // also what Object Lock requires on a PUT
+  Response r = checked("PUT", key, {}, data, headers);
   if (unquote(r.header("ETag")) != hex(md5) && !r.header("ETag").empty())
     throw S3Error("S3 PUT " + key + ": the server's ETag does not match the data sent", 0, "BadDigest");
 }
@@ -353,8 +386,39 @@ std::vector<S3Object> S3Client::list_objects(const std::string& prefix) {
   return out;
 }
 
+void S3Client::put_object_retention(const std::string& key) {
+  if (config_.lock_retain_days <= 0) return;
+  std::string body = "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>" + config_.lock_mode +
+                     "</Mode><RetainUntilDate>" + lock_retain_until() + "</RetainUntilDate></Retention>";
+  std::span<const std::uint8_t> data(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
+  checked("PUT", key, {{"retention", ""}}, data, {{"content-md5", base64(md5_raw(data))}});
+}
+
+void S3Client::check_object_retention(const std::string& key) {
+  if (config_.lock_retain_days <= 0) return;
+  std::string mode, until;
+  try {
+    Response r = checked("GET", key, {{"retention", ""}}, {});
+    mode = first(r.body, "Mode");
+    until = first(r.body, "RetainUntilDate");
+  } catch (const S3Error& e) {
+    if (e.status() != 404) throw;  // 404 ObjectLockConfigurationNotFoundError: no retention on it
+  }
+  // An hour's slack for the time the upload took; dates compare as text
+  // in this format (2026-12-23T09:00:00, any fraction or zone after it).
+  std::string at_least = utc_text(std::chrono::system_clock::now() +
+                                      std::chrono::hours(24) * config_.lock_retain_days - std::chrono::hours(1))
+                             .substr(0, 19);
+  if (mode != config_.lock_mode || until.size() < 19 || until.substr(0, 19) < at_least) {
+    throw S3Error("S3 upload of " + key + ": Object Lock retention was not applied (the server reports mode '" +
+                      mode + "', retain until '" + until + "'; the bucket needs Object Lock enabled and the "
+                      "credentials s3:PutObjectRetention and s3:GetObjectRetention)",
+                  0, "ObjectLockNotApplied");
+  }
+}
+
 std::string S3Client::create_multipart_upload(const std::string& key) {
-  Response r = checked("POST", key, {{"uploads", ""}}, {});
+  Response r = checked("POST", key, {{"uploads", ""}}, {}, write_headers());
   std::string id = first(r.body, "UploadId");
   if (id.empty()) throw S3Error("S3 CreateMultipartUpload " + key + ": no UploadId in the answer", r.status, "");
   return id;
@@ -455,7 +519,7 @@ void S3StreamUpload::write(std::span<const std::uint8_t> data) {
   }
 }
 
-std::uint64_t S3StreamUpload::finish() {
+std::uint64_t S3StreamUpload::finish(bool head_check) {
   if (done_) throw std::logic_error("upload already finished");
   std::string expected_etag;
   if (upload_id_.empty()) {
@@ -465,6 +529,7 @@ std::uint64_t S3StreamUpload::finish() {
   } else {
     if (!buffer_.empty()) flush_part();
     client_.complete_multipart_upload(key_, upload_id_, parts_);
+    client_.put_object_retention(key_);  // a no-op without Object Lock
     // Do not trust the Complete answer's ETag (RGW leaves it empty): the
     // ETag of a multipart object is MD5(concatenated part MD5s)-N.
     std::string concat;
@@ -476,6 +541,8 @@ std::uint64_t S3StreamUpload::finish() {
                     "-" + std::to_string(parts_.size());
   }
   done_ = true;
+  client_.check_object_retention(key_);  // a no-op without Object Lock
+  if (!head_check) return total_;
   auto head = client_.head_object(key_);
   if (!head) throw S3Error("S3 upload of " + key_ + ": the object is missing after the upload", 404, "NoSuchKey");
   if (head->size != total_)

@@ -235,6 +235,11 @@ struct BackupService::Impl {
   std::mutex mutex;  // guards phase, last_run
   std::string phase;
   std::atomic<std::uint64_t> progress_bytes{0};
+  std::atomic<bool> cancelled{false};
+
+  void check_cancelled() const {
+    if (cancelled) throw std::runtime_error("cancelled: privstackd is stopping");
+  }
   std::optional<json::object> last_run;
 
   void set_phase(std::string p) {
@@ -347,6 +352,9 @@ struct BackupService::Impl {
     s.bucket = c.backup.s3.bucket;
     s.path_style = c.backup.s3.path_style;
     s.ca_file = c.backup.s3.ca_file.string();
+    s.lock_mode = c.backup.s3.object_lock.mode == "governance" ? "GOVERNANCE" : "COMPLIANCE";
+    s.lock_retain_days = c.backup.s3.object_lock.retain_days;
+    s.bucket_owner_full_control = c.backup.s3.put_only;
     s.allowed_regions = c.backup.allowed_regions;
     s.credentials.access_key_id = c.backup.s3.access_key_id;
     if (!c.backup.s3.secret_access_key_file.empty()) {
@@ -379,8 +387,10 @@ struct BackupService::Impl {
     // stop costing storage, before uploading anew.
     // Best effort: credentials without s3:ListBucketMultipartUploads still
     // upload (the bucket's lifecycle rule then has to clean up).
+    const bool put_only = c.backup.s3.put_only;
     json::array aborted;
     try {
+      if (put_only) throw std::runtime_error("backup.s3.put_only: left to the bucket's lifecycle rule");
       for (const auto& [stale_key, upload_id] : client.list_multipart_uploads(s3_prefix(c))) {
         std::string name = stale_key.substr(std::min(stale_key.size(), s3_prefix(c).size()));
         if (name.find('/') != std::string::npos || !is_archive_name(name)) continue;
@@ -398,6 +408,7 @@ struct BackupService::Impl {
       S3StreamUpload upload(client, key);
       std::vector<std::uint8_t> buf(1 << 20);
       while (std::size_t n = std::fread(buf.data(), 1, buf.size(), f)) {
+        check_cancelled();
         upload.write(std::span(buf.data(), n));
         progress_bytes += n;
       }
@@ -405,7 +416,7 @@ struct BackupService::Impl {
       std::fclose(f);
       f = nullptr;
       if (read_error) throw std::runtime_error("cannot read " + a.path.string());
-      verified = upload.finish();
+      verified = upload.finish(!put_only);
     } catch (...) {
       if (f) std::fclose(f);
       throw;
@@ -417,6 +428,18 @@ struct BackupService::Impl {
     }
     up["state"] = "uploaded";
     up["bytes"] = verified;
+    if (std::string until = client.lock_retain_until(); !until.empty()) {
+      up["object_lock"] = json::object{{"mode", sc.lock_mode}, {"retain_days", sc.lock_retain_days}};
+    }
+    if (put_only) {
+      // These credentials cannot list or delete: the bucket's lifecycle
+      // rules (and Object Lock) keep the remote history.
+      up["verified_by"] = "Content-MD5 of every part";
+      up["pruned"] = json::array();
+      up["retention"] = "bucket lifecycle rules (backup.s3.put_only)";
+      return up;
+    }
+    up["verified_by"] = "HEAD: size and ETag";
     // Remote retention, from the bucket's real contents.
     set_phase("pruning remote");
     std::vector<RetentionItem> items;
@@ -492,7 +515,8 @@ struct BackupService::Impl {
       }
       SnapshotResult snap;
       try {
-        Sink sink = [f, &temp](std::span<const std::uint8_t> b) {
+        Sink sink = [this, f, &temp](std::span<const std::uint8_t> b) {
+          check_cancelled();
           if (std::fwrite(b.data(), 1, b.size(), f) != b.size()) {
             throw std::runtime_error("cannot write " + temp.string() + ": " + std::strerror(errno));
           }
@@ -522,7 +546,11 @@ struct BackupService::Impl {
         if (rf == nullptr) throw std::runtime_error("cannot read back " + temp.string() + ": " + std::strerror(errno));
         try {
           HashingFile hashing(rf);
-          ArchiveReader reader(hashing.source(), *snap.writer);
+          Source read = [this, inner = hashing.source()](std::span<std::uint8_t> b) {
+            check_cancelled();
+            return inner(b);
+          };
+          ArchiveReader reader(read, *snap.writer);
           json::object tested = test_restore(reader, c.state_directory);
           digest = hashing.finish();
           test_restore_ms = tested.at("duration_ms").as_int64();
@@ -766,6 +794,7 @@ struct BackupService::Impl {
     int damaged = 0;
     auto archives = scan(dir);
     for (const auto& a : archives) {
+      check_cancelled();  // between copies: a cancelled check is not a damaged copy
       json::object r{{"id", a.id}, {"place", "local"}};
       try {
         json::object d = check_stored_copy(a.path, read_digest(a.path));
@@ -781,7 +810,10 @@ struct BackupService::Impl {
     }
     // The bucket: the newest archive with a recorded digest, downloaded into
     // a partial file (removed afterwards, and by the next run after a crash).
-    if (!c.backup.s3.endpoint.empty()) {
+    json::object doc_extra;
+    if (!c.backup.s3.endpoint.empty() && c.backup.s3.put_only) {
+      doc_extra["s3"] = "not checked: backup.s3.put_only credentials cannot read the bucket";
+    } else if (!c.backup.s3.endpoint.empty()) {
       const LocalArchive* newest = nullptr;
       for (const auto& a : archives) {
         if (a.good && read_digest(a.path)) {
@@ -825,6 +857,7 @@ struct BackupService::Impl {
       }
     }
     json::object doc{{"checked", checked.size()}, {"damaged", damaged}, {"archives", std::move(checked)}};
+    for (auto& [k, v] : doc_extra) doc[k] = v;
     if (damaged == 0) {
       log::emit(log::events::backup_verified,
                 "stored backups verified: " + std::to_string(doc.at("checked").as_uint64()) + " copies intact",
@@ -844,6 +877,8 @@ BackupService::BackupService(store::Store& store, audit::AuditLog* audit, asio::
 }
 
 BackupService::~BackupService() = default;
+
+void BackupService::cancel() { impl_->cancelled = true; }
 
 asio::awaitable<json::object> BackupService::run(std::string trigger, std::string actor, std::string source) {
   auto impl = impl_;

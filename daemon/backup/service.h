@@ -64,6 +64,10 @@ class BackupService {
   // backup.verify_schedule, until `stopping` is set; a backup missed while
   // the daemon was down runs at start-up.
   boost::asio::awaitable<void> schedule_loop(std::function<bool()> stopping);
+  // The daemon is stopping: a backup or verification in progress ends at
+  // its next chunk (the run fails with "cancelled"; nothing partial is kept,
+  // and the next run starts afresh) instead of holding the stop for minutes.
+  void cancel();
 
   void register_routes(http::Router& router);
   void register_control(http::ControlServer& control);

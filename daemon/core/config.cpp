@@ -133,6 +133,25 @@ std::optional<std::string> check_role(const std::string& value) {
   return message;
 }
 
+std::optional<std::string> check_lock_mode(const std::string& value) {
+  if (value == "compliance" || value == "governance") return std::nullopt;
+  return "unknown Object Lock mode '" + value + "'; expected compliance or governance";
+}
+
+// An address that cannot split a header: the mail module writes it into
+// To:/From: as it is (incidents/mail.h).
+std::optional<std::string> check_mail_address(const std::string& a) {
+  auto at = a.find('@');
+  bool ok = !a.empty() && a.size() <= 254 && at != 0 && at != std::string::npos && at + 1 < a.size() &&
+            a.find('@', at + 1) == std::string::npos;
+  for (char c : a) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7F || std::string_view(",<>\"();:\\[]").find(c) != std::string_view::npos) ok = false;
+  }
+  if (ok) return std::nullopt;
+  return "'" + a + "' is not a plain email address (local@domain, without a display name or spaces)";
+}
+
 std::optional<std::string> check_not_empty(const std::string& value) {
   if (value.empty()) return "must not be empty";
   return std::nullopt;
@@ -329,12 +348,18 @@ const std::vector<KeySpec<Config>>& config_keys() {
       {"backup.s3.secret_access_key_file", PRIVSTACK_FIELD(backup.s3.secret_access_key_file), {.file = FileCheck::secret}},
       {"backup.s3.path_style", PRIVSTACK_FIELD(backup.s3.path_style)},
       {"backup.s3.ca_file", PRIVSTACK_FIELD(backup.s3.ca_file), {.file = FileCheck::must_exist}},
+      {"backup.s3.put_only", PRIVSTACK_FIELD(backup.s3.put_only)},
+      {"backup.s3.object_lock.mode", PRIVSTACK_FIELD(backup.s3.object_lock.mode), {.check = check_lock_mode}},
+      {"backup.s3.object_lock.retain_days", PRIVSTACK_FIELD(backup.s3.object_lock.retain_days), {.min = 0, .max = 36500}},
       {"backup.allowed_regions", PRIVSTACK_FIELD(backup.allowed_regions), {.check = check_not_empty}},
       {"host_audit.schedule", PRIVSTACK_FIELD(host_audit.schedule), {.check = check_schedule}},
       {"host_audit.allowed_ports", PRIVSTACK_FIELD(host_audit.allowed_ports)},
       {"notifications.webhook.url", PRIVSTACK_FIELD(notifications.webhook.url), {.check = check_outbound_url}},
       {"notifications.webhook.secret_file", PRIVSTACK_FIELD(notifications.webhook.secret_file), {.file = FileCheck::secret}},
       {"notifications.webhook.ca_file", PRIVSTACK_FIELD(notifications.webhook.ca_file), {.file = FileCheck::must_exist}},
+      {"notifications.email.to", PRIVSTACK_FIELD(notifications.email.to), {.check = check_mail_address}},
+      {"notifications.email.from", PRIVSTACK_FIELD(notifications.email.from), {.check = check_mail_address}},
+      {"notifications.email.sendmail", PRIVSTACK_FIELD(notifications.email.sendmail)},
       {"wallet.issuance_window", PRIVSTACK_FIELD(wallet.issuance_window)},
       {"incidents.window", PRIVSTACK_FIELD(incidents.window)},
       {"incidents.login_failure_threshold", PRIVSTACK_FIELD(incidents.login_failure_threshold), {.min = 1, .max = 100000}},

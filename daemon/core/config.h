@@ -93,6 +93,16 @@ struct Config {
       std::filesystem::path secret_access_key_file;
       bool path_style = true;
       std::filesystem::path ca_file;
+      // S3 Object Lock on every archive shipped: retain_days 0 is off.
+      // Credentials that may only write (docs/operations.md has the
+      // policy): no HEAD after an upload (each part's Content-MD5 is still
+      // checked by the server), no stale-upload cleanup, no remote pruning
+      // (the bucket's lifecycle rules retain) and no scheduled download.
+      bool put_only = false;
+      struct ObjectLock {
+        std::string mode = "compliance";  // or "governance"
+        int retain_days = 0;
+      } object_lock;
     } s3;
     std::vector<std::string> allowed_regions;  // empty: any region
   } backup;
@@ -108,6 +118,12 @@ struct Config {
       std::filesystem::path secret_file;
       std::filesystem::path ca_file;  // extra CA bundle to trust (private CA); empty: system store
     } webhook;
+    // Email through a local sendmail-compatible program (incidents/mail.h).
+    struct Email {
+      std::vector<std::string> to;  // empty: no email
+      std::string from;             // empty: privstack@<host name>
+      std::filesystem::path sendmail = "/usr/sbin/sendmail";
+    } email;
   } notifications;
 
   // Issuing wallet (daemon/wallet, docs/wallet.md).

@@ -206,6 +206,8 @@ void declare_standard_metrics(Registry& r) {
   r.declare(incidents_open, Type::gauge, "Incidents not yet resolved, by severity.");
   r.declare(incidents_opened, Type::counter, "Incidents opened, by rule.");
   r.declare(webhook_deliveries, Type::counter, "Webhook delivery attempts, by result (delivered, failed).");
+  r.declare(email_deliveries, Type::counter,
+            "Email notifications handed to the sendmail program, by result (delivered, failed).");
   r.declare(hostaudit_findings, Type::gauge, "Host audit findings of the latest scan, by severity.");
   r.declare(store_size, Type::gauge, "Size of the encrypted store database file (with its WAL), bytes.");
   r.declare(backup_last_success, Type::gauge, "Time of the last successful backup, seconds since the Unix epoch.");

@@ -80,6 +80,7 @@ inline constexpr std::string_view events = "privstack_log_events_total";
 inline constexpr std::string_view incidents_open = "privstack_incidents_open";
 inline constexpr std::string_view incidents_opened = "privstack_incidents_opened_total";
 inline constexpr std::string_view webhook_deliveries = "privstack_webhook_deliveries_total";
+inline constexpr std::string_view email_deliveries = "privstack_email_deliveries_total";
 inline constexpr std::string_view hostaudit_findings = "privstack_hostaudit_findings";
 inline constexpr std::string_view store_size = "privstack_store_size_bytes";
 inline constexpr std::string_view backup_last_success = "privstack_backup_last_success_timestamp_seconds";

@@ -130,7 +130,9 @@ struct ControlServer::Impl : std::enable_shared_from_this<Impl> {
       co_return;
     }
 
-    // A deadline for the whole request, so a stuck client cannot hold a slot.
+    // A deadline for reading the request and, later, for writing the answer,
+    // so a stuck client cannot hold a slot. Not for running the command: a
+    // backup of a large store or a rekey takes minutes, and the client waits.
     asio::steady_timer deadline(socket.get_executor(), std::chrono::seconds(30));
     deadline.async_wait([&socket](boost::system::error_code ec) {
       if (!ec) {
@@ -145,6 +147,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<Impl> {
       co_return;
     }
     std::string line(asio::buffers_begin(buffer.data()), asio::buffers_begin(buffer.data()) + static_cast<long>(n));
+    deadline.cancel();
 
     std::string answer;
     ControlRequest request;
@@ -177,6 +180,14 @@ struct ControlServer::Impl : std::enable_shared_from_this<Impl> {
         }
       }
     }
+    if (!socket.is_open()) co_return;
+    deadline.expires_after(std::chrono::seconds(30));
+    deadline.async_wait([&socket](boost::system::error_code ec) {
+      if (!ec) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      }
+    });
     co_await send(answer);
     deadline.cancel();
   }

@@ -22,6 +22,7 @@
 #include "core/secret.h"
 #include "http/control.h"
 #include "http/http.h"
+#include "incidents/mail.h"
 #include "incidents/webhook.h"
 #include "store/store.h"
 
@@ -159,8 +160,58 @@ bool contains(const std::string& s, std::string_view part) { return s.find(part)
 struct Notification {
   std::int64_t incident_id = 0;
   std::string kind;  // incident.opened, incident.updated, incident.acknowledged, ...
-  std::string body;
+  std::string body;  // the webhook's JSON document, or the whole email message
+  std::string channel = "webhook";  // or "email"
 };
+
+// What happened, for people: "opened", "acknowledged", ... as a phrase.
+std::string change_phrase(std::string_view kind) {
+  std::string_view what = kind.substr(kind.find('.') + 1);
+  if (what == "breach_flag_changed") return "re-flagged as to a personal-data breach";
+  return std::string(what);
+}
+
+std::string text_of(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) return {};
+  if (v->is_string()) return std::string(v->as_string());
+  if (v->is_int64()) return std::to_string(v->as_int64());
+  return {};
+}
+
+// The email about one change of an incident: the facts an on-call reader
+// needs without opening the console, the breach clock first when it runs.
+Mail incident_mail(const Config& cfg, const std::string& host, const std::string& kind, const json::object& doc,
+                   const json::object& latest, const std::string& unique) {
+  Mail m;
+  const auto& email = cfg.notifications.email;
+  m.from = email.from.empty() ? "privstack@" + host : email.from;
+  m.to = email.to;
+  std::string id = text_of(doc, "id");
+  std::string what = change_phrase(kind);
+  m.subject = "[privstack " + host + "] incident " + id + " " + what + " (" + text_of(doc, "severity") +
+              "): " + text_of(doc, "title");
+  m.message_id = "incident-" + id + "-" + unique + "@" + host;
+  std::string b = "Incident " + id + " on " + host + " was " + what + ".\n\n";
+  if (const json::value* left = doc.if_contains("notification_time_left_seconds"); left && left->is_int64()) {
+    std::int64_t s = left->as_int64();
+    b += "POSSIBLE PERSONAL-DATA BREACH: notify by " + text_of(doc, "notification_deadline") +
+         (s < 0 ? " (OVERDUE by " + std::to_string(-s / 3600) + " h)"
+                : " (" + std::to_string(s / 3600) + " h " + std::to_string(s % 3600 / 60) + " min left)") +
+         "\n\n";
+  }
+  b += "Title:     " + text_of(doc, "title") + "\n";
+  b += "Severity:  " + text_of(doc, "severity") + "\n";
+  b += "State:     " + text_of(doc, "state") + "\n";
+  b += "Rule:      " + text_of(doc, "rule") + "\n";
+  if (std::string owner = text_of(doc, "owner"); !owner.empty()) b += "Owner:     " + owner + "\n";
+  b += "Detected:  " + text_of(doc, "detected_at") + "\n";
+  b += "Events:    " + text_of(doc, "event_count") + "\n";
+  if (!latest.empty()) b += "Latest:    " + text_of(latest, "at") + " " + text_of(latest, "message") + "\n";
+  b += "\nIn the console: Incidents, incident " + id + "; from a shell: privstackctl incidents show " + id + "\n";
+  m.body = std::move(b);
+  return m;
+}
 
 }  // namespace
 
@@ -609,7 +660,9 @@ struct IncidentService::Impl {
 
   void notify(std::int64_t id, const std::string& kind) {
     auto cfg = config();
-    if (cfg->notifications.webhook.url.empty()) return;
+    bool webhook = !cfg->notifications.webhook.url.empty();
+    bool email = !cfg->notifications.email.to.empty();
+    if (!webhook && !email) return;
     json::object doc = store.read([&](store::Connection& c) { return incident_doc(c, id, false); });
     // The latest timeline entry says what happened.
     json::object last = store.read([&](store::Connection& c) {
@@ -625,25 +678,70 @@ struct IncidentService::Impl {
                  id);
       return o;
     });
-    json::object body{{"type", kind},
-                      {"sent_at", rfc3339(now_us())},
-                      {"appliance", hostname},
-                      {"incident", std::move(doc)},
-                      {"latest", std::move(last)}};
+    std::vector<Notification> out;
+    if (email) out.push_back({id, kind, compose_mail(incident_mail(*cfg, hostname, kind, doc, last, random_id())), "email"});
+    if (webhook) {
+      json::object body{{"type", kind},
+                        {"sent_at", rfc3339(now_us())},
+                        {"appliance", hostname},
+                        {"incident", std::move(doc)},
+                        {"latest", std::move(last)}};
+      out.push_back({id, kind, json::serialize(body), "webhook"});
+    }
     {
       std::lock_guard lock(send_mutex);
-      outbox.push_back({id, kind, json::serialize(body)});
+      for (auto& n : out) outbox.push_back(std::move(n));
     }
     send_cv.notify_one();
   }
 
-  void record_delivery(const Notification& n, const std::string& delivery_id, int attempt, const std::string& target,
-                       const DeliveryResult& r) {
+  // One delivery attempt over n's channel. skip: the channel was turned off
+  // (config reload) since the notification was queued.
+  struct Attempt {
+    bool skip = false;
+    std::string target;
+    int status = 0;  // HTTP status (webhook) or the program's exit status (email)
+    std::string error;
+    bool ok() const { return !skip && error.empty(); }
+  };
+
+  Attempt attempt_delivery(const Config& cfg, const Notification& n, const std::string& delivery_id) {
+    Attempt a;
+    Attempt skip;
+    skip.skip = true;
+    if (n.channel == "email") {
+      const auto& em = cfg.notifications.email;
+      if (em.to.empty()) return skip;
+      a.target = "sendmail:";
+      for (const auto& to : em.to) a.target += (a.target.back() == ':' ? "" : ",") + to;
+      MailResult r = send_mail(em.sendmail.string(), n.body);
+      a.status = r.exit_code;
+      a.error = r.error;
+      return a;
+    }
+    const auto& wh = cfg.notifications.webhook;
+    if (wh.url.empty()) return skip;
+    a.target = wh.url;
+    DeliveryResult r;
+    try {
+      if (wh.secret_file.empty()) throw std::runtime_error("notifications.webhook.secret_file is not set");
+      Secret secret = read_secret_file(wh.secret_file);
+      std::string ts = std::to_string(now_us() / 1000000);
+      r = post_webhook({wh.url, wh.ca_file}, secret.reveal(), n.body, ts, delivery_id);
+    } catch (const std::exception& e) {
+      r.error = e.what();
+    }
+    a.status = r.status;
+    a.error = r.ok() ? std::string() : (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
+    return a;
+  }
+
+  void record_delivery(const Notification& n, const std::string& delivery_id, int attempt, const Attempt& r) {
     try {
       store.write([&](store::Connection& c) {
         c.exec("INSERT INTO incident_deliveries (incident_id, delivery_id, kind, attempt, at_us, target, status, error) "
                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-               n.incident_id, delivery_id, n.kind, attempt, now_us(), target, r.status, r.error);
+               n.incident_id, delivery_id, n.kind, attempt, now_us(), r.target, r.status, r.error);
       });
     } catch (const std::exception&) {
       // The journal entry below still records the attempt.
@@ -665,34 +763,30 @@ struct IncidentService::Impl {
       std::chrono::seconds backoff(1);
       for (int attempt = 1; attempt <= kAttempts; ++attempt) {
         auto cfg = config();
-        const auto& wh = cfg->notifications.webhook;
-        if (wh.url.empty()) break;
-        DeliveryResult r;
-        try {
-          if (wh.secret_file.empty()) throw std::runtime_error("notifications.webhook.secret_file is not set");
-          Secret secret = read_secret_file(wh.secret_file);
-          std::string ts = std::to_string(now_us() / 1000000);
-          r = post_webhook({wh.url, wh.ca_file}, secret.reveal(), n.body, ts, delivery_id);
-        } catch (const std::exception& e) {
-          r.error = e.what();
-        }
-        record_delivery(n, delivery_id, attempt, wh.url, r);
+        Attempt r = attempt_delivery(*cfg, n, delivery_id);
+        if (r.skip) break;
+        record_delivery(n, delivery_id, attempt, r);
+        const auto counter =
+            n.channel == "email" ? metrics::names::email_deliveries : metrics::names::webhook_deliveries;
         if (r.ok()) {
-          metrics::inc(metrics::names::webhook_deliveries, {{"result", "delivered"}});
+          metrics::inc(counter, {{"result", "delivered"}});
           log::emit(log::events::notification_delivered,
-                    "webhook delivered for incident " + std::to_string(n.incident_id) + " (" + n.kind + ")",
+                    n.channel + " notification delivered for incident " + std::to_string(n.incident_id) + " (" +
+                        n.kind + ")",
                     {{"INCIDENT_ID", n.incident_id},
+                     {"CHANNEL", n.channel},
                      {"KIND", n.kind},
                      {"DELIVERY_ID", delivery_id},
                      {"STATUS", r.status},
                      {"ATTEMPT", attempt}});
           break;
         }
-        metrics::inc(metrics::names::webhook_deliveries, {{"result", "failed"}});
+        metrics::inc(counter, {{"result", "failed"}});
         bool final = attempt == kAttempts;
         log::emit(log::events::notification_failed,
-                  "webhook delivery for incident " + std::to_string(n.incident_id) + " failed: " + r.error,
+                  n.channel + " delivery for incident " + std::to_string(n.incident_id) + " failed: " + r.error,
                   {{"INCIDENT_ID", n.incident_id},
+                   {"CHANNEL", n.channel},
                    {"KIND", n.kind},
                    {"DELIVERY_ID", delivery_id},
                    {"STATUS", r.status},

@@ -23,9 +23,9 @@ SCRIPT = SOURCE_DIR / "scripts" / "s3-server"
 PASSPHRASE = "Recovery-Passphrase-q7Zx!"
 
 
-def tool(env, *args):
+def tool(env, *args, check=True):
     r = subprocess.run([str(TOOL), *map(str, args)], env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
+    assert not check or r.returncode == 0, r.stderr
     return r
 
 
@@ -54,6 +54,19 @@ def backup_config(state_dir, recovery, extra=""):
   local_directory: {state_dir / 'backups'}
   recovery_public_key: |
 {key}
+{extra}"""
+
+
+def s3_section(endpoint, bucket, prefix, access_key_id, secret_path, extra=""):
+    """The backup.s3 part of a config (indented under backup:)."""
+    return f"""  s3:
+    endpoint: {endpoint}
+    region: us-east-1
+    bucket: {bucket}
+    prefix: {prefix}
+    access_key_id: {access_key_id}
+    secret_access_key_file: {secret_path}
+    path_style: true
 {extra}"""
 
 
@@ -374,15 +387,7 @@ def test_restore_from_the_bucket_with_the_recovery_key_only(s3, recovery, tmp_pa
         secret = d.dir / "s3.secret"
         secret.write_text(s3["AWS_SECRET_ACCESS_KEY"] + "\n")
         secret.chmod(0o600)
-        return f"""  s3:
-    endpoint: {s3['S3_ENDPOINT']}
-    region: us-east-1
-    bucket: {s3['S3_BUCKET']}
-    prefix: appliance1
-    access_key_id: {s3['AWS_ACCESS_KEY_ID']}
-    secret_access_key_file: {secret}
-    path_style: true
-"""
+        return s3_section(s3["S3_ENDPOINT"], s3["S3_BUCKET"], "appliance1", s3["AWS_ACCESS_KEY_ID"], secret)
     src = fresh(tmp_path, "src")
     src.write_config(backup_config(src.state, recovery, s3_extra(src)))
     src.start()
@@ -478,15 +483,8 @@ def test_verify_all_downloads_the_newest_copy_from_the_bucket(s3, recovery, tmp_
     secret.write_text(s3["AWS_SECRET_ACCESS_KEY"] + "\n")
     secret.chmod(0o600)
     d = fresh(tmp_path, "verify-s3")
-    d.write_config(backup_config(d.state, recovery, f"""  s3:
-    endpoint: {s3['S3_ENDPOINT']}
-    region: us-east-1
-    bucket: {s3['S3_BUCKET']}
-    prefix: verify
-    access_key_id: {s3['AWS_ACCESS_KEY_ID']}
-    secret_access_key_file: {secret}
-    path_style: true
-"""))
+    d.write_config(backup_config(d.state, recovery, s3_section(s3["S3_ENDPOINT"], s3["S3_BUCKET"], "verify",
+                                                               s3["AWS_ACCESS_KEY_ID"], secret)))
     d.start()
     try:
         populate(d)
@@ -510,5 +508,84 @@ def test_verify_all_downloads_the_newest_copy_from_the_bucket(s3, recovery, tmp_
         assert "backup.verify_failed" in d.read_log()
         assert not [p for p in (d.state / "backups").iterdir() if p.name.startswith(".")]
         assert s3["AWS_SECRET_ACCESS_KEY"] not in d.read_log()
+    finally:
+        assert d.stop() == 0
+
+
+def test_put_only_credentials_and_object_lock(s3, recovery, tmp_path):
+    """docs/operations.md's hardened off-site setup, for real: an appliance
+    user whose only right on the bucket is s3:PutObject under its prefix
+    and setting and reading Object Lock retention (a bucket policy, as an
+    IAM policy would grant), with
+    backup.s3.put_only and Object Lock. The backup ships and is retained in
+    COMPLIANCE mode; the appliance's own credentials can neither read nor
+    delete what it shipped; the scheduled verification skips the bucket
+    instead of failing."""
+    aws = "/usr/bin/aws"
+    if not Path(aws).exists():
+        pytest.skip("Debian's awscli is not installed")
+    conf = Path(s3["S3_SERVER_DIR"]) / "ceph.conf"
+    r = subprocess.run(["radosgw-admin", "-c", conf, "-n", "client.admin", "user", "create", "--uid=appliance",
+                        "--display-name=appliance", "--access-key=APPLIANCEPUTONLY0001",
+                        "--secret-key=appliance-secret-put-only-0123456789"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    owner = dict(s3, AWS_EC2_METADATA_DISABLED="true")
+    appliance = dict(owner, AWS_ACCESS_KEY_ID="APPLIANCEPUTONLY0001",
+                     AWS_SECRET_ACCESS_KEY="appliance-secret-put-only-0123456789")
+
+    def run_aws(env, *args, check=True):
+        r = subprocess.run([aws, "--endpoint-url", s3["S3_ENDPOINT"], "--output", "json", *args], env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert not check or r.returncode == 0, r.stderr
+        return r
+    run_aws(owner, "s3api", "create-bucket", "--bucket", "privstack-locked", "--object-lock-enabled-for-bucket")
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "ApplianceMayOnlyWrite", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam:::user/appliance"]},
+        "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:PutObjectRetention", "s3:GetObjectRetention"],
+        "Resource": ["arn:aws:s3:::privstack-locked/appliance1/*"]}, {
+        # Under ACLs (RGW; AWS buckets without BucketOwnerEnforced) the
+        # uploader owns its objects: an explicit Deny is what stops it
+        # reading or deleting them.
+        "Sid": "ApplianceMayNotReadOrDelete", "Effect": "Deny",
+        "Principal": {"AWS": ["arn:aws:iam:::user/appliance"]},
+        "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                   "s3:BypassGovernanceRetention", "s3:ListBucket", "s3:ListBucketVersions"],
+        "Resource": ["arn:aws:s3:::privstack-locked", "arn:aws:s3:::privstack-locked/*"]}]}
+    run_aws(owner, "s3api", "put-bucket-policy", "--bucket", "privstack-locked", "--policy", json.dumps(policy))
+
+    secret = tmp_path / "s3.secret"
+    secret.write_text(appliance["AWS_SECRET_ACCESS_KEY"] + "\n")
+    secret.chmod(0o600)
+    d = fresh(tmp_path, "put-only")
+    d.write_config(backup_config(d.state, recovery, s3_section(
+        s3["S3_ENDPOINT"], "privstack-locked", "appliance1", appliance["AWS_ACCESS_KEY_ID"], secret,
+        "    put_only: true\n    object_lock:\n      mode: compliance\n      retain_days: 3\n")))
+    d.start()
+    try:
+        populate(d)
+        out = json.loads(d.ctl("--json", "backup", "run").stdout)
+        up = out["upload"]
+        assert up["state"] == "uploaded" and up["bytes"] == Path(out["file"]).stat().st_size, out
+        assert up["verified_by"] == "Content-MD5 of every part" and up["pruned"] == [], up
+        assert up["object_lock"] == {"mode": "COMPLIANCE", "retain_days": 3}, up
+        key = up["key"]
+        # The owner sees it retained, and byte for byte what the appliance holds.
+        ret = json.loads(run_aws(owner, "s3api", "get-object-retention", "--bucket", "privstack-locked",
+                                 "--key", key).stdout)["Retention"]
+        assert ret["Mode"] == "COMPLIANCE", ret
+        run_aws(owner, "s3api", "get-object", "--bucket", "privstack-locked", "--key", key,
+                str(tmp_path / "copy.psbak"))
+        assert (tmp_path / "copy.psbak").read_bytes() == Path(out["file"]).read_bytes()
+        # The appliance's credentials can write, but not read, list or delete.
+        # (Our own client asks: awscli 2's error parser trips over RGW's
+        # empty <Message/> on a denied GET.)
+        as_appliance = dict(appliance, S3_BUCKET="privstack-locked", S3_MAX_ATTEMPTS="1")
+        for args in (["get", key, tmp_path / "x"], ["list", "appliance1/"], ["delete", key]):
+            r = tool(as_appliance, "s3", *args, check=False)
+            assert r.returncode != 0 and "AccessDenied" in r.stderr, (args, r.stderr)
+        assert run_aws(owner, "s3api", "head-object", "--bucket", "privstack-locked", "--key", key).returncode == 0
+        doc = json.loads(d.ctl("--json", "backup", "verify", "all").stdout)
+        assert doc["damaged"] == 0 and doc["checked"] == 1 and "put_only" in doc["s3"], doc
+        assert appliance["AWS_SECRET_ACCESS_KEY"] not in d.read_log()
     finally:
         assert d.stop() == 0

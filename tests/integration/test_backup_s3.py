@@ -1,12 +1,15 @@
 """The S3 client and the archive format against a real S3 server: Ceph's
 RADOS Gateway on loopback, started by scripts/s3-server (one per module run,
 on free ports, in a temporary directory)."""
+import datetime
 import hashlib
+import json
 import os
 import random
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -145,3 +148,49 @@ def test_objects_readable_by_aws_cli(s3, archive, tmp_path):
     tool(s3, "s3", "get", "interop/by-aws.psbak", tmp_path / "b.psbak")
     tool(s3, "archive-read", archive / "recovery.pem", tmp_path / "b.psbak", tmp_path / "dump.sql")
     assert (tmp_path / "dump.sql").read_bytes() == (archive / "dump.sql").read_bytes()
+
+
+def aws(env, *args, check=True):
+    r = subprocess.run([AWS, "--endpoint-url", env["S3_ENDPOINT"], "--output", "json", *args],
+                       env=dict(env, AWS_EC2_METADATA_DISABLED="true"), capture_output=True, text=True, timeout=300)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.mark.skipif(not Path(AWS).exists(), reason="Debian's awscli is not installed")
+def test_object_lock_keeps_archives_from_a_compromised_appliance(s3, archive, tmp_path):
+    """backup.s3.object_lock: each archive (single PUT and multipart) is
+    written with a COMPLIANCE retain-until date; the appliance's own
+    credentials can then hide it (a delete marker) but not destroy it."""
+    locked = dict(s3, S3_BUCKET="privstack-locked", S3_LOCK_DAYS="2", S3_LOCK_MODE="COMPLIANCE")
+    aws(locked, "s3api", "create-bucket", "--bucket", "privstack-locked", "--object-lock-enabled-for-bucket")
+    (tmp_path / "small.psbak").write_bytes(os.urandom(4096))
+    tool(locked, "s3", "upload", "p/small.psbak", tmp_path / "small.psbak")
+    tool(locked, "s3", "upload", "p/big.psbak", archive / "a.psbak", 5)  # multipart
+    now = time.time()
+    for key in ("p/small.psbak", "p/big.psbak"):
+        ret = json.loads(aws(locked, "s3api", "get-object-retention", "--bucket", "privstack-locked",
+                             "--key", key).stdout)["Retention"]
+        assert ret["Mode"] == "COMPLIANCE", ret
+        until = datetime.datetime.fromisoformat(ret["RetainUntilDate"].replace("Z", "+00:00")).timestamp()
+        assert now + 2 * 86400 - 300 < until <= now + 2 * 86400 + 60, ret
+
+    versions = json.loads(aws(locked, "s3api", "list-object-versions", "--bucket", "privstack-locked",
+                              "--prefix", "p/big.psbak").stdout)["Versions"]
+    version = versions[0]["VersionId"]
+    # Destroying the locked version is refused, even with the writer's credentials...
+    r = aws(locked, "s3api", "delete-object", "--bucket", "privstack-locked", "--key", "p/big.psbak",
+            "--version-id", version, check=False)
+    assert r.returncode != 0 and "AccessDenied" in r.stderr, r.stderr
+    # ...a plain delete (what retention does) only adds a delete marker,
+    tool(locked, "s3", "delete", "p/big.psbak")
+    assert tool(locked, "s3", "head", "p/big.psbak", check=False).returncode == 1
+    # and the archive is still there, whole, for whoever restores.
+    aws(locked, "s3api", "get-object", "--bucket", "privstack-locked", "--key", "p/big.psbak",
+        "--version-id", version, str(tmp_path / "kept.psbak"))
+    assert (tmp_path / "kept.psbak").read_bytes() == (archive / "a.psbak").read_bytes()
+
+    # Without Object Lock on the bucket, a locked upload is refused, not silently unprotected.
+    r = tool(dict(s3, S3_LOCK_DAYS="2"), "s3", "upload", "p/refused.psbak", tmp_path / "small.psbak", check=False)
+    assert r.returncode != 0 and r.stderr.strip(), r.stderr

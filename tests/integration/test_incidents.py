@@ -8,6 +8,8 @@ every request's HMAC signature; a private systemd-journald in a mount
 namespace (as in test_journald.py), read back with journalctl; promtool
 (Debian's prometheus package) checks the /metrics output.
 """
+import email
+import email.policy
 import hashlib
 import hmac
 import http.client
@@ -16,6 +18,8 @@ import json
 import os
 import shutil
 import signal
+import socket
+import socketserver
 import ssl
 import subprocess
 import textwrap
@@ -25,7 +29,7 @@ import time
 import pytest
 
 from conftest import PRIVSTACKD, SOURCE_DIR
-from authclient import ADMIN, ADMIN_PW, add_user
+from authclient import ADMIN, ADMIN_PW, Client, add_user, login_retrying
 
 JOURNALD = "/lib/systemd/systemd-journald"
 SECRET = "webhook-shared-secret-for-tests-0123456789"
@@ -324,3 +328,264 @@ def test_failed_login_burst_opens_incident_notifies_and_counts(daemon_factory, t
         receiver.close()
         log.close()
     assert proc.returncode == 0, d.read_log()
+
+
+JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
+JOURNAL_UPLOAD = "/lib/systemd/systemd-journal-upload"
+
+
+def test_journal_upload_carries_incident_entries_to_journal_remote(daemon_factory, tmp_path):
+    """Central logging as docs/operations.md describes it: systemd-journal-upload
+    ships privstackd's entries to a systemd-journal-remote receiver (both real,
+    from Debian's systemd-journal-remote package, on loopback), and every entry
+    arrives with MESSAGE, MESSAGE_ID, PRIORITY and all PRIVSTACK_* fields
+    intact, including the incident an attack opened."""
+    in_journal_namespace()
+    for tool in (JOURNAL_REMOTE, JOURNAL_UPLOAD):
+        assert os.path.exists(tool), f"{tool} missing: scripts/setup installs systemd-journal-remote"
+    d = daemon_factory("fwd")
+    d.write_config(textwrap.dedent("""\
+        incidents:
+          window: 15m
+          login_failure_threshold: 10
+        """))
+    d.init_store_key()
+    log = open(d.log_path, "ab")
+    proc = start_in_journal_namespace(d, log)
+    remote = None
+    try:
+        add_user(d, ADMIN, "admin", ADMIN_PW)
+        attack(d)
+        wait_for(lambda: journal(proc, "PRIVSTACK_EVENT=incident.opened"), what="incident.opened in the journal")
+        local = journal(proc)
+
+        # The receiver and the uploader run in privstackd's mount namespace,
+        # where its private journald's files are.
+        received = tmp_path / "remote"
+        received.mkdir()
+        port = free_port()
+        remote = subprocess.Popen(["nsenter", "-t", str(proc.pid), "-m", JOURNAL_REMOTE,
+                                   f"--listen-http=127.0.0.1:{port}", f"--output={received}"],
+                                  stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: port_open(port), what="systemd-journal-remote listening")
+        r = subprocess.run(["nsenter", "-t", str(proc.pid), "-m", JOURNAL_UPLOAD, f"--url=http://127.0.0.1:{port}",
+                            "--save-state=" + str(tmp_path / "upload.state"), "--follow=no"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        remote.send_signal(signal.SIGTERM)  # closes and flushes the journal files it wrote
+        assert remote.wait(30) == 0
+        remote = None
+        r = subprocess.run(["journalctl", "--no-pager", "-o", "json", "-D", str(received),
+                            "SYSLOG_IDENTIFIER=privstackd"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        arrived = [json.loads(line) for line in r.stdout.splitlines() if line]
+    finally:
+        if remote is not None:
+            remote.kill()
+            remote.wait()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+    def ours(entry):
+        """What a central log must keep: the message, its id, priority and our fields."""
+        return tuple(sorted((k, v) for k, v in entry.items()
+                            if k.startswith("PRIVSTACK_") or k in ("MESSAGE", "MESSAGE_ID", "PRIORITY")))
+    assert len(local) >= 5
+    sent = sorted(ours(e) for e in local)
+    got = sorted(ours(e) for e in arrived)
+    missing = [e for e in sent if e not in got]
+    assert not missing, f"{len(missing)} of {len(sent)} entries did not arrive intact, e.g. {missing[:2]}"
+    opened = [dict(e) for e in got if ("PRIVSTACK_EVENT", "incident.opened") in e]
+    assert len(opened) == 1
+    assert opened[0]["PRIVSTACK_RULE"] == "login_failures" and opened[0]["PRIVSTACK_SEVERITY"]
+    assert opened[0]["MESSAGE_ID"] == "79b94cbdeb7546db902533f068152538"
+    assert opened[0]["PRIORITY"] in ("2", "3", "4")
+    # The receiver also keeps where each entry came from.
+    assert all(e.get("_HOSTNAME") for e in arrived)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class SmtpReceiver:
+    """A minimal SMTP server on loopback (RFC 5321's HELO/EHLO, MAIL, RCPT,
+    DATA, RSET, NOOP, QUIT; no extensions): the relay msmtp hands mail to.
+    Each message is kept as (envelope sender, envelope recipients, bytes)."""
+
+    def __init__(self):
+        self.messages = []
+        receiver = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                def say(line):
+                    self.wfile.write(line.encode() + b"\r\n")
+                say("220 receiver.test ESMTP")
+                sender, rcpts = None, []
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    cmd = line.decode("ascii", "replace").strip()
+                    verb = cmd.split(" ", 1)[0].upper()
+                    if verb in ("HELO", "EHLO"):
+                        say("250 receiver.test")
+                    elif verb == "MAIL":
+                        sender, rcpts = cmd.split(":", 1)[1].strip().strip("<>"), []
+                        say("250 OK")
+                    elif verb == "RCPT":
+                        rcpts.append(cmd.split(":", 1)[1].strip().strip("<>"))
+                        say("250 OK")
+                    elif verb == "DATA":
+                        say("354 end with <CRLF>.<CRLF>")
+                        data = []
+                        while True:
+                            l = self.rfile.readline()
+                            if l in (b".\r\n", b".\n", b""):
+                                break
+                            data.append(l[1:] if l.startswith(b"..") else l)
+                        receiver.messages.append((sender, rcpts, b"".join(data)))
+                        say("250 queued")
+                    elif verb in ("RSET", "NOOP"):
+                        say("250 OK")
+                    elif verb == "QUIT":
+                        say("221 bye")
+                        return
+                    else:
+                        say("502 not implemented")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def msmtp_sendmail(tmp_path, port):
+    """A sendmail for notifications.email: Debian's msmtp relaying to
+    127.0.0.1:port. The daemon runs PROGRAM -oi -t with a minimal
+    environment; this wrapper names msmtp's configuration (installations use
+    /etc/msmtprc instead)."""
+    msmtp = shutil.which("msmtp")
+    assert msmtp, "msmtp missing: scripts/setup installs it"
+    rc = tmp_path / "msmtprc"
+    rc.write_text(f"defaults\nauth off\ntls off\naccount default\nhost 127.0.0.1\nport {port}\n"
+                  "from privstack@appliance.test\n")
+    rc.chmod(0o600)
+    wrapper = tmp_path / "sendmail"
+    wrapper.write_text(f"#!/bin/sh\nexec {msmtp} -C {rc} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def attack(d, attempts=12):
+    """Failed logins from two addresses: enough to open a login_failures incident (threshold 10)."""
+    for i in range(attempts):
+        request(d, "POST", "/api/v1/session", {"username": "mallory", "password": f"guess-{i}"},
+                headers={"Origin": f"https://localhost:{d.port}"}, source="127.0.0.1" if i % 2 == 0 else "127.0.0.2")
+
+
+def test_incident_email_through_msmtp(daemon_factory, tmp_path):
+    """notifications.email with a real sendmail-compatible program: Debian's
+    msmtp (what docs/operations.md recommends under the unit's
+    NoNewPrivileges) relays to an SMTP receiver on loopback. The attack
+    opens an incident; the mail arrives for both recipients, names the
+    incident and its facts, and the delivery is in the API, the metrics and
+    the journal-bound log."""
+    smtp = SmtpReceiver()
+    wrapper = msmtp_sendmail(tmp_path, smtp.port)
+    d = daemon_factory("mail")
+    d.write_config(textwrap.dedent(f"""\
+        notifications:
+          email:
+            to: [secops@example.org, oncall@example.org]
+            from: privstack@appliance.test
+            sendmail: {wrapper}
+        incidents:
+          window: 15m
+          login_failure_threshold: 10
+        """))
+    d.start()
+    try:
+        add_user(d, ADMIN, "admin", ADMIN_PW)
+        attack(d)
+        wait_for(lambda: smtp.messages, what="the incident email at the SMTP receiver")
+        sender, rcpts, raw = smtp.messages[0]
+        assert sorted(rcpts) == ["oncall@example.org", "secops@example.org"]
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        subject = str(msg["Subject"])
+        assert subject.startswith(f"[privstack ") and " opened (" in subject, subject
+        assert msg["Auto-Submitted"] == "auto-generated" and msg["From"] == "privstack@appliance.test"
+        text = msg.get_content()
+        assert "Rule:      login_failures" in text and "Severity:  " in text, text
+        inc_id = subject.split("incident ", 1)[1].split(" ", 1)[0]
+
+        c = Client(d)
+        assert login_retrying(c, ADMIN, ADMIN_PW)[0] == 201
+        status, doc = c.request("GET", f"/api/v1/incidents/{inc_id}")
+        assert status == 200, doc
+        mails = [x for x in doc["deliveries"] if x["target"].startswith("sendmail:")]
+        assert mails and mails[0]["status"] == 0 and not mails[0].get("error"), doc["deliveries"]
+        assert mails[0]["target"] == "sendmail:secops@example.org,oncall@example.org"
+        status, _, metrics_text = request(d, "GET", "/metrics", headers={"Cookie": c.cookie})
+        assert status == 200
+        assert sample(metrics_text.decode(), "privstack_email_deliveries_total", result="delivered") >= 1
+        assert "notification.delivered" in d.read_log() and "CHANNEL=email" in d.read_log()
+    finally:
+        assert d.stop() == 0
+        smtp.close()
+
+
+def test_incident_email_failure_is_recorded_and_retried(daemon_factory, tmp_path):
+    """A sendmail program that fails (here msmtp with no server to talk to):
+    the attempt is recorded with the program's exit status and its error
+    line, and retried."""
+    wrapper = msmtp_sendmail(tmp_path, free_port())  # nothing listens there
+    d = daemon_factory("mailfail")
+    d.write_config(textwrap.dedent(f"""\
+        notifications:
+          email:
+            to: [secops@example.org]
+            sendmail: {wrapper}
+        incidents:
+          window: 15m
+          login_failure_threshold: 10
+        """))
+    d.start()
+    try:
+        add_user(d, ADMIN, "admin", ADMIN_PW)
+        attack(d)
+        c = Client(d)
+        assert login_retrying(c, ADMIN, ADMIN_PW)[0] == 201
+
+        def failed_attempts():
+            status, doc = c.request("GET", "/api/v1/incidents?state=open")
+            items = [i for i in doc["incidents"] if i["rule"] == "login_failures"]
+            if not items:
+                return None
+            status, full = c.request("GET", f"/api/v1/incidents/{items[0]['id']}")
+            tries = [x for x in full["deliveries"] if x["target"] == "sendmail:secops@example.org"]
+            return len(tries) >= 2 and tries
+        tries = wait_for(failed_attempts, timeout=30, what="two failed email attempts")
+        assert all(t["status"] not in (0, None) and "exited with status" in t["error"] for t in tries), tries
+        assert "msmtp" in tries[0]["error"], tries[0]  # the program's own error line
+        log = d.read_log()
+        assert "notification.failed" in log and "CHANNEL=email" in log
+    finally:
+        assert d.stop() == 0

@@ -51,6 +51,8 @@ S3Config s3_config() {
   c.credentials = {env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), ""};
   c.max_attempts = std::stoi(env("S3_MAX_ATTEMPTS", "5"));
   c.base_backoff = std::chrono::milliseconds(std::stoi(env("S3_BACKOFF_MS", "200")));
+  c.lock_mode = env("S3_LOCK_MODE", "COMPLIANCE");
+  c.lock_retain_days = std::stoi(env("S3_LOCK_DAYS", "0"));
   std::string allowed = env("S3_ALLOWED_REGIONS");
   std::stringstream ss(allowed);
   for (std::string r; std::getline(ss, r, ',');)

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <ctime>
+
 namespace privstack::backup {
 namespace {
 
@@ -39,6 +42,24 @@ TEST(S3Client, RegionOutsideAllowedRegionsRefused) {
   }
   c.region = "eu-west-1";
   EXPECT_NO_THROW(S3Client{c});
+}
+
+TEST(S3Client, ObjectLockModeValidatedAndRetainUntilIsDaysAhead) {
+  S3Config c;
+  c.endpoint = "http://127.0.0.1:1";
+  c.bucket = "b";
+  EXPECT_EQ(S3Client(c).lock_retain_until(), "");  // off by default
+  c.lock_retain_days = 30;
+  c.lock_mode = "compliance";  // the config's spelling; S3 wants upper case
+  EXPECT_THROW(S3Client{c}, std::invalid_argument);
+  c.lock_mode = "GOVERNANCE";
+  std::string until = S3Client(c).lock_retain_until();
+  ASSERT_EQ(until.size(), 20u) << until;  // 2026-12-23T09:00:00Z
+  std::tm tm{};
+  ASSERT_NE(strptime(until.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm), nullptr) << until;
+  auto ahead = std::chrono::system_clock::from_time_t(timegm(&tm)) - std::chrono::system_clock::now();
+  EXPECT_GT(ahead, std::chrono::hours(24 * 30) - std::chrono::minutes(1));
+  EXPECT_LE(ahead, std::chrono::hours(24 * 30));
 }
 
 TEST(S3Client, EndpointValidated) {

@@ -113,6 +113,9 @@ TEST(ConfigTest, EmptyTextGivesDefaults) {
     EXPECT_EQ(c.backup.retention.daily, 5);
     EXPECT_EQ(c.backup.retention.weekly, 4);
     EXPECT_EQ(c.backup.retention.monthly, 6);
+    EXPECT_FALSE(c.backup.s3.put_only);
+    EXPECT_EQ(c.backup.s3.object_lock.retain_days, 0);  // Object Lock is opt-in
+    EXPECT_EQ(c.backup.s3.object_lock.mode, "compliance");
     EXPECT_TRUE(c.backup.s3.endpoint.empty());
     EXPECT_EQ(c.backup.s3.region, "us-east-1");
     EXPECT_TRUE(c.backup.s3.path_style);
@@ -675,6 +678,18 @@ TEST(ConfigTest, SchedulesAreParsedAtLoad) {
   EXPECT_THAT(bad_verify[0], HasSubstr("backup.verify_schedule:"));
   EXPECT_THAT(check("backup:\n  verify_schedule: \"off\"\n"), IsEmpty());
   EXPECT_THAT(check("backup:\n  schedule: weekly mon,thu 01:30\nhost_audit:\n  schedule: every 30m\n"), IsEmpty());
+}
+
+TEST(ConfigTest, ObjectLockSettingsChecked) {
+  auto bad_mode = check("backup:\n  s3:\n    object_lock:\n      mode: legal-hold\n");
+  ASSERT_EQ(bad_mode.size(), 1u);
+  EXPECT_THAT(bad_mode[0], HasSubstr("backup.s3.object_lock.mode:"));
+  EXPECT_THAT(bad_mode[0], HasSubstr("expected compliance or governance"));
+  auto bad_days = check("backup:\n  s3:\n    object_lock:\n      retain_days: -1\n");
+  ASSERT_EQ(bad_days.size(), 1u);
+  EXPECT_THAT(bad_days[0], HasSubstr("backup.s3.object_lock.retain_days:"));
+  EXPECT_THAT(check("backup:\n  s3:\n    object_lock:\n      mode: governance\n      retain_days: 200\n"),
+              IsEmpty());
 }
 
 }  // namespace
