@@ -99,6 +99,7 @@ constexpr RouteRule kRouteRules[] = {
     // Backups (daemon/backup)
     {"GET", "/api/v1/backups", P::backup_read},
     {"POST", "/api/v1/backups", P::backup_manage},
+    {"POST", "/api/v1/backups/verify", P::backup_manage},
     // Incidents (daemon/incidents)
     {"GET", "/api/v1/incidents", P::incidents_read},
     {"GET", "/api/v1/incidents/{id}", P::incidents_read},

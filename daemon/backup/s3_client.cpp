@@ -309,21 +309,13 @@ S3Client::Response S3Client::checked(const std::string& method, const std::strin
   }
 }
 
-namespace {
 // 2026-12-23T09:00:00Z, the form Object Lock dates take.
-std::string utc_text(std::chrono::system_clock::time_point when) {
-  std::time_t t = std::chrono::system_clock::to_time_t(when);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-}  // namespace
+constexpr const char* kLockDate = "%Y-%m-%dT%H:%M:%SZ";
 
 std::string S3Client::lock_retain_until() const {
   if (config_.lock_retain_days <= 0) return {};
-  return utc_text(std::chrono::system_clock::now() + std::chrono::hours(24) * config_.lock_retain_days);
+  auto until = std::chrono::system_clock::now() + std::chrono::hours(24) * config_.lock_retain_days;
+  return sigv4::utc_time(until, kLockDate);
 }
 
 sigv4::Pairs S3Client::write_headers() const {
@@ -406,8 +398,9 @@ void S3Client::check_object_retention(const std::string& key) {
   }
   // An hour's slack for the time the upload took; dates compare as text
   // in this format (2026-12-23T09:00:00, any fraction or zone after it).
-  std::string at_least = utc_text(std::chrono::system_clock::now() +
-                                      std::chrono::hours(24) * config_.lock_retain_days - std::chrono::hours(1))
+  std::string at_least = sigv4::utc_time(std::chrono::system_clock::now() +
+                                             std::chrono::hours(24) * config_.lock_retain_days - std::chrono::hours(1),
+                                         kLockDate)
                              .substr(0, 19);
   if (mode != config_.lock_mode || until.size() < 19 || until.substr(0, 19) < at_least) {
     throw S3Error("S3 upload of " + key + ": Object Lock retention was not applied (the server reports mode '" +

@@ -121,14 +121,16 @@ std::string encode_query(const Pairs& query) {
   return out;
 }
 
-std::string amz_date(std::chrono::system_clock::time_point when) {
+std::string utc_time(std::chrono::system_clock::time_point when, const char* format) {
   std::time_t t = std::chrono::system_clock::to_time_t(when);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[20];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
+  char buf[64];
+  std::size_t n = std::strftime(buf, sizeof buf, format, &tm);
+  return std::string(buf, n);
 }
+
+std::string amz_date(std::chrono::system_clock::time_point when) { return utc_time(when, "%Y%m%dT%H%M%SZ"); }
 
 Signed sign(const Request& request, const Credentials& credentials, std::string_view region,
             std::string_view service, std::string_view amz_date_text) {

@@ -63,6 +63,8 @@ std::string encode_query(const Pairs& query);
 
 // "YYYYMMDDTHHMMSSZ" for a point in time.
 std::string amz_date(std::chrono::system_clock::time_point when);
+// `when` in UTC, formatted by strftime (at most 63 characters).
+std::string utc_time(std::chrono::system_clock::time_point when, const char* format);
 
 // Helpers (exposed for tests and for the S3 client).
 std::string sha256_hex(std::span<const std::uint8_t> data);

@@ -1011,6 +1011,22 @@ void BackupService::register_routes(http::Router& router) {
     }
     co_return http::Response::problem(500, "Backup failed", *failure);
   });
+  // The keyless check of every stored copy (the console's "Verify stored
+  // copies"): 200 with the report, damaged copies included (each also opens
+  // an incident); 409 while a backup runs.
+  router.add("POST", "/api/v1/backups/verify", [this](http::Request& req) -> asio::awaitable<http::Response> {
+    std::optional<std::string> failure;
+    try {
+      json::object doc = co_await verify_stored(audit::actor_of(req), req.remote_address);
+      co_return http::Response::json(200, doc);
+    } catch (const std::runtime_error& e) {
+      failure = e.what();
+    }
+    if (failure->find("already running") != std::string::npos) {
+      co_return http::Response::problem(409, "Backup in progress", "A backup or verification is already running.");
+    }
+    co_return http::Response::problem(500, "Verification failed", *failure);
+  });
   router.add("GET", "/api/v1/backups", [this](http::Request&) -> asio::awaitable<http::Response> {
     json::object doc = co_await list();
     co_return http::Response::json(200, doc);

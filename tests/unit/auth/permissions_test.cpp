@@ -63,6 +63,7 @@ const Expect kExpected[] = {
     {"POST", "/api/v1/import/records.csv", "admin issuer"},
     {"GET", "/api/v1/backups", "admin operator"},
     {"POST", "/api/v1/backups", "admin operator"},
+    {"POST", "/api/v1/backups/verify", "admin operator"},
     {"GET", "/api/v1/host-audit/scans", "admin operator auditor"},
     {"POST", "/api/v1/host-audit/scans", "admin operator"},
     {"GET", "/api/v1/host-audit/scans/{id}", "admin operator auditor"},

@@ -1,150 +1,153 @@
-// Backups: local and remote copies, run now with live progress, verify,
-// retention preview, restore instructions.
+// Backups: the local archives with what the next prune does to each, a run
+// with a live progress bar, the keyless verification of every stored copy,
+// and the restore procedure. All from GET /api/v1/backups (docs/api.md):
+// `running` is the run in progress, `last_run` the latest result.
 
-import { get, post, getFirst, listOf, ApiError } from '../api.js';
-import { h, time, badge, table, pageHead, card, errorBox, alertBox, toast, busy, unavailable, bytes, copyButton } from '../ui.js';
-import { backupTime, backupSize, backupId, backupPlaces, pick } from '../domain.js';
-
-const PROGRESS_PATHS = ['/api/v1/backups/progress', '/api/v1/backups/status', '/api/v1/backups/current'];
-const RETENTION_PATHS = ['/api/v1/backups/retention', '/api/v1/backups/retention/preview', '/api/v1/backups/prune-preview'];
+import { get, post } from '../api.js';
+import { h, time, badge, table, pageHead, card, errorBox, toast, busy, bytes, copyButton } from '../ui.js';
 
 const RESTORE = `# On a fresh machine with privstack installed and the daemon stopped:
 sudo systemctl stop privstackd
 sudo privstackctl backup restore \\
-    --archive s3://BUCKET/PREFIX/ARCHIVE   # or --archive /path/to/archive
+    --archive s3://BUCKET/PREFIX/ARCHIVE \\
     --recovery-key /media/usb/recovery-key.pem \\
     --state-directory /var/lib/privstack
-sudo systemctl start privstackd`;
+sudo systemctl start privstackd
+# (or --archive /path/to/ARCHIVE.psbak for a local copy)`;
 
-function running(doc) {
-  const r = pick(doc, 'running', 'progress', 'current', 'in_progress');
-  if (r && typeof r === 'object') return r;
-  if (doc && (doc.state === 'running' || doc.running === true || doc.phase)) return doc;
-  return null;
+const PHASES = {
+  snapshot: 'Writing the encrypted snapshot',
+  'test restore': 'Test-restoring the new archive',
+  uploading: 'Uploading to S3',
+  'pruning remote': 'Applying retention in the bucket',
+  pruning: 'Applying retention locally',
+};
+
+function retentionBadge(b) {
+  if (b.retention === 'keep') return badge('kept', 'ok');
+  if (b.retention === 'delete') return badge('deleted at the next run', 'warn');
+  return badge('ignored (unreadable)', 'error');
+}
+
+function lastRunLine(doc) {
+  const r = doc.last_run;
+  if (!r) return h('p', { class: 'muted' }, 'No backup has run since the daemon started.');
+  if (r.state === 'failed') return h('p', null, badge('failed', 'error'), ' ', r.error || '');
+  const up = r.upload || {};
+  const where = up.state === 'uploaded' ? ` and shipped to s3://${up.bucket}/${up.key}`
+    : up.state === 'failed' ? '' : up.state === 'not configured' ? ' (no off-site copy configured)' : '';
+  return h('p', null, badge(r.state === 'ok' ? 'ok' : r.state, r.state === 'ok' ? 'ok' : 'warn'), ' ',
+    `${r.id}: ${bytes(r.archive_bytes)}, test-restored${where}.`,
+    up.state === 'failed' ? h('span', null, ' ', badge('upload failed', 'error'), ' ', up.error || '') : null);
 }
 
 export default async function render(main, ctx) {
   const manage = ctx.can('backup.manage');
   const runButton = manage ? h('button', { type: 'button', class: 'primary', id: 'run-backup' }, 'Back up now') : null;
-  main.append(pageHead('Backups', 'Encrypted snapshots kept locally and off-site, pruned by one retention plan (daily, weekly, monthly).', ...(runButton ? [runButton] : [])));
+  const verifyButton = manage ? h('button', { type: 'button', id: 'verify-backups' }, 'Verify stored copies') : null;
+  main.append(pageHead('Backups', 'Encrypted snapshots kept locally and off-site, pruned by one retention plan (daily, weekly, monthly).',
+    ...[verifyButton, runButton].filter(Boolean)));
   const progressArea = h('div', { id: 'backup-progress', 'aria-live': 'polite' });
+  const summaryArea = h('div', { id: 'backup-summary' });
   const listArea = h('div', { id: 'backup-list' });
-  const retentionArea = h('div', { id: 'backup-retention' });
+  const verifyArea = h('div', { id: 'backup-verify', 'aria-live': 'polite' });
   let poll = null;
   const stopPoll = () => { if (poll) clearTimeout(poll); poll = null; };
 
-  main.append(progressArea, card('Archives', listArea), card('Retention preview', retentionArea),
+  main.append(progressArea, card('Latest run', summaryArea), card('Archives and retention preview', listArea), verifyArea,
     card('Restore', h('p', null, 'Restore runs offline, from the archive and the recovery key that you keep away from this appliance (it is not stored here).'),
       h('div', { class: 'copy-row' }, h('pre', { id: 'restore-instructions' }, RESTORE), copyButton(RESTORE)),
-      h('p', { class: 'small muted' }, 'See docs/operations.md, "Restore", for the full procedure and the checks that follow it.')));
+      h('p', { class: 'small muted' }, 'See the operations guide, "Restoring from a backup", for the full procedure and the checks that follow it.')));
 
   function showProgress(r) {
     if (!r) { progressArea.replaceChildren(); return; }
-    const done = Number(pick(r, 'bytes', 'bytes_done', 'done_bytes', 'processed_bytes') || 0);
-    const total = Number(pick(r, 'total_bytes', 'bytes_total', 'total', 'estimated_bytes') || 0);
-    const pct = pick(r, 'percent', 'progress_percent');
-    const bar = h('progress', { id: 'backup-progress-bar', 'aria-label': 'Backup progress', max: '100' });
-    if (pct !== undefined) bar.value = Number(pct);
-    else if (total > 0) bar.value = Math.min(100, (100 * done) / total);
-    else bar.removeAttribute('value'); // indeterminate
+    // The size of the result is unknown until the end: the bar is indeterminate
+    // and the bytes written so far are shown with the phase.
+    const bar = h('progress', { id: 'backup-progress-bar', 'aria-label': 'Backup progress' });
     progressArea.replaceChildren(card('Backup running',
-      h('p', null, 'Phase: ', badge(String(pick(r, 'phase', 'state', 'step') || 'running'), 'info'), ' ', `${bytes(done)}${total ? ` of ${bytes(total)}` : ''}`),
+      h('p', null, badge(PHASES[r.phase] || r.phase || 'starting', 'info'), ' ', r.bytes ? `${bytes(r.bytes)} so far` : ''),
       bar));
   }
 
-  async function watch() {
-    stopPoll();
-    let r = null;
-    try {
-      const doc = await getFirst(PROGRESS_PATHS);
-      r = running(doc);
-    } catch (e) {
-      if (!(e instanceof ApiError && e.notAvailable)) { progressArea.replaceChildren(errorBox(e)); return; }
-      try { r = running(await get('/api/v1/backups')); } catch { r = null; }
-    }
-    if (!ctx.isCurrent()) return;
-    showProgress(r);
-    if (r) poll = setTimeout(watch, 1000);
-    else await load();
+  function showList(doc) {
+    const policy = doc.retention || {};
+    summaryArea.replaceChildren(lastRunLine(doc),
+      h('p', { class: 'small muted' }, `Schedule: ${doc.schedule}. Kept: the newest archive of each of the last ${policy.daily} days, ` +
+        `${policy.weekly} weeks and ${policy.monthly} months, locally in ${doc.directory}` +
+        (doc.s3 ? ` and in s3://${doc.s3.bucket}/${doc.s3.prefix || ''}.` : '; no off-site copy configured.')));
+    listArea.replaceChildren(table({
+      columns: [
+        { label: 'Created', render: (b) => time(b.created_at, { relative: true }) },
+        { label: 'Archive', render: (b) => h('span', { class: 'mono small' }, b.id) },
+        { label: 'Size', class: 'num', render: (b) => bytes(b.size) },
+        { label: 'Rows', class: 'num', render: (b) => (b.row_counts ? String(Object.values(b.row_counts).reduce((x, y) => x + y, 0)) : '') },
+        { label: 'Next prune', render: retentionBadge },
+      ],
+      rows: doc.backups || [],
+      empty: 'No backup yet.',
+    }));
   }
 
-  async function load() {
+  async function refresh() {
     let doc;
     try {
       doc = await get('/api/v1/backups');
     } catch (e) {
-      listArea.replaceChildren(e instanceof ApiError && e.notAvailable ? unavailable('Backups') : errorBox(e));
-      retentionArea.replaceChildren(e instanceof ApiError && e.notAvailable ? unavailable('Retention preview') : '');
-      if (runButton && e instanceof ApiError && e.notAvailable) runButton.disabled = true;
-      return false;
+      listArea.replaceChildren(errorBox(e));
+      return null;
     }
-    const list = listOf(doc, 'backups', 'archives').slice().sort((a, b) => String(backupTime(b)).localeCompare(String(backupTime(a))));
-    listArea.replaceChildren(table({
-      columns: [
-        { label: 'Created', render: (b) => time(backupTime(b), { relative: true }) },
-        { label: 'Archive', render: (b) => h('span', { class: 'mono small' }, String(backupId(b) ?? '')) },
-        { label: 'Size', class: 'num', render: (b) => bytes(backupSize(b)) },
-        { label: 'Where', render: (b) => h('span', null, backupPlaces(b).map((p) => [badge(p, 'info'), ' '])) },
-        { label: 'Verified', render: (b) => { const v = pick(b, 'verified_at', 'last_verified_at'); const ok = pick(b, 'verified', 'verify_ok'); return v ? h('span', null, badge(ok === false ? 'failed' : 'ok'), ' ', time(v)) : h('span', { class: 'muted' }, 'not yet'); } },
-        manage ? {
-          label: 'Actions',
-          render: (b) => {
-            const v = h('button', { type: 'button', class: 'small', 'aria-label': `Verify ${backupId(b)}` }, 'Verify');
-            v.addEventListener('click', () => busy(v, async () => {
-              try {
-                const r = await post(`/api/v1/backups/${encodeURIComponent(backupId(b))}/verify`, {});
-                const ok = pick(r, 'ok', 'verified', 'valid');
-                toast(ok === false ? `Verification FAILED: ${pick(r, 'problem', 'error', 'detail') || ''}` : 'Archive verified: every chunk authenticated, restore check passed.', ok === false ? 'error' : 'ok');
-                await load();
-              } catch (e) { toast(`${e.title}: ${e.detail}`, 'error'); }
-            }));
-            return v;
-          },
-        } : null,
-      ].filter(Boolean),
-      rows: list,
-      empty: 'No backup yet.',
-    }));
-    try {
-      const plan = await getFirst(RETENTION_PATHS);
-      const places = Array.isArray(plan.locations) ? plan.locations : [{ location: plan.location || '', ...plan }];
-      retentionArea.replaceChildren(...places.map((p) => {
-        const keep = listOf(p.keep || p.kept || []);
-        const prune = listOf(p.prune || p.delete || p.deleted || p.remove || []);
-        const row = (x, what) => ({ x, what });
-        return h('div', null,
-          p.location ? h('h3', null, p.location) : null,
-          h('p', null, badge(`${keep.length} kept`, 'ok'), ' ', badge(`${prune.length} pruned`, prune.length ? 'warn' : 'neutral'),
-            plan.policy ? h('span', { class: 'small muted' }, ` policy: ${Object.entries(plan.policy).map(([k, v]) => `${v} ${k}`).join(', ')}`) : null),
-          table({
-            columns: [
-              { label: 'Archive', render: (r) => h('span', { class: 'mono small' }, String(typeof r.x === 'object' ? backupId(r.x) : r.x)) },
-              { label: 'Created', render: (r) => (typeof r.x === 'object' ? time(backupTime(r.x)) : '') },
-              { label: 'Next prune', render: (r) => (r.what === 'keep' ? badge('kept', 'ok') : badge('deleted', 'warn')) },
-              { label: 'Why', render: (r) => (typeof r.x === 'object' ? pick(r.x, 'reason', 'reasons', 'bucket') || '' : '') },
-            ],
-            rows: [...keep.map((x) => row(x, 'keep')), ...prune.map((x) => row(x, 'prune'))],
-            empty: 'Nothing to plan yet.',
-          }));
-      }));
-    } catch (e) {
-      retentionArea.replaceChildren(e instanceof ApiError && e.notAvailable ? unavailable('Retention preview') : errorBox(e));
-    }
-    return running(doc);
+    if (!ctx.isCurrent()) return null;
+    showList(doc);
+    showProgress(doc.running);
+    return doc;
+  }
+
+  // While a run is in progress (started here, by the schedule or by
+  // privstackctl), poll once a second.
+  async function watch() {
+    stopPoll();
+    const doc = await refresh();
+    if (doc?.running && ctx.isCurrent()) poll = setTimeout(watch, 1000);
   }
 
   runButton?.addEventListener('click', () => busy(runButton, async () => {
+    // POST answers when the run ends (minutes for a large store); poll
+    // alongside it for the progress bar.
+    const done = post('/api/v1/backups', {});
+    showProgress({ phase: 'snapshot' });
+    setTimeout(watch, 300);
     try {
-      await post('/api/v1/backups', {});
-      toast('Backup started.', 'ok');
-      showProgress({ phase: 'starting' });
-      await watch();
+      const r = await done;
+      toast(`Backup ${r.id} written${r.upload?.state === 'uploaded' ? ' and shipped' : ''}.`, 'ok');
     } catch (e) {
-      progressArea.replaceChildren(e instanceof ApiError && e.notAvailable ? unavailable('Backups') : errorBox(e));
+      toast(`${e.title}: ${e.detail || ''}`, 'error');
+    }
+    await watch();
+  }));
+
+  verifyButton?.addEventListener('click', () => busy(verifyButton, async () => {
+    try {
+      const r = await post('/api/v1/backups/verify', {});
+      verifyArea.replaceChildren(card('Verification of the stored copies',
+        h('p', null, r.damaged ? badge(`${r.damaged} damaged`, 'error') : badge('all intact', 'ok'),
+          ` ${r.checked} cop${r.checked === 1 ? 'y' : 'ies'} checked against the SHA-256 recorded at each test restore.`,
+          r.s3 ? h('span', { class: 'muted' }, ` Bucket: ${r.s3}`) : null),
+        table({
+          columns: [
+            { label: 'Archive', render: (a) => h('span', { class: 'mono small' }, a.id) },
+            { label: 'Where', render: (a) => badge(a.place, 'info') },
+            { label: 'Result', render: (a) => (a.ok ? badge('intact', 'ok') : h('span', null, badge('damaged', 'error'), ' ', a.error || '')) },
+          ],
+          rows: r.archives || [],
+          empty: 'No stored copy yet.',
+        })));
+      toast(r.damaged ? `${r.damaged} damaged cop${r.damaged === 1 ? 'y' : 'ies'}: an incident is open.` : 'Every stored copy is intact.',
+        r.damaged ? 'error' : 'ok');
+    } catch (e) {
+      verifyArea.replaceChildren(errorBox(e));
     }
   }));
 
-  const active = await load();
-  if (active) await watch();
+  await watch();
   return stopPoll;
 }
