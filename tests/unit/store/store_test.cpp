@@ -499,15 +499,21 @@ TEST_F(StoreTest, ConcurrentReadersSeeCommittedData) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 3; ++t) {
     threads.emplace_back([&] {
-      while (!stop) {
+      std::int64_t last = 0;
+      do {  // at least once, however fast the writes below finish
         auto n = s->read([](Connection& c) { return *c.query_one<std::int64_t>("SELECT count(*) FROM notes"); });
-        EXPECT_GE(n, 0);
+        EXPECT_GE(n, last) << "a reader saw committed rows disappear";
+        last = n;
         ++reads;
-      }
+      } while (!stop);
     });
   }
+  // The writes start once the readers are running (on a loaded machine the
+  // 200 writes could otherwise end before any reader was scheduled).
+  while (reads < 3) std::this_thread::yield();
   for (int i = 0; i < 200; ++i) s->write([&](Connection& c) { c.exec("INSERT INTO notes (body) VALUES ('x')"); });
   stop = true;
   for (auto& t : threads) t.join();
-  EXPECT_GT(reads, 0);
+  EXPECT_GE(reads, 3);
+  EXPECT_EQ(s->read([](Connection& c) { return *c.query_one<std::int64_t>("SELECT count(*) FROM notes"); }), 200);
 }
