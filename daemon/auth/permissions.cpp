@@ -108,10 +108,13 @@ constexpr RouteRule kRouteRules[] = {
     {"POST", "/api/v1/incidents/{id}/assign", P::incidents_manage},
     {"POST", "/api/v1/incidents/{id}/comments", P::incidents_manage},
     {"POST", "/api/v1/incidents/{id}/breach", P::incidents_manage},
-    // Issuing wallet and credentials (daemon/wallet). The wallet is created
-    // on the control socket only (the mnemonic never crosses the network);
-    // an unlock belongs to a console session (closed at its logout).
+    // Issuing wallet and credentials (daemon/wallet). Creating the wallet is
+    // an administrator's console session (or the control socket): an API
+    // token never receives a mnemonic. An unlock belongs to a console
+    // session (closed at its logout).
     {"GET", "/api/v1/wallet", P::wallet_issue},
+    {"POST", "/api/v1/wallet/init", P::wallet_manage, kSessionOnly},
+    {"POST", "/api/v1/wallet/init/confirm", P::wallet_manage, kSessionOnly},
     {"POST", "/api/v1/wallet/unlock", P::wallet_issue, kSessionOnly},
     {"POST", "/api/v1/wallet/extend", P::wallet_issue, kSessionOnly},
     {"POST", "/api/v1/wallet/lock", P::wallet_issue},

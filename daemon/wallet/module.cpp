@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <initializer_list>
+#include <map>
+#include <vector>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -37,9 +40,49 @@ void wipe(json::string& s) {
   s.clear();
 }
 
+// Wipes secret strings when the scope ends, whether it returns or throws.
+class WipeOnExit {
+ public:
+  WipeOnExit(std::initializer_list<std::string*> secrets) : secrets_(secrets) {}
+  ~WipeOnExit() {
+    for (std::string* s : secrets_) wipe(*s);
+  }
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+
+ private:
+  std::vector<std::string*> secrets_;
+};
+
+// A problem document's title is for people (the console shows it as the
+// error's heading); `code` stays the stable name for programs.
+std::string_view title_of(const std::string& code) {
+  static const std::map<std::string, std::string_view, std::less<>> titles{
+      {"already_initialized", "The wallet already exists"},
+      {"already_issued", "Already issued"},
+      {"already_revoked", "Already revoked"},
+      {"bad_confirmation", "The words do not match"},
+      {"bad_mnemonic", "Invalid mnemonic"},
+      {"bad_passphrase", "Invalid BIP39 passphrase"},
+      {"bad_path", "Invalid derivation path"},
+      {"bad_request", "Invalid request"},
+      {"bad_window", "Invalid issuance window"},
+      {"locked", "The wallet is locked"},
+      {"no_pending_init", "Nothing to confirm"},
+      {"not_found", "Not found"},
+      {"not_initialized", "The wallet is not initialized"},
+      {"not_issuable", "Not issuable"},
+      {"policy", "Issuing password rejected"},
+      {"throttled", "Too many failed attempts"},
+      {"wrong_password", "Wrong issuing password"},
+  };
+  auto it = titles.find(code);
+  return it == titles.end() ? std::string_view(code) : it->second;
+}
+
 http::Response error_response(const WalletError& e) {
   json::object doc{{"type", "about:blank"},
-                   {"title", e.code()},
+                   {"title", title_of(e.code())},
                    {"status", e.http_status()},
                    {"detail", e.what()},
                    {"code", e.code()}};
@@ -72,6 +115,33 @@ std::optional<std::chrono::seconds> window_arg(const json::object& o) {
 std::string string_arg(const json::object& o, std::string_view key) {
   if (const auto* v = o.if_contains(key); v != nullptr && v->is_string()) return std::string(v->get_string());
   return {};
+}
+
+// Moves a secret string member out of `o` (wiping the copy left in `o`);
+// empty when absent. Shared so that the closures running on the pool own it.
+std::shared_ptr<std::string> take_secret(json::object& o, std::string_view key) {
+  auto out = std::make_shared<std::string>();
+  if (auto* v = o.if_contains(key); v != nullptr && v->is_string()) {
+    *out = std::string(v->get_string());
+    wipe(v->get_string());
+  }
+  return out;
+}
+
+// The confirmation words of `wallet init`: {"3": "word", ...} (1-based
+// positions as the object's keys, the way JSON objects must name them).
+std::map<int, std::string> words_arg(const json::object& o) {
+  const auto* w = o.if_contains("words");
+  if (w == nullptr || !w->is_object()) throw WalletError("bad_request", "words must be an object {position: word}");
+  std::map<int, std::string> words;
+  for (const auto& kv : w->get_object()) {
+    const std::string_view key = kv.key();
+    if (key.empty() || key.size() > 2 || !std::all_of(key.begin(), key.end(), ::isdigit) || !kv.value().is_string()) {
+      throw WalletError("bad_request", "words must map positions (1-24) to words");
+    }
+    words[std::stoi(std::string(key))] = std::string(kv.value().get_string());
+  }
+  return words;
 }
 
 }  // namespace
@@ -212,6 +282,36 @@ struct WalletModule::Impl {
     return out;
   }
 
+  // Blocking. Starts a generated-mnemonic init for the HTTP route and the
+  // control command alike; the caller's secrets are wiped whatever happens.
+  // The answer carries the 24 words: the caller sends it to the initiating
+  // administrator only and must not log it.
+  json::object begin_init(std::string& password, std::string& passphrase, const std::string& actor) {
+    WipeOnExit w{&password, &passphrase};
+    PendingInit p = wallet.begin_init(password, passphrase, actor);
+    json::array positions;
+    for (int pos : p.confirm_positions) positions.push_back(pos);
+    return json::object{{"id", p.id}, {"mnemonic", p.mnemonic.view()}, {"confirm_positions", std::move(positions)}};
+  }
+
+  // Blocking. Stores the sealed wallet once the words match; the typed
+  // words (part of the mnemonic) are wiped whatever happens.
+  json::object confirm_init(const std::string& id, std::map<int, std::string>& words, const std::string& actor) {
+    struct Wipe {
+      std::map<int, std::string>& m;
+      ~Wipe() {
+        for (auto& kv : m) wipe(kv.second);
+      }
+    } w{words};
+    wallet.confirm_init(id, words, actor);
+    json::object doc = status_json();
+    log::emit(log::events::wallet_initialized, "issuing wallet initialized (generated mnemonic)",
+              {{"USER", actor},
+               {"METHOD", "generate"},
+               {"FINGERPRINT", json::value_to<std::string>(doc.at("master_fingerprint"))}});
+    return doc;
+  }
+
   json::object revoke(const std::string& id, const std::string& reason, const std::string& actor,
                       const std::string& source) {
     json::object doc = issuance.revoke(id, reason, actor, source);
@@ -309,29 +409,62 @@ void WalletModule::register_routes(http::Router& router) {
     auto job = [impl] { return impl->status_json(); };
     co_return co_await run(std::move(job), 200);
   });
+  // Creating the wallet from the console: the 24 words go to the signed-in
+  // administrator's browser once (over TLS, Cache-Control: no-store) and are
+  // stored only after three of them are typed back.
+  router.add("POST", "/api/v1/wallet/init", [impl](http::Request& req) -> asio::awaitable<http::Response> {
+    auto body = body_object(req);
+    wipe(req.body);
+    if (!body) co_return bad_request("the body must be a JSON object {password, passphrase?}");
+    const auto* pass_value = body->if_contains("passphrase");
+    const bool pass_ok = pass_value == nullptr || pass_value->is_null() || pass_value->is_string();
+    auto pw = take_secret(*body, "password");
+    auto pass = take_secret(*body, "passphrase");
+    if (pw->empty() || !pass_ok) {
+      wipe(*pw);
+      wipe(*pass);
+      co_return bad_request(pass_ok ? "password is required" : "passphrase must be a string");
+    }
+    auto job = [impl, pw, pass, actor = audit::actor_of(req)] { return impl->begin_init(*pw, *pass, actor); };
+    try {
+      json::object doc = co_await offload(impl->blocking, std::move(job));
+      http::Response r = http::Response::json(201, doc);
+      wipe(doc.at("mnemonic").as_string());
+      co_return r;
+    } catch (const WalletError& e) {
+      co_return error_response(e);
+    }
+  });
+  router.add("POST", "/api/v1/wallet/init/confirm", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
+    auto body = body_object(req);
+    wipe(req.body);
+    if (!body) co_return bad_request("the body must be a JSON object {id, words}");
+    std::map<int, std::string> words;
+    try {
+      words = words_arg(*body);
+    } catch (const WalletError& e) {
+      co_return error_response(e);
+    }
+    auto job = [impl, id = string_arg(*body, "id"), words = std::move(words), actor = audit::actor_of(req)]() mutable {
+      return impl->confirm_init(id, words, actor);
+    };
+    co_return co_await run(std::move(job), 200);
+  });
   router.add("POST", "/api/v1/wallet/unlock", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
     auto body = body_object(req);
     wipe(req.body);
     if (!body) co_return bad_request("the body must be a JSON object {password, window_seconds?}");
-    std::string password;
-    if (auto* p = body->if_contains("password"); p != nullptr && p->is_string()) {
-      password = std::string(p->get_string());
-      wipe(p->get_string());
-    }
-    if (password.empty()) co_return bad_request("password is required");
+    auto pw = take_secret(*body, "password");
+    if (pw->empty()) co_return bad_request("password is required");
     std::optional<std::chrono::seconds> window;
     try {
       window = window_arg(*body);
     } catch (const WalletError& e) {
-      wipe(password);
+      wipe(*pw);
       co_return error_response(e);
     }
-    auto pw = std::make_shared<std::string>(std::move(password));
     auto job = [impl, pw, actor = audit::actor_of(req), source = req.remote_address, window] {
-      struct Wipe {
-        std::string& s;
-        ~Wipe() { wipe(s); }
-      } w{*pw};
+      WipeOnExit w{pw.get()};
       return impl->unlock(*pw, actor, source, window);
     };
     co_return co_await run(std::move(job), 200);
@@ -428,13 +561,7 @@ void WalletModule::register_control(http::ControlServer& control) {
   };
   // Takes a secret argument out of the request (and wipes the request's copy).
   auto take = [](const http::ControlRequest& req, std::string_view key) {
-    auto sp = std::make_shared<std::string>();
-    auto& args = const_cast<json::object&>(req.args);
-    if (auto* v = args.if_contains(key); v != nullptr && v->is_string()) {
-      *sp = std::string(v->get_string());
-      wipe(v->get_string());
-    }
-    return sp;
+    return take_secret(const_cast<json::object&>(req.args), key);
   };
 
   control.add("wallet status", [impl, run](const http::ControlRequest&) -> asio::awaitable<json::value> {
@@ -444,35 +571,19 @@ void WalletModule::register_control(http::ControlServer& control) {
   control.add("wallet init", [impl, run, take](const http::ControlRequest& req) -> asio::awaitable<json::value> {
     auto pw = take(req, "password");
     auto pass = take(req, "passphrase");
-    auto job = [impl, pw, pass, actor = audit::actor_of(req)] {
-      PendingInit p = impl->wallet.begin_init(*pw, *pass, actor);
-      wipe(*pw);
-      wipe(*pass);
-      json::array positions;
-      for (int pos : p.confirm_positions) positions.push_back(pos);
-      // The words go to the local administrator's terminal only.
-      return json::object{{"id", p.id}, {"mnemonic", p.mnemonic.view()}, {"confirm_positions", std::move(positions)}};
-    };
+    // The words go to the local administrator's terminal only.
+    auto job = [impl, pw, pass, actor = audit::actor_of(req)] { return impl->begin_init(*pw, *pass, actor); };
     co_return co_await run(std::move(job));
   });
   control.add("wallet init confirm", [impl, run](const http::ControlRequest& req) -> asio::awaitable<json::value> {
     std::map<int, std::string> words;
-    if (const auto* w = req.args.if_contains("words"); w != nullptr && w->is_object()) {
-      for (const auto& kv : w->get_object()) {
-        if (!kv.value().is_string()) continue;
-        try {
-          words[std::stoi(std::string(kv.key()))] = std::string(kv.value().get_string());
-        } catch (const std::exception&) {
-          throw http::ControlError("words must map positions to words", 2);
-        }
-      }
+    try {
+      words = words_arg(req.args);
+    } catch (const WalletError& e) {
+      throw http::ControlError(e.what(), 2);
     }
-    auto job = [impl, id = string_arg(req.args, "id"), words, actor = audit::actor_of(req)] {
-      impl->wallet.confirm_init(id, words, actor);
-      json::object doc = impl->status_json();
-      log::emit(log::events::wallet_initialized, "issuing wallet initialized (generated mnemonic)",
-                {{"USER", actor}, {"METHOD", "generate"}, {"FINGERPRINT", json::value_to<std::string>(doc.at("master_fingerprint"))}});
-      return doc;
+    auto job = [impl, id = string_arg(req.args, "id"), words = std::move(words), actor = audit::actor_of(req)]() mutable {
+      return impl->confirm_init(id, words, actor);
     };
     co_return co_await run(std::move(job));
   });
@@ -481,16 +592,7 @@ void WalletModule::register_control(http::ControlServer& control) {
     auto pw = take(req, "password");
     auto pass = take(req, "passphrase");
     auto job = [impl, mn, pw, pass, actor = audit::actor_of(req)] {
-      struct Wipe {
-        std::string& a;
-        std::string& b;
-        std::string& c;
-        ~Wipe() {
-          wipe(a);
-          wipe(b);
-          wipe(c);
-        }
-      } w{*mn, *pw, *pass};
+      WipeOnExit w{mn.get(), pw.get(), pass.get()};
       impl->wallet.import(*mn, *pw, *pass, actor);
       json::object doc = impl->status_json();
       log::emit(log::events::wallet_initialized, "issuing wallet initialized (imported mnemonic)",
@@ -508,10 +610,7 @@ void WalletModule::register_control(http::ControlServer& control) {
       throw http::ControlError(e.what(), 2);
     }
     auto job = [impl, pw, window, actor = audit::actor_of(req)] {
-      struct Wipe {
-        std::string& s;
-        ~Wipe() { wipe(s); }
-      } w{*pw};
+      WipeOnExit w{pw.get()};
       return impl->unlock(*pw, actor, std::string(audit::kControlSource), window);
     };
     co_return co_await run(std::move(job));
@@ -537,14 +636,7 @@ void WalletModule::register_control(http::ControlServer& control) {
     auto old_pw = take(req, "old_password");
     auto new_pw = take(req, "password");
     auto job = [impl, old_pw, new_pw, actor = audit::actor_of(req)] {
-      struct Wipe {
-        std::string& a;
-        std::string& b;
-        ~Wipe() {
-          wipe(a);
-          wipe(b);
-        }
-      } w{*old_pw, *new_pw};
+      WipeOnExit w{old_pw.get(), new_pw.get()};
       impl->wallet.change_password(*old_pw, *new_pw, actor);
       return impl->status_json();
     };

@@ -78,7 +78,7 @@ void check_passphrase(std::string_view passphrase) {
   for (char ch : passphrase) {
     const auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c >= 0x7f) {
-      throw WalletError("bad_passphrase", "the BIP39 passphrase must be printable ASCII");
+      throw WalletError("bad_passphrase", "the BIP39 passphrase must be printable ASCII", 422);
     }
   }
 }
@@ -178,7 +178,7 @@ struct WalletService::Impl {
 
   void check_policy(std::string_view password) {
     if (auto why = auth::password_policy_violation(password, "wallet")) {
-      throw WalletError("policy", "issuing password rejected: " + *why);
+      throw WalletError("policy", "issuing password rejected: " + *why, 422);
     }
   }
 
@@ -299,7 +299,7 @@ void WalletService::confirm_init(const std::string& id, const std::map<int, std:
     if (!impl_->pending || !auth::constant_time_equals(impl_->pending->id, id) ||
         impl_->now() >= impl_->pending->expires) {
       impl_->pending.reset();
-      throw WalletError("no_pending_init", "no wallet initialization is waiting for confirmation (run wallet init again)", 409);
+      throw WalletError("no_pending_init", "no wallet initialization is waiting for confirmation (it expired or a newer one replaced it): start again", 409);
     }
     bool ok = words.size() == impl_->pending->expected.size();
     for (const auto& [pos, expected] : impl_->pending->expected) {
@@ -314,7 +314,7 @@ void WalletService::confirm_init(const std::string& id, const std::map<int, std:
     if (!ok) {
       // The pending mnemonic stays: the customer can look again and retry.
       impl_->audit_now(impl_->entry(actor, "wallet.init_confirm", audit::kFailure, "confirmation words did not match"));
-      throw WalletError("bad_confirmation", "the confirmation words do not match the mnemonic");
+      throw WalletError("bad_confirmation", "the confirmation words do not match the mnemonic", 422);
     }
     p = std::move(impl_->pending);
     impl_->pending.reset();
@@ -351,7 +351,7 @@ void WalletService::unlock(std::string_view issuing_password, const std::string&
   }
   std::string fingerprint;
   const auto blob = impl_->load_blob(&fingerprint);
-  if (!blob) throw WalletError("not_initialized", "the wallet is not initialized (run privstackctl wallet init)", 409);
+  if (!blob) throw WalletError("not_initialized", "the wallet is not initialized (an administrator creates it first)", 409);
   std::unique_ptr<bip32::ExtendedPrivateKey> master;
   try {
     const LockedBuffer payload = unseal(*blob, issuing_password, kSealContext);

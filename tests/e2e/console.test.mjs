@@ -10,7 +10,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
-import { Daemon, launchBrowser, freshTotp, OUT_DIR, ensureDir, SOURCE_DIR, PRIVSTACKCTL } from './lib.mjs';
+import { Daemon, launchBrowser, freshTotp, OUT_DIR, ensureDir, SOURCE_DIR } from './lib.mjs';
 
 const ADMIN = 'admin';
 const ADMIN_PW = 'Tr0ub4dor&3-e2e-console';
@@ -29,12 +29,13 @@ const USERS = { operator: 'olivia', auditor: 'arthur', issuer: 'isabel', support
 // API answers with a 4xx status that the flows provoke on purpose (Chromium
 // logs each as "Failed to load resource"): a sign-in that needs the TOTP
 // step, the import with an error row, the boot check after the session ended,
-// routes of modules this build may not have. Anything else fails the test.
+// the wallet confirmation with a wrong word. Anything else, any 404
+// included, fails the test.
 const EXPECTED_HTTP_ERRORS = [
   [/\/api\/v1\/session$/, [401]],
   [/\/api\/v1\/import\/records\.csv$/, [422]],
   [/\/api\/v1\/users$/, [422]],
-  [/^\/(api\/v1\/(wallet|credentials|incidents)(\/|$)|metrics$)/, [404, 405]],
+  [/\/api\/v1\/wallet\/init\/confirm$/, [422]],
 ];
 
 const out = ensureDir(join(OUT_DIR, 'console'));
@@ -378,45 +379,63 @@ test('backups: run one, see it in the list with its retention, verify the stored
   await snap('backups-verified');
 });
 
-test('wallet: initialize, unlock, issue a batch, verify a credential (when this build has the wallet)', async (t) => {
+test('wallet: initialize in the browser, unlock, derive, issue a batch, verify a credential', async () => {
   await go('wallet');
-  if (await page.locator('#wallet-status [data-unavailable]').count()) {
-    await snap('wallet-unavailable');
-    t.skip('no wallet API in this build');
-    return;
-  }
-  if (await page.locator('#wallet-init-form').count()) {
-    await page.fill('#wallet-init-form input[name=password]', WALLET_PW);
-    await page.fill('#wallet-init-form input[name=password2]', WALLET_PW);
-    await page.click('#wallet-init');
-    await page.waitForSelector('#mnemonic li, #wallet-work .alert');
-    if (await page.locator('#mnemonic li').count()) {
-      const words = await page.$$eval('#mnemonic li', (lis) => lis.map((li) => li.textContent.trim()));
-      assert.equal(words.length, 24);
-      await snap('wallet-mnemonic');
-      await page.click('#mnemonic-written');
-      for (const el of await page.$$('#wallet-confirm-form input[data-position]')) {
-        const pos = Number(await el.getAttribute('data-position'));
-        await el.fill(words[pos - 1]);
-      }
-      await page.click('#wallet-confirm');
-    } else {
-      // This build initializes the wallet from the command line only.
-      await snap('wallet-init-cli');
-      initWalletWithCli();
-      // Same route: the page re-reads the wallet's state on request.
-      await page.click('#wallet-recheck');
-    }
-  }
+  assert.match(await page.textContent('#wallet-state'), /not initialized/);
+  await page.waitForSelector('#wallet-init-form');
+  await snap('wallet-init-form');
+  // Step 1: the issuing password; the appliance answers with the words.
+  await page.fill('#wallet-init-form input[name=password]', WALLET_PW);
+  await page.fill('#wallet-init-form input[name=password2]', WALLET_PW);
+  await page.click('#wallet-init');
+  await page.waitForSelector('#mnemonic li');
+  const words = await page.$$eval('#mnemonic li', (lis) => lis.map((li) => li.textContent.trim()));
+  assert.equal(words.length, 24);
+  assert.ok(words.every((w) => /^[a-z]{3,8}$/.test(w)), words.join(' '));
+  assert.equal(await page.locator('#wallet-init-form').count(), 0, 'the password form is gone');
+  await snap('wallet-mnemonic');
+  // Step 2: the list is hidden, three words are asked for.
+  await page.click('#mnemonic-written');
+  await page.waitForSelector('#wallet-confirm-form');
+  assert.equal(await page.locator('#mnemonic').isVisible(), false, 'the words are hidden while confirming');
+  const inputs = await page.$$('#wallet-confirm-form input[data-position]');
+  assert.equal(inputs.length, 3);
+  const positions = [];
+  for (const el of inputs) positions.push(Number(await el.getAttribute('data-position')));
+  // A wrong word first: refused, nothing stored, the form stays.
+  await inputs[0].fill(words[positions[0] - 1] === 'zoo' ? 'abandon' : 'zoo');
+  await inputs[1].fill(words[positions[1] - 1]);
+  await inputs[2].fill(words[positions[2] - 1]);
+  await page.click('#wallet-confirm');
+  await page.waitForSelector('#wallet-confirm-result .alert.error');
+  assert.match(await page.textContent('#wallet-confirm-result'), /do not match/);
+  await snap('wallet-confirm-wrong-word');
+  assert.equal(await page.evaluate(async () => (await (await fetch('/api/v1/wallet')).json()).state), 'not_initialized');
+  await inputs[0].fill(words[positions[0] - 1]);
+  await page.click('#wallet-confirm');
+  // Sealed: locked, with its fingerprint; the words are gone from the page.
   await page.waitForSelector('#wallet-unlock');
+  assert.match(await page.textContent('#wallet-state'), /locked/);
+  assert.equal(await page.locator('#mnemonic').count(), 0);
+  assert.equal((await page.textContent('main')).includes(words.slice(0, 4).join('')), false);
+  await snap('wallet-initialized-locked');
+
   await page.fill('#issuing-password', WALLET_PW);
   await page.click('#wallet-unlock');
   await page.waitForSelector('#wallet-countdown');
+  // The countdown runs.
+  const first = await page.textContent('#wallet-countdown');
+  assert.match(first, /^1[45]:\d\d$/);
+  await page.waitForFunction((t) => document.querySelector('#wallet-countdown')?.textContent !== t, first, { timeout: 5_000 });
   await snap('wallet-unlocked');
+  await page.click('#wallet-derive');
+  await page.waitForSelector('#derive-result dl');
+  assert.match(await page.textContent('#derive-result'), /xpub[1-9A-HJ-NP-Za-km-z]{100,}/);
   await page.waitForSelector('#issue-batch');
   await page.click('#issue-batch');
   await page.waitForSelector('#issue-result .alert.ok', { timeout: 60_000 });
   assert.match(await page.textContent('#issue-result'), /Issued 2 credentials/);
+  assert.equal(await page.getAttribute('#issue-progress', 'value'), '2');
   // The batches card shows the new batch without a reload.
   await page.waitForFunction(() => [...document.querySelectorAll('#wallet-batches tbody tr')]
     .some((tr) => tr.cells.length > 2 && tr.cells[2].textContent.trim() === '2'));
@@ -429,33 +448,14 @@ test('wallet: initialize, unlock, issue a batch, verify a credential (when this 
   await page.click('#verify-credential');
   await page.waitForSelector('#verify-result .alert.ok');
   await snap('wallet-issued-verified');
+  // A tampered copy is reported as not valid.
+  await page.fill('#verify-text', credential.replace(/"name":\s*"([^"]*)"/, '"name":"$1 (edited)"'));
+  await page.click('#verify-credential');
+  await page.waitForSelector('#verify-result .alert.error');
+  assert.match(await page.textContent('#verify-result'), /NOT valid/);
   await page.click('#wallet-lock');
   await page.waitForSelector('#wallet-unlock');
 });
-
-function initWalletWithCli() {
-  if (!daemon.ctlHas('wallet init')) throw new Error('no wallet init in privstackctl');
-  // privstackctl reads the password, then asks for the words at the
-  // positions it names; the test answers through a pseudo-terminal-free
-  // two-step: start, read the mnemonic, confirm.
-  const r = spawnSync('python3', ['-c', `
-import json, subprocess, sys, re
-p = subprocess.Popen([sys.argv[1], '--socket', sys.argv[2], 'wallet', 'init', '--password-stdin'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-p.stdin.write(sys.argv[3] + '\\n'); p.stdin.flush()
-buf = ''
-while 'Confirm words at positions' not in buf:
-    line = p.stdout.readline()
-    if not line: break
-    buf += line
-words = re.findall(r'\\s*\\d+ (\\S+)', buf.split('Confirm')[0].split('offline):')[1])
-pos = [int(x) for x in re.findall(r'\\d+', buf.split('positions')[1])]
-for n in pos:
-    p.stdin.write(words[n-1] + '\\n'); p.stdin.flush()
-out, err = p.communicate(timeout=60)
-sys.exit(p.returncode)
-`, PRIVSTACKCTL, daemon.socket, WALLET_PW], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`wallet init via privstackctl failed: ${r.stderr}`);
-}
 
 test('incidents: open one, acknowledge and resolve it (when this build has incidents)', async (t) => {
   await go('incidents?state=all');

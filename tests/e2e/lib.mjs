@@ -111,11 +111,6 @@ ${this.extraConfig}`);
     return r.stdout;
   }
 
-  ctlHas(command) {
-    const help = spawnSync(PRIVSTACKCTL, ['--help'], { encoding: 'utf8' }).stdout || '';
-    return help.includes(command);
-  }
-
   async stop() {
     if (!this.proc || this.proc.exitCode !== null) return this.proc ? this.proc.exitCode : null;
     this.proc.kill('SIGTERM');

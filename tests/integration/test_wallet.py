@@ -330,3 +330,109 @@ def test_wallet_end_to_end(env, tmp_path):
     for secret in (WALLET_PW, WRONG_PW, mnemonic, " ".join(words[:4])):
         assert secret not in log
         assert secret not in init_err
+
+
+# --- init from the console (HTTPS, an administrator's session) -------------
+
+WEAK_PW = "Wal1et-weak"  # 11 characters: below the policy's 12
+
+
+def test_wallet_init_over_https(env):
+    d = env
+    root = Client(d, "root")    # admin
+    iris = Client(d, "iris")    # issuer
+    otto = Client(d, "otto")    # operator
+
+    # Only an administrator may start it; other roles get the matrix's 403.
+    for c in (iris, otto, Client(d, "sam"), Client(d, "aud")):
+        status, _, doc = c.call("POST", "/api/v1/wallet/init", {"password": WALLET_PW})
+        assert status == 403, doc
+        assert c.call("POST", "/api/v1/wallet/init/confirm", {"id": "x", "words": {}})[0] == 403
+
+    # Not with an API token, even an admin's: a script never gets the words.
+    status, _, tok = root.call("POST", "/api/v1/tokens", {"name": "ci", "role": "admin", "expires_in_days": 1})
+    assert status == 201, tok
+    bearer = {"Authorization": "Bearer " + tok["token"]}
+    assert d.https("GET", "/api/v1/wallet", headers=bearer)[0] == 200  # the token itself works
+    status, _, body = d.https("POST", "/api/v1/wallet/init", {"password": WALLET_PW}, headers=bearer)
+    assert status == 403 and b"mnemonic" not in body, body
+    assert d.https("POST", "/api/v1/wallet/init/confirm", {"id": "x", "words": {}}, headers=bearer)[0] == 403
+    assert "denied POST /api/v1/wallet/init to root (admin): not with an API token" in d.read_log()
+
+    # A session request without the CSRF header is refused.
+    status, _, body = d.https("POST", "/api/v1/wallet/init", {"password": WALLET_PW}, headers={"Cookie": root.cookie})
+    assert status == 403 and b"X-CSRF-Token" in body and b"mnemonic" not in body, body
+
+    # The issuing password follows the account password policy.
+    status, _, doc = root.call("POST", "/api/v1/wallet/init", {"password": WEAK_PW})
+    assert status == 422 and doc["code"] == "policy", doc
+    status, _, doc = root.call("POST", "/api/v1/wallet/init", {"password": WALLET_PW, "passphrase": "café"})
+    assert status == 422 and doc["code"] == "bad_passphrase", doc
+    status, _, doc = root.call("POST", "/api/v1/wallet/init", {})
+    assert status == 400 and doc["code"] == "bad_request", doc
+
+    status, hdrs, started = root.call("POST", "/api/v1/wallet/init", {"password": WALLET_PW})
+    assert status == 201, started
+    assert hdrs["cache-control"] == "no-store"
+    words = started["mnemonic"].split(" ")
+    assert len(words) == 24 and all(re.fullmatch(r"[a-z]{3,8}", w) for w in words), words
+    positions = started["confirm_positions"]
+    assert len(positions) == 3 and len(set(positions)) == 3 and all(1 <= p <= 24 for p in positions)
+    right = {str(p): words[p - 1] for p in positions}
+    # Nothing is stored before the confirmation.
+    assert root.call("GET", "/api/v1/wallet")[2]["state"] == "not_initialized"
+
+    # Wrong words: 422, nothing stored; the same id may try again.
+    wrong = dict(right)
+    wrong[str(positions[0])] = "zoo" if words[positions[0] - 1] != "zoo" else "abandon"
+    status, _, doc = root.call("POST", "/api/v1/wallet/init/confirm", {"id": started["id"], "words": wrong})
+    assert status == 422 and doc["code"] == "bad_confirmation", doc
+    status, _, doc = root.call("POST", "/api/v1/wallet/init/confirm",
+                               {"id": started["id"], "words": {k: v for k, v in list(right.items())[:2]}})
+    assert status == 422 and doc["code"] == "bad_confirmation", doc
+    assert root.call("GET", "/api/v1/wallet")[2]["state"] == "not_initialized"
+    status, _, doc = root.call("POST", "/api/v1/wallet/init/confirm", {"id": started["id"], "words": {"x": "y"}})
+    assert status == 400 and doc["code"] == "bad_request", doc
+    # The issuer cannot unlock what does not exist yet.
+    status, _, doc = iris.call("POST", "/api/v1/wallet/unlock", {"password": WALLET_PW})
+    assert status == 409 and doc["code"] == "not_initialized", doc
+
+    # The right words (any case, surrounding spaces) store the wallet.
+    typed = {k: f" {v.upper()} " for k, v in right.items()}
+    status, hdrs, doc = root.call("POST", "/api/v1/wallet/init/confirm", {"id": started["id"], "words": typed})
+    assert status == 200 and doc["state"] == "locked" and doc["initialized"], doc
+    fingerprint = doc["master_fingerprint"]
+    assert re.fullmatch(r"[0-9a-f]{8}", fingerprint)
+    # Confirmed once: the id is spent.
+    status, _, doc = root.call("POST", "/api/v1/wallet/init/confirm", {"id": started["id"], "words": right})
+    assert status == 409 and doc["code"] == "no_pending_init", doc
+
+    # The stored wallet opens with the issuing password (an issuer unlocks).
+    status, _, doc = iris.call("POST", "/api/v1/wallet/unlock", {"password": WALLET_PW})
+    assert status == 200 and doc["state"] == "unlocked" and doc["master_fingerprint"] == fingerprint, doc
+    # And it is the wallet of those words: importing them elsewhere is not
+    # possible here, but the CLI sees the same fingerprint.
+    st = json.loads(ctl(d, "--json", "wallet", "status").stdout)
+    assert st["master_fingerprint"] == fingerprint and st["state"] == "unlocked"
+
+    # A second init is refused, from the console and from the CLI.
+    status, _, doc = root.call("POST", "/api/v1/wallet/init", {"password": WALLET_PW})
+    assert status == 409 and doc["code"] == "already_initialized" and "mnemonic" not in doc, doc
+    r = ctl(d, "wallet", "init", "--password-stdin", input=WALLET_PW + "\n")
+    assert r.returncode == 1 and "already initialized" in r.stderr, r.stderr
+
+    # Audited under the administrator's name, without the words.
+    entries = audit_entries(d)
+    inits = [(e["action"], e["outcome"], e["actor"]) for e in entries if e["action"].startswith("wallet.init")]
+    assert ("wallet.init_started", "success", "user:root") in inits, inits
+    assert ("wallet.init_confirm", "failure", "user:root") in inits, inits
+    assert ("wallet.init", "success", "user:root") in inits, inits
+    exported = json.dumps(entries)
+
+    # Neither the words nor a password in the daemon's log or the audit log.
+    log = d.read_log()
+    assert "issuing wallet initialized" in log
+    mnemonic = started["mnemonic"]
+    for secret in (WALLET_PW, WEAK_PW, mnemonic, " ".join(words[:3]), " ".join(words[-3:])):
+        assert secret not in log, secret
+        assert secret not in exported, secret

@@ -88,21 +88,6 @@ export const put = (path, body, opts) => api('PUT', path, { ...opts, body });
 export const patch = (path, body, opts) => api('PATCH', path, { ...opts, body });
 export const del = (path, body, opts) => api('DELETE', path, { ...opts, body });
 
-// Tries each path in turn and returns the first answer that is not 404
-// (for modules whose routes are still settling); throws the last 404.
-export async function getFirst(paths, query) {
-  let last;
-  for (const p of paths) {
-    try {
-      return await get(p, query);
-    } catch (e) {
-      if (!(e instanceof ApiError) || !e.notAvailable) throw e;
-      last = e;
-    }
-  }
-  throw last;
-}
-
 // Lists come as {items}, {users}, {tokens}, {scans}, ... or a bare array.
 export function listOf(doc, ...keys) {
   if (Array.isArray(doc)) return doc;

@@ -80,6 +80,8 @@ const Expect kExpected[] = {
     {"POST", "/api/v1/incidents/{id}/comments", "admin operator"},
     {"POST", "/api/v1/incidents/{id}/breach", "admin operator"},
     {"GET", "/api/v1/wallet", "admin issuer"},
+    {"POST", "/api/v1/wallet/init", "admin", false, false},
+    {"POST", "/api/v1/wallet/init/confirm", "admin", false, false},
     {"POST", "/api/v1/wallet/unlock", "admin issuer", false, false},
     {"POST", "/api/v1/wallet/extend", "admin issuer", false, false},
     {"POST", "/api/v1/wallet/lock", "admin issuer"},

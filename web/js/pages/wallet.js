@@ -90,11 +90,15 @@ function initFlow(area, ctx, refresh) {
     field('Repeat the issuing password', pw2),
     field('BIP39 passphrase (optional)', pass, { hint: 'An extra word that changes every key. Leave empty unless your policy requires one.' }),
     submit);
-  const box = card('Initialize the wallet', h('p', null, 'A new 24-word recovery mnemonic is generated on the appliance and shown once. Write it down and keep it offline.'), msg, form);
+  const box = card('Initialize the wallet',
+    h('p', null, 'A new 24-word recovery mnemonic is generated on the appliance and shown once. Have paper ready: write it down and keep it offline.'),
+    h('p', { class: 'small muted' }, 'To restore a wallet from words you already have, run ', h('code', null, 'sudo privstackctl wallet init --import'), ' on the appliance instead.'),
+    msg, form);
   area.append(box);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     msg.replaceChildren();
+    if (!pw.value) { msg.append(alertBox('error', 'Choose an issuing password.')); pw.focus(); return; }
     if (pw.value !== pw2.value) { msg.append(alertBox('error', 'The two passwords differ.')); pw2.focus(); return; }
     busy(submit, async () => {
       const body = { password: pw.value };
@@ -104,52 +108,64 @@ function initFlow(area, ctx, refresh) {
         pw.value = ''; pw2.value = ''; pass.value = '';
         showMnemonic(box, started, refresh);
       } catch (err) {
-        if (err instanceof ApiError && err.notAvailable) {
-          // The page cannot see the command finish: re-read the wallet's
-          // state on request (the same route's hash does not re-render).
-          const recheck = h('button', { type: 'button', class: 'primary', id: 'wallet-recheck' }, 'Done: check the wallet again');
-          recheck.addEventListener('click', () => busy(recheck, refresh));
-          msg.append(alertBox('info', h('strong', null, 'Initialize the wallet on the server.'),
-            h('p', null, 'This version creates the wallet from the command line only, so the mnemonic never crosses the network:'),
-            h('pre', null, 'sudo privstackctl wallet init'),
-            h('p', null, 'When it has finished, come back here to unlock it.'), recheck));
-        } else msg.append(errorBox(err));
+        msg.append(errorBox(err));
+        pw.focus();
       }
     });
   });
 }
 
+// Step two: the words once, then three of them typed back. Nothing is
+// stored until the server has checked them.
 function showMnemonic(box, started, refresh) {
   const words = String(started.mnemonic || '').split(/\s+/).filter(Boolean);
+  started.mnemonic = '';
   const positions = (started.confirm_positions || []).map(Number);
-  const inputs = positions.map((p) => input({ name: String(p), autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none', dataset: { position: String(p) } }));
+  const inputs = positions.map((p) => input({ name: `word-${p}`, autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none', dataset: { position: String(p) } }));
   const submit = h('button', { type: 'submit', class: 'primary', id: 'wallet-confirm' }, 'Confirm and seal');
-  const msg = h('div', { 'aria-live': 'polite' });
+  const back = h('button', { type: 'button', id: 'mnemonic-show-again' }, 'Show the words again');
+  const msg = h('div', { 'aria-live': 'polite', id: 'wallet-confirm-result' });
   const list = h('ol', { class: 'mnemonic', id: 'mnemonic', 'aria-label': 'Recovery mnemonic' }, words.map((w) => h('li', null, w)));
-  const confirmForm = h('form', { class: 'form', id: 'wallet-confirm-form', novalidate: true },
-    h('p', null, 'To make sure you wrote it down, enter these words (the list above is hidden now):'),
-    inputs.map((el, i) => field(`Word #${positions[i]}`, el)), submit);
   const next = h('button', { type: 'button', class: 'primary', id: 'mnemonic-written' }, 'I have written it down');
+  const shown = h('div', null,
+    alertBox('warn', h('strong', null, 'Shown only now.'), ' Anyone with these words can issue credentials in your name. Write them on paper; do not photograph them or store them on this computer.'),
+    list, h('div', { class: 'row' }, next));
+  const confirmForm = h('form', { class: 'form', id: 'wallet-confirm-form', novalidate: true },
+    h('p', null, `To make sure you wrote them down, enter words ${positions.join(', ')} (the list is hidden now):`),
+    inputs.map((el, i) => field(`Word #${positions[i]}`, el)), h('div', { class: 'row' }, submit, back));
   box.replaceChildren(h('h2', null, 'Your recovery mnemonic'),
-    alertBox('warn', h('strong', null, 'Shown only this once.'), ' Anyone with these words can issue credentials in your name. Do not photograph or store them on this computer.'),
-    list, next, msg);
+    h('p', { class: 'small muted' }, 'The wallet is created when you confirm; this page forgets the words then. Unconfirmed, it expires after 10 minutes.'),
+    shown, msg);
   next.addEventListener('click', () => {
-    list.remove();
-    next.remove();
-    words.length = 0;
-    box.append(confirmForm);
+    shown.replaceWith(confirmForm);
+    msg.replaceChildren();
     inputs[0]?.focus();
+  });
+  back.addEventListener('click', () => {
+    confirmForm.replaceWith(shown);
+    next.focus();
   });
   confirmForm.addEventListener('submit', (e) => {
     e.preventDefault();
+    msg.replaceChildren();
     busy(submit, async () => {
       const typed = {};
       inputs.forEach((el, i) => { typed[String(positions[i])] = el.value.trim().toLowerCase(); });
       try {
         await post('/api/v1/wallet/init/confirm', { id: started.id, words: typed });
+        words.length = 0;
+        list.replaceChildren();
         toast('The wallet is initialized and sealed.', 'ok');
         await refresh();
-      } catch (err) { msg.replaceChildren(errorBox(err)); }
+      } catch (err) {
+        msg.replaceChildren(errorBox(err));
+        if (err instanceof ApiError && err.status === 409) {
+          // Expired or replaced: nothing was stored, start over.
+          const again = h('button', { type: 'button', class: 'primary', id: 'wallet-init-again' }, 'Start again');
+          again.addEventListener('click', () => busy(again, refresh));
+          msg.append(again);
+        } else inputs[0]?.focus();
+      }
     });
   });
 }
@@ -252,8 +268,8 @@ async function issueCard(st, refresh, onIssued) {
 
 function deriveCard() {
   const path = input({ name: 'path', value: "m/44'/0'/0'/0/0", spellcheck: 'false' });
-  const submit = h('button', { type: 'submit' }, 'Derive');
-  const out = h('div', { 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit', id: 'wallet-derive' }, 'Derive');
+  const out = h('div', { 'aria-live': 'polite', id: 'derive-result' });
   const form = h('form', { class: 'inline', novalidate: true }, field('Derivation path', path), submit);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
