@@ -6,6 +6,7 @@
 //
 // Output: one line per (config, workload): "RESULT <lib> <config> <workload> <seconds> <ops>"
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -42,6 +43,9 @@ const Config kConfigs[] = {
     {"+cache-8MiB", 4096, 8192, true, true},
     {"+fewer-indexes", 4096, 8192, true, false},
     {"+cache-64MiB", 4096, 65536, true, false},
+    // The same tuning on 1 KiB pages (SQLCipher 3.x's default page size).
+    {"page-1024", 1024, 8192, true, false},
+    {"page-1024-64MiB", 1024, 65536, true, false},
 };
 
 constexpr int kBulkRows = 200000;
@@ -60,6 +64,21 @@ void exec(sqlite3* db, const std::string& sql) { check(db, sqlite3_exec(db, sql.
 double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+
+// CPU time (user + system) of this process: on a shared machine the wall
+// time of a phase includes time spent waiting for a core, and the CPU time
+// does not, so the table reports both.
+double cpu_now() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
+struct Phase {
+  double wall = now();
+  double cpu = cpu_now();
+};
 
 sqlite3* open_db(const std::string& path, const Config& c) {
   sqlite3* db = nullptr;
@@ -134,8 +153,9 @@ void insert(sqlite3* db, sqlite3_stmt*& cached, const Config& c, const Row& r, i
   }
 }
 
-void report(const Config& c, const char* workload, double seconds, int ops) {
-  std::printf("RESULT %s %s %s %.6f %d\n", kLib, c.name, workload, seconds, ops);
+void report(const Config& c, const char* workload, const Phase& started, int ops) {
+  std::printf("RESULT %s %s %s %.6f %d %.6f\n", kLib, c.name, workload, now() - started.wall, ops,
+              cpu_now() - started.cpu);
   std::fflush(stdout);
 }
 
@@ -158,19 +178,19 @@ void run(const std::string& dir, const Config& c) {
   for (int i = 0; i < kBulkRows; ++i) rows.push_back(make_row(rng, i));
   sqlite3_stmt* cached = nullptr;
 
-  double t = now();
+  Phase t;
   exec(db, "BEGIN IMMEDIATE");
   for (int i = 0; i < kBulkRows; ++i) insert(db, cached, c, rows[static_cast<size_t>(i)], i);
   exec(db, "COMMIT");
-  report(c, "bulk-insert", now() - t, kBulkRows);
+  report(c, "bulk-insert", t, kBulkRows);
 
-  t = now();
+  t = Phase{};
   for (int i = 0; i < kSingleRows; ++i) {
     exec(db, "BEGIN IMMEDIATE");
     insert(db, cached, c, rows[static_cast<size_t>(i)], kBulkRows + i);
     exec(db, "COMMIT");
   }
-  report(c, "single-row-commits", now() - t, kSingleRows);
+  report(c, "single-row-commits", t, kSingleRows);
   if (cached) sqlite3_finalize(cached);
   exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
 
@@ -182,7 +202,7 @@ void run(const std::string& dir, const Config& c) {
         "prepare read");
   std::mt19937_64 pick(7);
   long found = 0;
-  t = now();
+  t = Phase{};
   for (int i = 0; i < kPointReads; ++i) {
     sqlite3_stmt* s = q;
     if (!c.reuse_statements) {
@@ -193,7 +213,7 @@ void run(const std::string& dir, const Config& c) {
     while (sqlite3_step(s) == SQLITE_ROW) found += sqlite3_column_bytes(s, 1) > 0;
     if (c.reuse_statements) sqlite3_reset(s); else sqlite3_finalize(s);
   }
-  report(c, "point-reads", now() - t, kPointReads);
+  report(c, "point-reads", t, kPointReads);
   if (found < kPointReads) std::fprintf(stderr, "point reads found only %ld rows\n", found);
   sqlite3_finalize(q);
   sqlite3_close(db);

@@ -525,6 +525,8 @@ struct ArchiveWriter::Impl {
   }
 };
 
+constexpr int kZstdJobSize = 1 << 20;
+
 ArchiveWriter::ArchiveWriter(Sink sink, std::span<const std::uint8_t> recovery_public_key,
                              const ArchiveMetadata& metadata, WriterOptions options)
     : impl_(std::make_unique<Impl>()) {
@@ -568,6 +570,14 @@ ArchiveWriter::ArchiveWriter(Sink sink, std::span<const std::uint8_t> recovery_p
   if (!w.zstd) fail("zstd initialisation failed");
   ZSTD_CCtx_setParameter(w.zstd, ZSTD_c_compressionLevel, options.zstd_level);
   ZSTD_CCtx_setParameter(w.zstd, ZSTD_c_checksumFlag, 0);
+  if (options.zstd_workers > 0 &&
+      !ZSTD_isError(ZSTD_CCtx_setParameter(w.zstd, ZSTD_c_nbWorkers, options.zstd_workers))) {
+    // zstd's default job for level 3 is 8 MiB, and it holds a few jobs'
+    // input and output at once (tens of MiB); 1 MiB jobs keep the backup
+    // within its memory budget at a negligible cost in ratio. A libzstd
+    // built without threads refuses nbWorkers and compresses inline.
+    ZSTD_CCtx_setParameter(w.zstd, ZSTD_c_jobSize, kZstdJobSize);
+  }
   w.zout.resize(ZSTD_CStreamOutSize());
   w.pending.reserve(h.chunk_size);
   w.emit(head);

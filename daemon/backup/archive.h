@@ -104,6 +104,10 @@ using Source = std::function<std::size_t(std::span<std::uint8_t>)>;
 struct WriterOptions {
   std::size_t chunk_size = kDefaultChunkSize;  // kMinChunkSize..kMaxChunkSize
   int zstd_level = 3;
+  // zstd compresses in this many background threads while the caller keeps
+  // producing the dump: on two cores the SQL dump and its compression then
+  // overlap instead of taking turns. 0 compresses on the caller's thread.
+  int zstd_workers = 1;
 };
 
 class ArchiveWriter {

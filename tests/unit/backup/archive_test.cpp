@@ -129,6 +129,22 @@ TEST(Archive, RoundTripSeveralChunks) {
   EXPECT_EQ(r.read(buf), 0u);  // stays at the end
 }
 
+// Compression in background threads (the default) splits the payload into
+// 1 MiB zstd jobs; a payload of several jobs must read back byte for byte
+// whether zstd ran inline, in one worker or in two.
+TEST(Archive, RoundTripWithAndWithoutCompressionThreads) {
+  std::string plain = payload(5 * 1024 * 1024 + 333, 9);
+  std::vector<std::size_t> sizes;
+  for (int workers : {0, 1, 2}) {
+    Bytes a = make_archive(plain, keys().pub, {.chunk_size = kDefaultChunkSize, .zstd_level = 3, .zstd_workers = workers});
+    EXPECT_EQ(read_all(a, keys().priv, 65536), plain) << workers;
+    sizes.push_back(a.size());
+  }
+  // Independent jobs lose a little context at their edges, not more.
+  EXPECT_LT(sizes[1], plain.size() / 2);
+  EXPECT_LT(static_cast<double>(sizes[1]), static_cast<double>(sizes[0]) * 1.05);
+}
+
 TEST(Archive, RoundTripEmptyAndTinyPayloadsAndLargeBuffers) {
   for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{65536}, std::size_t{1 << 20}}) {
     std::string plain = payload(size, static_cast<unsigned>(size));
