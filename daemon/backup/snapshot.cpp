@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <system_error>
@@ -81,7 +82,12 @@ bool has_table(sqlite3* db, const char* name) {
 void append_value(std::string& out, sqlite3_stmt* s, int i) {
   switch (sqlite3_column_type(s, i)) {
     case SQLITE_NULL: out += "NULL"; break;
-    case SQLITE_INTEGER: out += std::to_string(sqlite3_column_int64(s, i)); break;
+    case SQLITE_INTEGER: {
+      char buf[24];
+      auto r = std::to_chars(buf, buf + sizeof buf, sqlite3_column_int64(s, i));
+      out.append(buf, r.ptr);
+      break;
+    }
     case SQLITE_FLOAT: {
       double v = sqlite3_column_double(s, i);
       if (std::isnan(v)) {
@@ -101,11 +107,15 @@ void append_value(std::string& out, sqlite3_stmt* s, int i) {
     case SQLITE_TEXT: {
       const char* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
       int n = sqlite3_column_bytes(s, i);
+      // Whole runs between quotes at a time: the dump is mostly text, and a
+      // byte-by-byte append made formatting the dump's largest cost.
+      std::string_view rest(p, static_cast<std::size_t>(n));
       out += '\'';
-      for (int k = 0; k < n; ++k) {
-        if (p[k] == '\'') out += '\'';
-        out += p[k];
+      for (std::size_t q; (q = rest.find('\'')) != std::string_view::npos; rest.remove_prefix(q + 1)) {
+        out.append(rest.data(), q + 1);
+        out += '\'';
       }
+      out += rest;
       out += '\'';
       break;
     }
@@ -114,9 +124,11 @@ void append_value(std::string& out, sqlite3_stmt* s, int i) {
       const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(s, i));
       int n = sqlite3_column_bytes(s, i);
       out += "X'";
+      std::size_t at = out.size();
+      out.resize(at + 2 * static_cast<std::size_t>(n));
       for (int k = 0; k < n; ++k) {
-        out += kHex[p[k] >> 4];
-        out += kHex[p[k] & 15];
+        out[at++] = kHex[p[k] >> 4];
+        out[at++] = kHex[p[k] & 15];
       }
       out += '\'';
       break;

@@ -2,6 +2,8 @@
 #include "backup/snapshot.h"
 
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <unistd.h>
 
 #include <atomic>
@@ -47,13 +49,18 @@ CREATE VIEW parent_names AS SELECT name FROM parent;
     st_->write([&](store::Connection& c) {
       for (int i = 0; i < n; ++i) {
         std::vector<std::uint8_t> blob = {0, 1, 2, static_cast<std::uint8_t>(i & 255), 0xff};
+        // Quotes at the start, the end and side by side, and no text at all.
+        static const char* const kEdges[] = {"", "'", "''", "a''b'", "'x", "\\'"};
         c.exec("INSERT INTO parent (name, score, data) VALUES (?1, ?2, ?3)",
-               "it's \"row\";\n" + std::to_string(i) + " \xc3\xa9", i + 0.1, blob);
+               "it's \"row\";\n" + std::to_string(i) + " \xc3\xa9" + kEdges[i % 6], i + 0.1, blob);
         std::int64_t id = c.last_insert_rowid();
         c.exec("INSERT INTO child (parent_id, note) VALUES (?1, ?2)", id, i % 3 ? std::optional<std::string>("n")
                                                                                   : std::nullopt);
         c.exec("INSERT INTO log (what) VALUES (?1)", std::string(i % 50 == 0 ? 70000 : 10, 'x'));
       }
+      // The most negative integer (data has no type affinity, so it stays one).
+      c.exec("UPDATE parent SET data = ?1 WHERE id = (SELECT min(id) FROM parent)",
+             std::numeric_limits<std::int64_t>::min());
       c.exec("INSERT INTO parent (name, score) VALUES ('one', 1.0)");
       c.exec("DELETE FROM parent WHERE name = 'one'");  // sqlite_sequence is ahead of max(id)
     });
