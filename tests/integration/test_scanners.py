@@ -225,10 +225,20 @@ JUSTIFIED = {
 }
 
 
+def recipient_lists(d):
+    """How many recipient listings the audit log recorded (each one an
+    authenticated, authorised request that reached the store)."""
+    return sum(json.loads(line)["action"] == "records.recipient.list"
+               for line in d.ctl("audit", "export").stdout.splitlines())
+
+
 def test_wapiti_finds_nothing_that_matters(d, admin, tmp_path):
+    before = recipient_lists(d)
     t0 = time.monotonic()
     report, output = wapiti_report(d, admin, tmp_path)
     print(f"wapiti: {time.monotonic() - t0:.0f} s")
+    # Its probes went through with the session (not 401 at the door).
+    assert recipient_lists(d) - before >= 20
     # It attacked the API's parameters with every module asked for.
     for module in WAPITI_MODULES:
         assert f"Launching module {module}" in output, module
