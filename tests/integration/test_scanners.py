@@ -128,9 +128,11 @@ def run_sqlmap(d, admin, out, method, path, body, _baseline_ok):
            "-H", f"Cookie: {admin.cookie}", "-H", f"X-CSRF-Token: {admin.csrf}",
            "-H", f"Origin: https://localhost:{d.port}", "-H", "Accept: application/json",
            "--batch", "--flush-session", "--output-dir", str(out), "--disable-coloring",
-           # SQLCipher is SQLite: SQLite's payloads, boolean-blind, error-based
-           # and UNION (time-based and stacked queries would take hours).
-           "--dbms", "SQLite", "--level", "1", "--risk", "1", "--technique", "BEU",
+           # SQLCipher is SQLite: SQLite's payloads, boolean-blind (risk 3:
+           # OR-based too), error-based and UNION. Time-based and stacked
+           # queries, and level 3 (User-Agent and Referer headers), took
+           # over ten minutes here.
+           "--dbms", "SQLite", "--level", "1", "--risk", "3", "--technique", "BEU",
            "--timeout", "10", "--retries", "1", "--skip-waf", "--answers=follow=N",
            # Unknown ids answer 404: test them all the same (an injection
            # would turn the 404 into a match).
