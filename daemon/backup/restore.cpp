@@ -5,11 +5,14 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -45,6 +48,27 @@ std::size_t read_exact(const Source& source, std::span<std::uint8_t> buf) {
 void remove_database_files(const fs::path& base) {
   std::error_code ec;
   for (const char* suffix : kSqliteSuffixes) fs::remove(base.string() + suffix, ec);
+}
+
+// Scratch files of restores that were killed (SIGKILL, power loss) before
+// they could clean up: `.<db>.restore-<pid>...` whose process is gone.
+// A live process of that id (a concurrent restore, or a reused id) keeps them.
+void remove_dead_restores_scratch(const fs::path& database) {
+  const fs::path dir = database.parent_path().empty() ? fs::path(".") : database.parent_path();
+  const std::string prefix = "." + database.filename().string() + ".restore-";
+  std::error_code ec;
+  std::vector<fs::path> dead;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const char* digits = name.c_str() + prefix.size();
+    char* end = nullptr;
+    long pid = std::strtol(digits, &end, 10);
+    if (end == digits || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    dead.push_back(entry.path());
+  }
+  for (const auto& path : dead) fs::remove(path, ec);
 }
 
 void fsync_directory(const fs::path& dir) {
@@ -319,6 +343,7 @@ json::object restore_offline(const Source& source, std::span<const std::uint8_t>
   } else {
     (void)store::read_key_file(target.key_file);  // mode, owner and form, before any work
   }
+  remove_dead_restores_scratch(target.database);
   remove_database_files(scratch);
   remove_database_files(scratch.string() + ".restoring");
 
@@ -362,13 +387,18 @@ json::object restore_offline(const Source& source, std::span<const std::uint8_t>
   std::vector<fs::path> created{scratch};
   if (made_key) created.push_back(target.key_file);
   give_to_owner(created, target.state_directory, target.owner);
+  // The anchor goes first: killed between the rename and its removal, the
+  // restored store would start with an anchor of another chain (and fail
+  // audit verification); killed before the rename, the old store (which
+  // --force was asked to replace) only loses its truncation check.
   if (replacing) {
     for (const char* suffix : {"-wal", "-shm", "-journal"}) fs::remove(target.database.string() + suffix, ec);
   }
+  fs::remove(target.state_directory / "audit-anchor.json", ec);
+  fsync_directory(target.state_directory);
   fs::rename(scratch, target.database);
   undo.armed = false;
   for (const char* suffix : {"-wal", "-shm", "-journal"}) fs::remove(scratch.string() + suffix, ec);
-  fs::remove(target.state_directory / "audit-anchor.json", ec);
   fsync_directory(db_dir);
 
   json::object doc;

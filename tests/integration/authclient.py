@@ -9,6 +9,9 @@ import time
 ADMIN = "admin"
 ADMIN_PW = "Console-Pass-123!"
 ROLES = ["admin", "operator", "auditor", "issuer", "support"]
+# Words that would reveal internals (libraries, source files, SQL) in an answer.
+INTERNALS = [b"boost", b"beast", b".cpp", b".hpp", b"sqlite", b"SQLITE", b"sqlcipher", b"SELECT ", b"INSERT ",
+             b"what()", b"exception", b"/work/", b"/usr/"]
 
 
 def configure(d, web_root, listen_extra="  requests_per_second: 0\n", extra=""):
@@ -120,3 +123,20 @@ def raw_request(d, request_bytes, timeout=5, source=None):
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
     return status, headers, body
+
+
+def assert_admin_signs_in_quickly(d):
+    """The check after every attack: an administrator signs in within 2 s
+    and /healthz answers."""
+    t0 = time.monotonic()
+    status, _ = Client(d).login(ADMIN, ADMIN_PW)
+    elapsed = time.monotonic() - t0
+    assert status == 201
+    assert elapsed < 2.0, elapsed
+    status, _, _ = d.https("GET", "/healthz")
+    assert status == 200
+
+
+def assert_no_internals(body):
+    for word in INTERNALS:
+        assert word not in body, (word, body[:400])
