@@ -243,9 +243,38 @@ std::uint64_t dump_sql(store::Connection& c, const std::function<void(std::strin
   return out.total();
 }
 
+namespace {
+
+// The dump reads each page once, so a reader's large page cache would only
+// fill with pages that are never read again, and grow the daemon by that
+// much during a backup; it gets a small one until the dump is done.
+class SmallCacheWhileDumping {
+ public:
+  explicit SmallCacheWhileDumping(sqlite3* db) : db_(db) {
+    Raw q(db, "PRAGMA cache_size");
+    previous_ = q.step() ? sqlite3_column_int64(q.get(), 0) : 0;
+    sqlite3_exec(db_, "PRAGMA cache_size = -2048", nullptr, nullptr, nullptr);
+  }
+  ~SmallCacheWhileDumping() {
+    if (previous_ != 0) {
+      std::string sql = "PRAGMA cache_size = " + std::to_string(previous_);
+      sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+    }
+  }
+  SmallCacheWhileDumping(const SmallCacheWhileDumping&) = delete;
+  SmallCacheWhileDumping& operator=(const SmallCacheWhileDumping&) = delete;
+
+ private:
+  sqlite3* db_;
+  std::int64_t previous_ = 0;
+};
+
+}  // namespace
+
 SnapshotResult snapshot_store(store::Store& store, const Sink& sink, std::span<const std::uint8_t> recovery_public_key,
                               const std::string& source_host, const std::function<void(std::uint64_t)>& progress) {
   return store.read([&](store::Connection& c) {
+    SmallCacheWhileDumping small_cache(c.native());
     ArchiveMetadata meta;
     meta.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())

@@ -598,7 +598,8 @@ struct Store::Impl {
     pragma_text(raw, "SELECT count(*) FROM sqlite_master");
     sqlite3_busy_timeout(raw, static_cast<int>(options.busy_timeout.count()));
     exec_internal(raw, "PRAGMA temp_store = MEMORY");
-    exec_internal(raw, ("PRAGMA cache_size = -" + std::to_string(options.cache_size_kib)).c_str());
+    int cache_kib = read_only ? options.reader_cache_size_kib : options.cache_size_kib;
+    exec_internal(raw, ("PRAGMA cache_size = -" + std::to_string(cache_kib)).c_str());
     exec_internal(raw, "PRAGMA foreign_keys = ON");
     if (!read_only) {
       std::string mode = pragma_text(raw, "PRAGMA journal_mode = WAL");

@@ -319,7 +319,8 @@ struct Options {
   int readers = 2;
   // Tuning (docs/store.md has the measurements behind the defaults).
   int page_size = 4096;
-  int cache_size_kib = 8192;  // per connection
+  int cache_size_kib = 8192;          // the writer's page cache
+  int reader_cache_size_kib = 32768;  // each reader's: a read that misses decrypts a whole page
   std::chrono::milliseconds busy_timeout{5000};
   // When false, a missing database file is an error instead of being created.
   bool create = true;

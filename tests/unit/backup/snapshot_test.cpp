@@ -98,7 +98,27 @@ TEST_F(SnapshotTest, RoundTripKeepsEveryRowSchemaAndSequence) {
   fill(300);
   std::vector<std::uint8_t> archive;
   Sink sink = [&](std::span<const std::uint8_t> b) { archive.insert(archive.end(), b.begin(), b.end()); };
+  auto cache_sizes = [&] {
+    // Both readers at once, so that each one answers.
+    std::vector<std::int64_t> sizes(2);
+    std::vector<std::thread> readers;
+    std::atomic<int> inside{0};
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      readers.emplace_back([&, i] {
+        st_->read([&](store::Connection& c) {
+          ++inside;
+          while (inside.load() < 2) std::this_thread::yield();
+          sizes[i] = *c.query_one<std::int64_t>("PRAGMA cache_size");
+        });
+      });
+    }
+    for (auto& t : readers) t.join();
+    return sizes;
+  };
   SnapshotResult snap = snapshot_store(*st_, sink, pub_, "host1");
+  // The dump's small cache was the reader's only while it dumped.
+  const std::int64_t reader_cache = -store::Options{}.reader_cache_size_kib;
+  EXPECT_EQ(cache_sizes(), std::vector<std::int64_t>(2, reader_cache));
   EXPECT_EQ(snap.archive_bytes, archive.size());
   EXPECT_EQ(snap.header.metadata.row_counts.at("parent"), 300);
   EXPECT_EQ(snap.header.metadata.row_counts.at("log"), 300);

@@ -165,6 +165,16 @@ TEST_F(StoreTest, ReadersAreReadOnly) {
   EXPECT_THROW(s->read([](Connection& c) { c.exec("INSERT INTO notes (body) VALUES (?1)", "x"); }), Error);
 }
 
+// Readers get the larger page cache (a miss costs a page decrypt); the
+// writer keeps the smaller one (docs/store.md has the measurements).
+TEST_F(StoreTest, ReadersAndWriterHaveTheirOwnCacheSizes) {
+  auto s = open();
+  auto cache_size = [](Connection& c) { return *c.query_one<std::int64_t>("PRAGMA cache_size"); };
+  EXPECT_EQ(s->read(cache_size), -Options{}.reader_cache_size_kib);
+  EXPECT_EQ(s->write(cache_size), -Options{}.cache_size_kib);
+  EXPECT_NE(Options{}.reader_cache_size_kib, Options{}.cache_size_kib);
+}
+
 TEST_F(StoreTest, MigrationsAreRecordedAndIdempotent) {
   {
     auto s = open();
