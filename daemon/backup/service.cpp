@@ -428,6 +428,9 @@ struct BackupService::Impl {
     }
     up["state"] = "uploaded";
     up["bytes"] = verified;
+    // Requests sent again after a 5xx, SlowDown or network error (each one
+    // is logged as backup.s3_retry): a busy or failing endpoint shows here.
+    up["retries"] = client.retries();
     if (std::string until = client.lock_retain_until(); !until.empty()) {
       up["object_lock"] = json::object{{"mode", sc.lock_mode}, {"retain_days", sc.lock_retain_days}};
     }
