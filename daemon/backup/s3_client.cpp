@@ -21,6 +21,7 @@
 
 #include "backup/s3_clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 namespace privstack::backup {
 namespace {
@@ -328,6 +329,7 @@ S3Client::Response S3Client::checked(const std::string& method, const std::strin
     std::uniform_int_distribution<long> dist(cap.count() / 2, cap.count());
     std::chrono::milliseconds wait(dist(rng));
     retries_.fetch_add(1);
+    metrics::inc(metrics::names::backup_s3_retries);
     log::emit(log::events::backup_s3_retry,
               failure + "; retrying in " + std::to_string(wait.count()) + " ms (attempt " +
                   std::to_string(attempt + 1) + " of " + std::to_string(config_.max_attempts) + ")",

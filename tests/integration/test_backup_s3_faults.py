@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from authclient import ADMIN, ADMIN_PW, Client, add_user
 from conftest import BUILD_DIR, Daemon
 from helpers.s3_fault_proxy import Rule, S3FaultProxy
 from helpers.s3server import aws, s3_server
@@ -88,8 +89,27 @@ def appliance(tmp_path_factory, recovery, s3, proxy):
     """One daemon for the fault tests (seeded once), shipping through the proxy."""
     d = make_daemon(tmp_path_factory.mktemp("appliance") / "d", recovery, s3, proxy.endpoint, "faults")
     d.start()
+    add_user(d, ADMIN, "admin", ADMIN_PW)
+    d.console = Client(d)
+    assert d.console.login(ADMIN, ADMIN_PW)[0] == 201
     yield d
     assert d.stop() == 0, d.read_log()[-3000:]
+
+
+def metrics(d):
+    """GET /metrics (as the admin): {series: value}."""
+    status, _, body = d.https("GET", "/metrics", headers={"Cookie": d.console.cookie})
+    assert status == 200, body
+    values = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            values[series] = float(value)
+    return values
+
+
+RETRIES = "privstack_backup_s3_retries_total"
+FAILURES = "privstack_backup_failures_total"
 
 
 def run_backup(d):
@@ -136,7 +156,7 @@ FAULTS = [
     # RGW completed the upload; the client saw a 500 and asks again.
     ("answer to CompleteMultipartUpload lost", [Rule("CompleteMultipartUpload", "lose")], 1, 1),
     # Slow, not failed: the client waits (S3Config::timeout is 60 s) and sends nothing twice.
-    ("UploadPart answers 3 s late", [Rule("UploadPart", "delay", delay=3.0, first=2)], 2, 0),
+    ("UploadPart answers 2 s late", [Rule("UploadPart", "delay", delay=2.0, first=2)], 2, 0),
 ]
 
 
@@ -144,6 +164,7 @@ FAULTS = [
 def test_fault_is_retried_and_the_archive_ships_whole(appliance, s3, proxy, tmp_path, rules, injected, retries):
     proxy.set_rules(*rules)
     log_before = len(appliance.read_log())
+    retries_before = metrics(appliance).get(RETRIES, 0)
     t0 = time.monotonic()
     out = run_backup(appliance)
     took = time.monotonic() - t0
@@ -155,6 +176,7 @@ def test_fault_is_retried_and_the_archive_ships_whole(appliance, s3, proxy, tmp_
     assert out["upload"]["retries"] == retries, (out["upload"], stats)
     log = appliance.read_log()[log_before:]
     assert log.count("backup.s3_retry:") == retries, log
+    assert metrics(appliance).get(RETRIES, 0) - retries_before == retries
     assert "backup.upload_failed" not in log
     if rules[0].action == "delay":
         assert took > 2 * rules[0].delay, took
@@ -167,6 +189,7 @@ def test_fault_is_retried_and_the_archive_ships_whole(appliance, s3, proxy, tmp_
 def test_fault_beyond_the_retry_budget_fails_clearly_then_the_next_run_ships(appliance, s3, proxy, tmp_path):
     proxy.set_rules(Rule("UploadPart", "status", 503, code="SlowDown", first=None))
     log_before = len(appliance.read_log())
+    failures_before = metrics(appliance).get(FAILURES, 0)
     out = run_backup(appliance)
     stats = proxy.stats()
     up = out["upload"]
@@ -187,6 +210,10 @@ def test_fault_beyond_the_retry_budget_fails_clearly_then_the_next_run_ships(app
     assert "backup.upload_failed" in log and log.count("backup.s3_retry:") == MAX_ATTEMPTS - 1, log
     incidents = json.loads(appliance.ctl("--json", "incidents", "list").stdout)["incidents"]
     assert any(i.get("rule", i.get("kind")) == "backup_failure" for i in incidents), incidents
+    assert metrics(appliance)[FAILURES] == failures_before + 1
+    # The daemon itself is unharmed.
+    assert json.loads(appliance.ctl("--json", "store", "check").stdout)["ok"]
+    assert json.loads(appliance.ctl("--json", "audit", "verify").stdout)["ok"]
 
     # The fault clears: the next run ships and the backup is healthy again.
     proxy.clear()
@@ -194,6 +221,10 @@ def test_fault_beyond_the_retry_budget_fails_clearly_then_the_next_run_ships(app
     assert_shipped_whole(s3, appliance, again, tmp_path)
     assert again["upload"]["retries"] == 0
     assert json.loads(appliance.ctl("--json", "status").stdout)["components"]["backup"]["state"] == "ok"
+    m = metrics(appliance)
+    assert m["privstack_backup_last_size_bytes"] == again["archive_bytes"]
+    assert time.time() - m["privstack_backup_last_success_timestamp_seconds"] < 120, m
+    assert m[FAILURES] == failures_before + 1
 
 
 @pytest.mark.skipif(not FAKETIME.exists(), reason="libfaketime is not installed (scripts/setup installs faketime)")
@@ -205,7 +236,9 @@ def test_clock_20_minutes_slow_is_corrected_from_the_server_date(tmp_path, recov
     ships. The proxy has no rules here: it only counts RGW's answers."""
     proxy.clear()
     d = make_daemon(tmp_path / "skewed", recovery, s3, proxy.endpoint, "skewed")
-    d.env = {"LD_PRELOAD": str(FAKETIME), "FAKETIME": "-20m", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    d.env = {"LD_PRELOAD": str(FAKETIME), "FAKETIME": "-20m", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+             # The ASan build's runtime must otherwise come first in the library list.
+             "ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))}
     d.start()
     try:
         out = run_backup(d)
