@@ -19,6 +19,10 @@
 #include <random>
 #include <thread>
 
+#include "backup/s3_clock.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
 namespace privstack::backup {
 namespace {
 
@@ -232,7 +236,8 @@ S3Client::Response S3Client::request_once(const std::string& method, const std::
   sreq.method = method;
   sreq.path = path;
   sreq.query = query;
-  std::string date = sigv4::amz_date(std::chrono::system_clock::now());
+  // Signed with the endpoint's time when it told us our clock is off.
+  std::string date = sigv4::amz_date(std::chrono::system_clock::now() + S3ClockOffset::get());
   sreq.payload_sha256 = sigv4::sha256_hex(body);
   sreq.headers = {{"host", host_header}, {"x-amz-date", date}, {"x-amz-content-sha256", sreq.payload_sha256}};
   if (!config_.credentials.session_token.empty())
@@ -285,28 +290,73 @@ S3Client::Response S3Client::checked(const std::string& method, const std::strin
                                      std::span<const std::uint8_t> body, const sigv4::Pairs& extra_headers,
                                      const Sink* sink) {
   static thread_local std::mt19937 rng(std::random_device{}());
-  const std::string what = "S3 " + method + " " + config_.bucket + "/" + key;
+  std::string what = "S3 " + method + " " + config_.bucket + "/" + key;
+  for (const auto& [name, value] : query)
+    if (name == "partNumber") what += " part " + value;
+  bool skew_corrected = false;
   for (int attempt = 1;; ++attempt) {
+    std::string failure;
     try {
       Response r = request_once(method, key, query, body, extra_headers, sink);
       // CompleteMultipartUpload and CopyObject may answer 200 with an <Error>.
       bool error_body = r.status == 200 && method == "POST" && r.body.find("<Error>") != std::string::npos;
       if (r.status >= 200 && r.status < 300 && !error_body) return r;
       std::string code = first(r.body, "Code");
+      if (!skew_corrected && learn_clock_offset(r, code)) {
+        // Signed again with the corrected time, at once: not a server fault.
+        skew_corrected = true;
+        --attempt;
+        continue;
+      }
       std::string message = first(r.body, "Message");
       throw S3Error(what + ": HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code) +
                         (message.empty() ? "" : ": " + message),
                     error_body ? 500 : r.status, code);
     } catch (const S3Error& e) {
-      if (!e.retryable() || attempt >= config_.max_attempts) throw;
+      if (!e.retryable()) throw;
+      if (attempt >= config_.max_attempts)
+        throw S3Error(std::string(e.what()) + " (gave up after " + std::to_string(attempt) + " attempts)", e.status(),
+                      e.code());
+      failure = e.what();
     } catch (const std::exception& e) {
-      if (attempt >= config_.max_attempts) throw S3Error(what + ": " + e.what(), 0, "NetworkError");
+      if (attempt >= config_.max_attempts)
+        throw S3Error(what + ": " + e.what() + " (gave up after " + std::to_string(attempt) + " attempts)", 0,
+                      "NetworkError");
+      failure = what + ": " + e.what();
     }
     // Exponential backoff with full jitter.
     auto cap = config_.base_backoff * (1 << std::min(attempt - 1, 10));
     std::uniform_int_distribution<long> dist(cap.count() / 2, cap.count());
-    std::this_thread::sleep_for(std::chrono::milliseconds(dist(rng)));
+    std::chrono::milliseconds wait(dist(rng));
+    retries_.fetch_add(1);
+    metrics::inc(metrics::names::backup_s3_retries);
+    log::emit(log::events::backup_s3_retry,
+              failure + "; retrying in " + std::to_string(wait.count()) + " ms (attempt " +
+                  std::to_string(attempt + 1) + " of " + std::to_string(config_.max_attempts) + ")",
+              {{"METHOD", method}, {"KEY", key}, {"ATTEMPT", attempt + 1}});
+    std::this_thread::sleep_for(wait);
   }
+}
+
+bool S3Client::learn_clock_offset(const Response& r, const std::string& code) {
+  // HEAD answers carry no body, so no <Code>: a 403 whose Date is far
+  // from ours is taken for the same refusal.
+  if (r.status != 403) return false;
+  auto local = std::chrono::system_clock::now();
+  auto server = parse_http_date(r.header("Date"));
+  if (!server) server = parse_http_date(first(r.body, "ServerTime"));
+  if (!server) return false;
+  auto offset = clock_offset(*server, local);
+  if (code != "RequestTimeTooSkewed" && !(code.empty() && std::chrono::abs(offset) >= std::chrono::minutes(5)))
+    return false;
+  if (S3ClockOffset::set(offset)) {
+    log::emit(log::events::backup_s3_clock_skew,
+              describe_clock_offset(offset, config_.endpoint) +
+                  ", which refused the request signature's time (RequestTimeTooSkewed); signing S3 requests with "
+                  "the endpoint's time from now on. Fix the appliance's time synchronisation (NTP)",
+              {{"OFFSET_SECONDS", static_cast<std::int64_t>(offset.count())}, {"ENDPOINT", config_.endpoint}});
+  }
+  return true;
 }
 
 // 2026-12-23T09:00:00Z, the form Object Lock dates take.

@@ -3,11 +3,14 @@
 // custom endpoints, TLS verified with the system store or a CA file,
 // x-amz-content-sha256 payload signing, Content-MD5 on every upload,
 // retries with exponential backoff and jitter on 5xx, SlowDown and network
-// errors, multipart upload (create/part/complete/abort/list parts) and a
-// HEAD after completion that checks the object's size. With Object Lock
-// configured, every object it writes carries a retain-until date.
+// errors (each retry logged as backup.s3_retry), signing with the server's
+// time after a RequestTimeTooSkewed refusal (s3_clock.h), multipart upload
+// (create/part/complete/abort/list parts) and a HEAD after completion that
+// checks the object's size. With Object Lock configured, every object it
+// writes carries a retain-until date.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -85,6 +88,8 @@ class S3Client {
   ~S3Client();
 
   const S3Config& config() const { return config_; }
+  // Requests sent again after a retryable failure, since construction.
+  int retries() const { return retries_.load(); }
   // The retain-until date (RFC 3339, UTC) a write now would get; empty when
   // Object Lock is off.
   std::string lock_retain_until() const;
@@ -131,6 +136,9 @@ class S3Client {
   Response request_once(const std::string& method, const std::string& key, const sigv4::Pairs& query,
                         std::span<const std::uint8_t> body, const sigv4::Pairs& extra_headers,
                         const std::function<void(std::span<const std::uint8_t>)>* sink);
+  // On a refusal for clock skew, learns the endpoint's time from its Date
+  // header (s3_clock.h); true when the request should be signed again.
+  bool learn_clock_offset(const Response& r, const std::string& code);
   sigv4::Pairs write_headers() const;  // Object Lock and ownership, on PUT and CreateMultipartUpload
   Response checked(const std::string& method, const std::string& key, const sigv4::Pairs& query,
                    std::span<const std::uint8_t> body, const sigv4::Pairs& extra_headers = {},
@@ -142,6 +150,7 @@ class S3Client {
   std::string port_;
   struct Tls;
   std::unique_ptr<Tls> tls_context_;
+  std::atomic<int> retries_{0};
 };
 
 // Uploads a stream as one object: parts of part_size bytes (>= 5 MiB except

@@ -32,6 +32,7 @@
 #include "backup/snapshot.h"
 #include "core/health.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/offload.h"
 #include "core/schedule.h"
 #include "http/control.h"
@@ -428,6 +429,9 @@ struct BackupService::Impl {
     }
     up["state"] = "uploaded";
     up["bytes"] = verified;
+    // Requests sent again after a 5xx, SlowDown or network error (each one
+    // is logged as backup.s3_retry): a busy or failing endpoint shows here.
+    up["retries"] = client.retries();
     if (std::string until = client.lock_retain_until(); !until.empty()) {
       up["object_lock"] = json::object{{"mode", sc.lock_mode}, {"retain_days", sc.lock_retain_days}};
     }
@@ -662,8 +666,14 @@ struct BackupService::Impl {
       doc["pruned"] = std::move(pruned);
       if (upload_failed) {
         set_health(HealthState::degraded, "backup " + id + " written; upload failed: " + upload_error);
+        metrics::inc(metrics::names::backup_failures);
       } else {
         set_health(HealthState::ok, "last backup " + id);
+        // What the documented alert (operations.md, "Metrics") watches.
+        metrics::set(metrics::names::backup_last_success, static_cast<double>(now_unix()));
+        metrics::set(metrics::names::backup_last_size, static_cast<double>(snap.archive_bytes));
+        metrics::set(metrics::names::backup_duration,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
       {
         std::lock_guard lock(mutex);
@@ -680,6 +690,7 @@ struct BackupService::Impl {
                 {{"TRIGGER", trigger}, {"DIRECTORY", dir.string()}});
       record_audit(actor, source, "backup.run", "backups:local", audit::kFailure, what);
       set_health(HealthState::degraded, "last backup failed: " + what);
+      metrics::inc(metrics::names::backup_failures);
       {
         std::lock_guard lock(mutex);
         last_run = json::object{{"state", "failed"}, {"trigger", trigger}, {"error", what}, {"time", now_unix()}};

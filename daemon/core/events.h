@@ -81,6 +81,8 @@ inline constexpr Event backup_pruned{"b996332521364c39a8a8408bb103d952", "backup
 inline constexpr Event backup_uploaded{"1fcae2f56d4d44a4a63e9324e97281fb", "backup.uploaded", Priority::notice};
 inline constexpr Event backup_upload_failed{"53272f32c1c44f448a728b3fcca68439", "backup.upload_failed", Priority::err};
 inline constexpr Event backup_verified{"a992b286e19a4999b3a0acfce618552c", "backup.verified", Priority::info};
+inline constexpr Event backup_s3_retry{"e3c7177bb4ad46e7be26c869ffd254e1", "backup.s3_retry", Priority::info};
+inline constexpr Event backup_s3_clock_skew{"c7dad93512cb4b4caea935cdea88038a", "backup.s3_clock_skew", Priority::warning};
 inline constexpr Event backup_verify_failed{"c3d1a6e0b5f94f0e9a7d2b18e4c60f57", "backup.verify_failed", Priority::err};
 // Wallet and credential issuance (daemon/wallet)
 inline constexpr Event wallet_initialized{"d051591a81684c6bb77e631d30737bd2", "wallet.initialized", Priority::notice};

@@ -213,7 +213,8 @@ void declare_standard_metrics(Registry& r) {
   r.declare(backup_last_success, Type::gauge, "Time of the last successful backup, seconds since the Unix epoch.");
   r.declare(backup_last_size, Type::gauge, "Size of the last successful backup archive, bytes.");
   r.declare(backup_duration, Type::gauge, "Duration of the last backup run, seconds.");
-  r.declare(backup_failures, Type::counter, "Backup runs that failed.");
+  r.declare(backup_failures, Type::counter, "Backup runs that failed, including runs whose upload failed.");
+  r.declare(backup_s3_retries, Type::counter, "S3 requests sent again after a 5xx, SlowDown or network error.");
   r.declare(wallet_locked, Type::gauge, "1 while the issuing wallet is locked, 0 while unlocked.");
   r.declare(health_component, Type::gauge,
             "Component health: 0 ok, 1 degraded, 2 failed (same components as /healthz).");

@@ -87,6 +87,7 @@ inline constexpr std::string_view backup_last_success = "privstack_backup_last_s
 inline constexpr std::string_view backup_last_size = "privstack_backup_last_size_bytes";
 inline constexpr std::string_view backup_duration = "privstack_backup_duration_seconds";
 inline constexpr std::string_view backup_failures = "privstack_backup_failures_total";
+inline constexpr std::string_view backup_s3_retries = "privstack_backup_s3_retries_total";
 inline constexpr std::string_view wallet_locked = "privstack_wallet_locked";
 inline constexpr std::string_view health_component = "privstack_health_component_state";
 }  // namespace names

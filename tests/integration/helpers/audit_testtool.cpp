@@ -7,11 +7,16 @@
 //   audit_testtool DB KEY truncate-after SEQ  delete every entry after SEQ
 //   audit_testtool DB KEY seed-audit N        append N chained entries
 //   audit_testtool DB KEY seed-records N      N results for N/4 recipients (bench data)
+//   audit_testtool DB KEY seed-noise N        N recipients with 4 KiB random names: an
+//                                             incompressible store of N*4 KiB, so that a
+//                                             test gets a multipart-sized archive from a
+//                                             few thousand rows (a test restore of a second)
 //
 // The tampering commands drop the append-only triggers first, as an
 // attacker with the key would.
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
 
 #include "audit/audit.h"
@@ -107,6 +112,22 @@ int main(int argc, char** argv) {
         });
         done += n;
       }
+    } else if (cmd == "seed-noise") {
+      records::Repository::migrate(*st);
+      std::mt19937_64 rng(a);
+      std::uniform_int_distribution<int> printable(0x21, 0x7e);  // ~6.6 bits per byte: zstd cannot shrink it much
+      st->write([&](store::Connection& c) {
+        for (long long i = 1; i <= a; ++i) {
+          records::Recipient r;
+          r.id = i;
+          r.external_id = "NOISE-" + std::to_string(i);
+          r.name.resize(4096);
+          for (auto& ch : r.name) ch = static_cast<char>(printable(rng));
+          r.email = "n" + std::to_string(i) + "@example.org";
+          r.created_at = 1700000000;
+          records::Repository::insert(c, r);
+        }
+      });
     } else {
       std::fprintf(stderr, "unknown command %s\n", cmd.c_str());
       return 2;
