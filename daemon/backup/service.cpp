@@ -18,6 +18,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -111,6 +112,7 @@ void fsync_directory(const fs::path& dir) {
 // never decrypt an archive again after writing it, but it can prove that
 // what is stored is still exactly what was test-restored.
 constexpr std::string_view kDigestSuffix = ".sha256";
+const std::string kDigestCheck = "SHA-256 recorded at the test restore";
 
 fs::path digest_path(const fs::path& archive) { return archive.string() + std::string(kDigestSuffix); }
 
@@ -210,6 +212,20 @@ json::object check_stored_copy(const fs::path& file, const std::optional<std::st
   return doc;
 }
 
+// Zeroes a secret it holds a reference to when it goes out of scope.
+struct SecretWipe {
+  std::string& secret;
+  ~SecretWipe() { OPENSSL_cleanse(secret.data(), secret.size()); }
+};
+
+// How long GET /api/v1/backups answers from the last listing of the bucket
+// before listing it again: the console reloads the page often, and a
+// listing is a round trip to the off-site store (or a timeout when it is
+// unreachable).
+constexpr std::int64_t kListingMaxAge = 60;
+// A listing for the page must not hold it for the upload's 60 s timeout.
+constexpr std::chrono::seconds kListingTimeout{10};
+
 struct LocalArchive {
   std::string id;
   fs::path path;
@@ -242,6 +258,36 @@ struct BackupService::Impl {
     if (cancelled) throw std::runtime_error("cancelled: privstackd is stopping");
   }
   std::optional<json::object> last_run;
+
+  // The bucket as the service last listed it (GET /api/v1/backups lists it
+  // again when this is older than kListingMaxAge; a run's remote pruning
+  // refreshes it), under `mutex`. `for_bucket` says which bucket and prefix
+  // it lists: a reload that changes them invalidates it.
+  struct RemoteListing {
+    std::string for_bucket;
+    std::int64_t listed_at = 0;
+    std::string listed_by;  // "backup run" or "backup list"
+    std::vector<S3Object> archives;
+  };
+  std::optional<RemoteListing> remote_listing;
+  std::uint64_t listings_made = 0;
+  std::string remote_listing_error;  // the latest failed listing, cleared by a good one
+  std::mutex listing_mutex;           // one listing at a time
+
+  // The latest check of each copy, keyed by (place, id), under `mutex`:
+  // the upload's own check, or the verification's SHA-256 comparison.
+  struct CopyCheck {
+    bool ok = false;
+    std::int64_t at = 0;
+    std::string by;
+    std::string error;
+  };
+  std::map<std::pair<std::string, std::string>, CopyCheck> copy_checks;
+
+  void record_check(const std::string& place, const std::string& id, bool ok, std::string by, std::string error = {}) {
+    std::lock_guard lock(mutex);
+    copy_checks[{place, id}] = CopyCheck{ok, now_unix(), std::move(by), std::move(error)};
+  }
 
   void set_phase(std::string p) {
     std::lock_guard lock(mutex);
@@ -370,6 +416,66 @@ struct BackupService::Impl {
     return p;
   }
 
+  static std::string bucket_label(const Config& c) { return c.backup.s3.bucket + "/" + s3_prefix(c); }
+
+  // The archives among `objects` (the service's own names directly under
+  // the prefix; anything else in the bucket is not ours to list or prune).
+  static std::vector<S3Object> archive_objects(const Config& c, std::vector<S3Object> objects) {
+    const std::string prefix = s3_prefix(c);
+    std::vector<S3Object> out;
+    for (auto& o : objects) {
+      if (!o.key.starts_with(prefix)) continue;
+      std::string name = o.key.substr(prefix.size());
+      if (name.find('/') != std::string::npos || !is_archive_name(name)) continue;
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+  void remember_listing(const Config& c, std::vector<S3Object> archives, std::string by) {
+    std::lock_guard lock(mutex);
+    remote_listing = RemoteListing{bucket_label(c), now_unix(), std::move(by), std::move(archives)};
+    ++listings_made;
+    remote_listing_error.clear();
+  }
+
+  // The bucket's archives for GET /api/v1/backups: the last listing while it
+  // is recent, or while a run is going (the run lists the bucket itself when
+  // it prunes); otherwise a new listing. nullopt when the bucket has not
+  // been listed (remote_listing_error says why).
+  std::optional<RemoteListing> current_listing(const Config& c, bool refresh) {
+    const std::string bucket = bucket_label(c);
+    auto ours = [&] { return remote_listing && remote_listing->for_bucket == bucket; };
+    std::uint64_t seen = 0;
+    {
+      std::lock_guard lock(mutex);
+      if (running || (!refresh && ours() && now_unix() - remote_listing->listed_at < kListingMaxAge)) {
+        if (ours()) return remote_listing;
+        return std::nullopt;
+      }
+      seen = listings_made;
+    }
+    std::lock_guard one_at_a_time(listing_mutex);
+    {
+      // Listed anew while this request waited for the one before it.
+      std::lock_guard lock(mutex);
+      if (listings_made != seen && ours()) return remote_listing;
+    }
+    try {
+      S3Config sc = s3_config(c);
+      SecretWipe wipe{sc.credentials.secret_access_key};
+      sc.timeout = kListingTimeout;
+      S3Client client(sc);
+      remember_listing(c, archive_objects(c, client.list_objects(s3_prefix(c))), "backup list");
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mutex);
+      remote_listing_error = e.what();
+    }
+    std::lock_guard lock(mutex);
+    if (remote_listing && remote_listing->for_bucket == bucket) return remote_listing;
+    return std::nullopt;
+  }
+
   // Uploads `a` and verifies it (the stream upload HEADs the object and
   // checks its size), then prunes the bucket from its real listing.
   json::object ship(const Config& c, const LocalArchive& a) {
@@ -441,16 +547,18 @@ struct BackupService::Impl {
       up["verified_by"] = "Content-MD5 of every part";
       up["pruned"] = json::array();
       up["retention"] = "bucket lifecycle rules (backup.s3.put_only)";
+      record_check("s3", a.id, true, "Content-MD5 of every part");
       return up;
     }
     up["verified_by"] = "HEAD: size and ETag";
+    record_check("s3", a.id, true, "HEAD: size and ETag");
     // Remote retention, from the bucket's real contents.
     set_phase("pruning remote");
     std::vector<RetentionItem> items;
     std::string prefix = s3_prefix(c);
-    for (const auto& o : client.list_objects(prefix)) {
+    std::vector<S3Object> listed = archive_objects(c, client.list_objects(prefix));
+    for (const auto& o : listed) {
       std::string name = o.key.substr(prefix.size());
-      if (name.find('/') != std::string::npos || !is_archive_name(name)) continue;
       auto t = parse_stamp(std::string_view(name).substr(0, 16));
       if (!t) continue;
       // Only the archive just verified is known good; never delete it.
@@ -469,7 +577,9 @@ struct BackupService::Impl {
       if (id == key) continue;
       client.delete_object(id);
       pruned.push_back(json::value(id));
+      std::erase_if(listed, [&id](const S3Object& o) { return o.key == id; });
     }
+    remember_listing(c, std::move(listed), "backup run");
     if (!pruned.empty()) {
       log::emit(log::events::backup_pruned, "pruned " + std::to_string(pruned.size()) + " archive(s) from the bucket",
                 {{"PLACE", "s3"},
@@ -700,7 +810,104 @@ struct BackupService::Impl {
     }
   }
 
-  json::object list_blocking() {
+  json::value check_json(const std::string& place, const std::string& id) {
+    auto it = copy_checks.find({place, id});  // caller holds `mutex`
+    if (it == copy_checks.end()) return nullptr;
+    json::object o{{"ok", it->second.ok}, {"at", utc_stamp(it->second.at, "%Y-%m-%dT%H:%M:%SZ")}, {"by", it->second.by}};
+    if (!it->second.error.empty()) o["error"] = it->second.error;
+    return o;
+  }
+
+  // Where the bucket stands for the listing: not configured, not listable
+  // (put_only), or listed at a given time.
+  json::object off_site_json(const Config& c, const std::optional<RemoteListing>& listing) {
+    if (c.backup.s3.endpoint.empty()) return json::object{{"configured", false}};
+    json::object o{{"configured", true}, {"bucket", c.backup.s3.bucket}, {"prefix", c.backup.s3.prefix}};
+    if (c.backup.s3.put_only) {
+      o["listable"] = false;
+      o["reason"] =
+          "backup.s3.put_only: these write-only credentials cannot list or read the bucket, so which copies it "
+          "holds is unknown here; its lifecycle rules keep and expire them. Copies shipped since privstackd started "
+          "are marked shipped, each checked by the Content-MD5 of every part (no HEAD: these credentials cannot "
+          "read).";
+      return o;
+    }
+    o["listable"] = true;
+    o["listed_at"] = listing ? json::value(utc_stamp(listing->listed_at, "%Y-%m-%dT%H:%M:%SZ")) : json::value(nullptr);
+    o["listed_by"] = listing ? json::value(listing->listed_by) : json::value(nullptr);
+    o["archives"] = listing ? listing->archives.size() : 0;
+    std::lock_guard lock(mutex);
+    if (!remote_listing_error.empty()) o["error"] = remote_listing_error;
+    return o;
+  }
+
+  // Every archive stored anywhere, one entry per id, newest first: whether
+  // the local directory and the bucket hold it, their sizes and their
+  // latest checks.
+  json::array copies_json(const Config& c, const std::vector<LocalArchive>& archives, const std::set<std::string>& keep,
+                          const std::optional<RemoteListing>& listing) {
+    struct Copy {
+      std::int64_t created = 0;
+      const LocalArchive* local = nullptr;
+      const S3Object* remote = nullptr;
+    };
+    std::map<std::string, Copy> by_id;
+    for (const auto& a : archives) {
+      by_id[a.id].local = &a;
+      by_id[a.id].created = a.header.metadata.created_unix;
+    }
+    const std::string prefix = s3_prefix(c);
+    if (listing) {
+      for (const auto& o : listing->archives) {
+        std::string name = o.key.substr(prefix.size());
+        std::string id = name.substr(0, name.size() - kSuffix.size());
+        Copy& copy = by_id[id];
+        copy.remote = &o;
+        if (copy.local == nullptr) copy.created = parse_stamp(std::string_view(id).substr(0, 16)).value_or(0);
+      }
+    }
+    const bool s3 = !c.backup.s3.endpoint.empty();
+    const bool listable = s3 && !c.backup.s3.put_only;
+    std::vector<std::pair<std::string, Copy>> sorted(by_id.begin(), by_id.end());
+    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) {
+      if (x.second.created != y.second.created) return x.second.created > y.second.created;
+      return x.first > y.first;
+    });
+    std::lock_guard lock(mutex);
+    json::array out;
+    for (const auto& [id, copy] : sorted) {
+      json::object e{{"id", id}, {"created", copy.created},
+                     {"created_at", utc_stamp(copy.created, "%Y-%m-%dT%H:%M:%SZ")}};
+      json::object local{{"present", copy.local != nullptr}};
+      if (copy.local) {
+        local["size"] = copy.local->size;
+        local["good"] = copy.local->good;
+        local["test_restored"] = read_digest(copy.local->path).has_value();
+        local["retention"] = !copy.local->good ? "ignored" : keep.contains(id) ? "keep" : "delete";
+        local["verified"] = check_json("local", id);
+      }
+      e["local"] = std::move(local);
+      if (!s3) {
+        e["off_site"] = nullptr;
+      } else if (!listable) {
+        json::value check = check_json("s3", id);
+        e["off_site"] = json::object{{"present", nullptr}, {"shipped", !check.is_null()}, {"verified", check}};
+      } else {
+        json::object remote{{"present", listing ? json::value(copy.remote != nullptr) : json::value(nullptr)}};
+        if (copy.remote) {
+          remote["key"] = copy.remote->key;
+          remote["size"] = copy.remote->size;
+          remote["last_modified"] = copy.remote->last_modified;
+          remote["verified"] = check_json("s3", id);
+        }
+        e["off_site"] = std::move(remote);
+      }
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  json::object list_blocking(bool refresh_remote) {
     auto cfg = config();
     auto archives = scan(cfg->backup.local_directory);
     RetentionPlan plan = local_plan(archives, *cfg);
@@ -725,6 +932,10 @@ struct BackupService::Impl {
                                                {"region", cfg->backup.s3.region},
                                                {"prefix", cfg->backup.s3.prefix}});
     doc["backups"] = std::move(list);
+    std::optional<RemoteListing> listing;
+    if (!cfg->backup.s3.endpoint.empty() && !cfg->backup.s3.put_only) listing = current_listing(*cfg, refresh_remote);
+    doc["copies"] = copies_json(*cfg, archives, keep, listing);
+    doc["off_site"] = off_site_json(*cfg, listing);
     {
       std::lock_guard lock(mutex);
       doc["last_run"] = last_run ? json::value(*last_run) : json::value(nullptr);
@@ -770,9 +981,11 @@ struct BackupService::Impl {
     try {
       doc = check_stored_copy(file, read_digest(file));
     } catch (const std::exception& e) {
+      record_check("local", id, false, kDigestCheck, e.what());
       report_damaged(id, "local", file.string(), e.what(), actor, std::string(audit::kControlSource));
       throw std::runtime_error("backup " + id + " is damaged: " + e.what());
     }
+    record_check("local", id, true, kDigestCheck);
     doc["id"] = id;
     doc["file"] = file.string();
     doc["level"] = "structure";
@@ -811,10 +1024,12 @@ struct BackupService::Impl {
         json::object d = check_stored_copy(a.path, read_digest(a.path));
         r["ok"] = true;
         r["sha256_matches_test_restore"] = d.at("sha256_matches_test_restore");
+        record_check("local", a.id, true, kDigestCheck);
       } catch (const std::exception& e) {
         ++damaged;
         r["ok"] = false;
         r["error"] = e.what();
+        record_check("local", a.id, false, kDigestCheck, e.what());
         report_damaged(a.id, "local", a.path.string(), e.what(), actor, source);
       }
       checked.push_back(std::move(r));
@@ -840,10 +1055,7 @@ struct BackupService::Impl {
         try {
           set_phase("verifying (download)");
           S3Config sc = s3_config(c);
-          struct Wipe {
-            std::string& s;
-            ~Wipe() { OPENSSL_cleanse(s.data(), s.size()); }
-          } wipe{sc.credentials.secret_access_key};
+          SecretWipe wipe{sc.credentials.secret_access_key};
           S3Client client(sc);
           {
             std::ofstream out(temp, std::ios::binary | std::ios::trunc);
@@ -856,10 +1068,12 @@ struct BackupService::Impl {
           json::object d = check_stored_copy(temp, read_digest(newest->path));
           r["ok"] = true;
           r["sha256_matches_test_restore"] = d.at("sha256_matches_test_restore");
+          record_check("s3", newest->id, true, kDigestCheck + " (downloaded)");
         } catch (const std::exception& e) {
           ++damaged;
           r["ok"] = false;
           r["error"] = e.what();
+          record_check("s3", newest->id, false, kDigestCheck + " (downloaded)", e.what());
           report_damaged(newest->id, "s3", where, e.what(), actor, source);
         }
         std::error_code ec;
@@ -922,9 +1136,9 @@ asio::awaitable<json::object> BackupService::verify_stored(std::string actor, st
   co_return doc;
 }
 
-asio::awaitable<json::object> BackupService::list() {
+asio::awaitable<json::object> BackupService::list(bool refresh_remote) {
   auto impl = impl_;
-  auto job = [impl]() { return impl->list_blocking(); };
+  auto job = [impl, refresh_remote]() { return impl->list_blocking(refresh_remote); };
   json::object doc = co_await offload(impl->blocking, std::move(job));
   co_return doc;
 }
@@ -1038,8 +1252,8 @@ void BackupService::register_routes(http::Router& router) {
     }
     co_return http::Response::problem(500, "Verification failed", *failure);
   });
-  router.add("GET", "/api/v1/backups", [this](http::Request&) -> asio::awaitable<http::Response> {
-    json::object doc = co_await list();
+  router.add("GET", "/api/v1/backups", [this](http::Request& req) -> asio::awaitable<http::Response> {
+    json::object doc = co_await list(req.query_param("refresh").value_or("") == "true");
     co_return http::Response::json(200, doc);
   });
 }

@@ -5,7 +5,7 @@
 // always off the io threads.
 //
 //   POST /api/v1/backups          run a backup now (backup.manage)
-//   GET  /api/v1/backups          local archives, retention preview, last run (backup.read)
+//   GET  /api/v1/backups          local archives, retention preview, local and off-site copies, last run (backup.read)
 //   privstackctl backup run [--json] | backup list [--json]
 //
 // Archives are written as ".<name>.partial" (0600), fsynced and renamed to
@@ -51,8 +51,11 @@ class BackupService {
   // is already running ("already running") or when no archive was written.
   // An upload failure does not throw: it is in the result ("upload").
   boost::asio::awaitable<boost::json::object> run(std::string trigger, std::string actor, std::string source);
-  // The local archives (newest first) with the retention preview.
-  boost::asio::awaitable<boost::json::object> list();
+  // The local archives (newest first) with the retention preview, and
+  // every copy, local and off-site ("copies"). The bucket's side comes from
+  // a real listing: the last one when it is under a minute old (or a run
+  // is going), else a new one; `refresh_remote` always lists anew.
+  boost::asio::awaitable<boost::json::object> list(bool refresh_remote = false);
 
   // The keyless check of every stored copy (what backup.verify_schedule
   // runs): each local archive, and the newest one downloaded back from the

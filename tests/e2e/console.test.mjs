@@ -10,7 +10,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
-import { Daemon, launchBrowser, freshTotp, OUT_DIR, ensureDir, SOURCE_DIR } from './lib.mjs';
+import { Daemon, launchBrowser, freshTotp, httpsRequest, sleep, OUT_DIR, ensureDir, SOURCE_DIR } from './lib.mjs';
 
 const ADMIN = 'admin';
 const ADMIN_PW = 'Tr0ub4dor&3-e2e-console';
@@ -110,7 +110,10 @@ async function apiAvailable(path) {
 }
 
 before(async () => {
-  daemon = await new Daemon('console').start();
+  // A successful login after (threshold / 2, at least 3) failed ones opens a
+  // possible-breach incident; the default threshold (10) makes that 5, which
+  // is also the lockout threshold, so the incident test could not sign in.
+  daemon = await new Daemon('console', 'incidents:\n  login_failure_threshold: 6\n').start();
   daemon.ctl(['user', 'add', ADMIN, '--role', 'admin', '--password-stdin'], `${ADMIN_PW}\n`);
   context = await launchBrowser(chromium);
   context.on('page', watch);
@@ -371,11 +374,25 @@ test('backups: run one, see it in the list with its retention, verify the stored
     !document.querySelector('#run-backup[disabled]'), before, { timeout: 180_000 });
   assert.match(await page.textContent('#backup-summary'), /test-restored/);
   assert.match(await page.textContent('#backup-list tbody tr'), /kept/);
+  // One table, a column for each place; this daemon has no backup.s3, so
+  // the off-site column says so in words (not by colour alone).
+  const headers = await page.$$eval('#backup-list thead th', (ths) => ths.map((th) => th.textContent));
+  assert.ok(headers.includes('Local (next prune)') && headers.includes('Off-site'), headers.join(', '));
+  assert.ok(await page.locator('#backup-list table caption').count(), 'the archives table has a caption');
+  const newest = page.locator('#backup-list tbody tr').first();
+  const cells = await newest.locator('td').allTextContents();
+  const col = (name) => cells[headers.indexOf(name)];
+  assert.match(col('Local (next prune)'), /stored.*kept/s);
+  assert.match(col('Off-site'), /not configured/);
+  assert.match(await page.textContent('#off-site-state'), /Off-site copies: not configured/);
+  assert.equal(await page.locator('#relist-bucket').count(), 0, 'no bucket to list again');
   await snap('backups-after-run');
   await page.click('#verify-backups');
   await page.waitForSelector('#backup-verify table');
   assert.match(await page.textContent('#backup-verify'), /all intact/);
   assert.equal(await page.locator('#backup-verify tbody tr').count() >= 1, true);
+  // The archive's row shows the check it just passed.
+  await page.waitForFunction(() => /verified intact/.test(document.querySelector('#backup-list tbody tr')?.textContent || ''));
   await snap('backups-verified');
 });
 
@@ -457,27 +474,67 @@ test('wallet: initialize in the browser, unlock, derive, issue a batch, verify a
   await page.waitForSelector('#wallet-unlock');
 });
 
-test('incidents: open one, acknowledge and resolve it (when this build has incidents)', async (t) => {
-  await go('incidents?state=all');
-  if (await page.locator('#incidents-list [data-unavailable]').count()) {
-    await snap('incidents-unavailable');
-    t.skip('no incidents API in this build');
-    return;
+test('incidents: failed logins then a good one open a breach incident; its 48-hour clock on the dashboard; acknowledge and resolve it', async () => {
+  // The real rule (daemon/incidents, login_after_failures): three wrong
+  // passwords for one account, then the right one, from outside the browser.
+  const who = 'ingrid';
+  daemon.ctl(['user', 'add', who, '--role', 'support', '--password-stdin'], `${USER_PW}\n`);
+  for (let i = 0; i < 3; i += 1) {
+    const r = await httpsRequest(daemon.port, 'POST', '/api/v1/session', { username: who, password: `wrong-password-${i}` });
+    assert.equal(r.status, 401, r.body);
+    // The account's backoff (daemon/auth/throttle.h: 250 ms, doubling) has
+    // to pass, or the next attempt is refused with 429 before any check.
+    await sleep(400 * 2 ** i);
   }
+  const good = await httpsRequest(daemon.port, 'POST', '/api/v1/session', { username: who, password: USER_PW });
+  assert.equal(good.status, 201, good.body);
+
+  // The rules run on the incident service's own thread: wait for it.
+  const title = `Successful login for ${who} after 3 failed attempts`;
+  let incident;
+  for (let waited = 0; !incident; waited += 200) {
+    assert.ok(waited < 15_000, `no incident "${title}" opened`);
+    const doc = await page.evaluate(async () => (await fetch('/api/v1/incidents?state=open', { credentials: 'same-origin' })).json());
+    incident = (doc.incidents || []).find((i) => i.title === title);
+    if (!incident) await sleep(200);
+  }
+  assert.equal(incident.personal_data_breach, true);
+
+  // The dashboard lists it with its notification clock: 48 hours from detection.
+  await go('dashboard');
+  const item = page.locator('#card-incidents li', { hasText: title });
+  await item.waitFor();
+  const clock = item.locator('.clock');
+  assert.match(await clock.textContent(), /left to notify/);
+  const deadline = Date.parse(await clock.getAttribute('data-deadline'));
+  const detected = Date.parse(incident.detected_at);
+  assert.ok(Math.abs(deadline - detected - 48 * 3600 * 1000) < 2000, `deadline ${deadline} vs detected ${detected}`);
+  await snap('dashboard-incident-clock');
+
+  await go('incidents');
   await snap('incidents-list');
-  let link = page.locator('#incidents-list tbody a').first();
-  if (!(await link.count())) { t.skip('no incident was opened in this run'); return; }
-  await link.click();
+  const row = page.locator('#incidents-list tbody tr', { hasText: title });
+  assert.match(await row.textContent(), /left to notify/);
+  await row.locator('a').first().click();
   await page.waitForSelector('#incident-state');
+  assert.match(await page.textContent('#incident-state'), /open/);
+  assert.match(await page.textContent('main'), /possible personal-data breach/);
+  // The timeline holds the events that fed it: the failures and the login.
+  assert.ok((await page.locator('#incident-timeline li').count()) >= 4);
   await snap('incident-detail');
-  if (await page.locator('#incident-ack').count()) {
-    await page.click('#incident-ack');
-    await page.waitForFunction(() => document.querySelector('#incident-state')?.textContent.includes('acknowledged'));
-  }
+  await page.click('#incident-ack');
+  await page.waitForFunction(() => document.querySelector('#incident-state')?.textContent.includes('acknowledged'));
   await page.click('#incident-resolve');
   await page.waitForFunction(() => document.querySelector('#incident-state')?.textContent.includes('resolved'));
-  assert.ok((await page.locator('#incident-timeline li').count()) >= 2);
+  const timeline = await page.textContent('#incident-timeline');
+  assert.match(timeline, /acknowledged/i);
+  assert.match(timeline, /resolved/i);
   await snap('incident-resolved');
+
+  // Resolved: off the dashboard's open incidents.
+  await go('dashboard');
+  await page.waitForSelector('#card-incidents .card-body :not(.muted)');
+  assert.equal(await page.locator('#card-incidents li', { hasText: title }).count(), 0);
 });
 
 test('every other page renders for the administrator', async () => {

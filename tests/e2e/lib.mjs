@@ -28,18 +28,25 @@ function freePort() {
   });
 }
 
-// GET over TLS without verification (the daemon's self-signed certificate).
-export function httpsGet(port, path) {
+// A request over TLS without verification (the daemon's self-signed
+// certificate), outside the browser: no cookies, no session. `json` is sent
+// as the body.
+export function httpsRequest(port, method, path, json) {
+  const body = json === undefined ? null : JSON.stringify(json);
+  const headers = body === null ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
   return new Promise((res, rej) => {
-    const req = https.get({ host: '127.0.0.1', port, path, rejectUnauthorized: false, timeout: 5000 }, (r) => {
-      let body = '';
-      r.on('data', (c) => { body += c; });
-      r.on('end', () => res({ status: r.statusCode, body }));
+    const req = https.request({ host: '127.0.0.1', port, path, method, headers, rejectUnauthorized: false, timeout: 15000 }, (r) => {
+      let text = '';
+      r.on('data', (c) => { text += c; });
+      r.on('end', () => res({ status: r.statusCode, body: text }));
     });
     req.on('error', rej);
     req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(body === null ? undefined : body);
   });
 }
+
+export const httpsGet = (port, path) => httpsRequest(port, 'GET', path);
 
 export class Daemon {
   constructor(name = 'main', extraConfig = '') {

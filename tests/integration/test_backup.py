@@ -14,6 +14,7 @@ import pytest
 
 from authclient import ADMIN, ADMIN_PW, Client, add_user, login_retrying
 from conftest import BUILD_DIR, SOURCE_DIR
+from s3config import s3_backup_yaml
 
 TOOL = BUILD_DIR / "daemon" / "backup" / "backup_testtool"
 SCRIPT = SOURCE_DIR / "scripts" / "s3-server"
@@ -179,19 +180,7 @@ def s3(tmp_path_factory):
 
 def test_backup_ships_to_s3_and_verifies(daemon_factory, recovery, s3, tmp_path):
     d = daemon_factory("s")
-    secret = d.dir / "s3.secret"
-    secret.write_text(s3["AWS_SECRET_ACCESS_KEY"] + "\n")
-    secret.chmod(0o600)
-    extra = f"""  s3:
-    endpoint: {s3['S3_ENDPOINT']}
-    region: us-east-1
-    bucket: {s3['S3_BUCKET']}
-    prefix: appliance1
-    access_key_id: {s3['AWS_ACCESS_KEY_ID']}
-    secret_access_key_file: {secret}
-    path_style: true
-  allowed_regions: [us-east-1]
-"""
+    extra = _s3_extra(d, s3, "appliance1")
     d.write_config(backup_config(d, recovery, extra=extra))
     d.start()
     out = json.loads(d.ctl("--json", "backup", "run").stdout)
@@ -218,6 +207,88 @@ def test_backup_ships_to_s3_and_verifies(daemon_factory, recovery, s3, tmp_path)
     assert Path(out2["file"]).exists()
     assert json.loads(d.ctl("--json", "status").stdout)["components"]["backup"]["state"] == "degraded"
     assert "backup.upload_failed" in d.read_log()
+    assert d.stop() == 0
+
+
+def _s3_extra(d, s3, prefix, put_only=None):
+    return s3_backup_yaml(s3, d.dir, prefix, put_only=put_only, allowed_regions=["us-east-1"])
+
+
+def test_backup_list_shows_the_copies_the_bucket_really_holds(daemon_factory, recovery, s3):
+    """GET /api/v1/backups lists the off-site copies from a listing of the
+    bucket, not from what the daemon uploaded: a copy put in the bucket by
+    someone else is listed (off-site only), one deleted from the bucket is
+    not; a listing under a minute old is reused and says when it was made;
+    ?refresh=true lists anew. With put_only credentials it says that the
+    bucket cannot be listed."""
+    d = daemon_factory("l")
+    d.write_config(backup_config(d, recovery, extra=_s3_extra(d, s3, "appliance2")))
+    d.start()
+    add_user(d, "opal", "operator", "Operator-Pass-123!")
+    op = Client(d)
+    assert login_retrying(op, "opal", "Operator-Pass-123!")[0] == 201
+    status, run = op.request("POST", "/api/v1/backups")
+    assert status == 201 and run["upload"]["state"] == "uploaded", run
+    shipped = run["id"]
+
+    status, doc = op.request("GET", "/api/v1/backups")
+    assert status == 200, doc
+    off = doc["off_site"]
+    assert off["configured"] and off["listable"] and off["bucket"] == s3["S3_BUCKET"], off
+    assert off["listed_at"] and off["archives"] == 1 and "error" not in off, off
+    copies = {c["id"]: c for c in doc["copies"]}
+    assert set(copies) == {shipped}, copies
+    c = copies[shipped]
+    assert c["local"]["present"] and c["local"]["size"] == run["archive_bytes"] and c["local"]["test_restored"]
+    assert c["off_site"]["present"] and c["off_site"]["size"] == run["archive_bytes"], c
+    assert c["off_site"]["key"] == f"appliance2/{shipped}.psbak"
+    assert c["off_site"]["verified"]["ok"] and "HEAD" in c["off_site"]["verified"]["by"], c
+
+    # Behind the daemon's back: a valid archive appears in the bucket only,
+    # and the shipped copy disappears from it.
+    elsewhere = "20260101T000000Z-0badc0de"
+    tool(s3, "s3", "put", f"appliance2/{elsewhere}.psbak", run["file"])
+    tool(s3, "s3", "delete", f"appliance2/{shipped}.psbak")
+
+    # The listing of a moment ago is reused, and says when it was made.
+    status, cached = op.request("GET", "/api/v1/backups")
+    assert status == 200 and cached["off_site"]["listed_at"] == off["listed_at"], cached["off_site"]
+    assert [c["id"] for c in cached["copies"]] == [shipped]
+
+    status, fresh = op.request("GET", "/api/v1/backups?refresh=true")
+    assert status == 200, fresh
+    assert fresh["off_site"]["listed_by"] == "backup list" and fresh["off_site"]["archives"] == 1, fresh["off_site"]
+    copies = {c["id"]: c for c in fresh["copies"]}
+    assert set(copies) == {shipped, elsewhere}, copies
+    assert copies[shipped]["local"]["present"] and copies[shipped]["off_site"]["present"] is False, copies[shipped]
+    only_remote = copies[elsewhere]
+    assert only_remote["local"] == {"present": False}, only_remote
+    assert only_remote["off_site"]["present"] and only_remote["off_site"]["size"] == run["archive_bytes"]
+    assert only_remote["created_at"] == "2026-01-01T00:00:00Z"
+    # Newest first: the shipped archive was made after 2026-01-01.
+    assert [c["id"] for c in fresh["copies"]] == [shipped, elsewhere]
+    # The local list and its retention preview are unchanged.
+    assert [b["id"] for b in fresh["backups"]] == [shipped]
+    assert d.stop() == 0
+
+    # Write-only credentials: no listing; the copy shipped by this run is
+    # marked shipped, checked by the parts' Content-MD5, never "present".
+    d.write_config(backup_config(d, recovery, extra=_s3_extra(d, s3, "appliance2", put_only=True)))
+    d.env = {}
+    d.start()
+    op = Client(d)
+    assert login_retrying(op, "opal", "Operator-Pass-123!")[0] == 201
+    status, run2 = op.request("POST", "/api/v1/backups")
+    assert status == 201 and run2["upload"]["state"] == "uploaded", run2
+    status, doc = op.request("GET", "/api/v1/backups?refresh=true")
+    assert status == 200, doc
+    assert doc["off_site"]["listable"] is False and "cannot list" in doc["off_site"]["reason"], doc["off_site"]
+    assert "listed_at" not in doc["off_site"]
+    copies = {c["id"]: c for c in doc["copies"]}
+    assert elsewhere not in copies, copies
+    assert copies[run2["id"]]["off_site"]["present"] is None
+    assert copies[run2["id"]]["off_site"]["shipped"] is True
+    assert "Content-MD5" in copies[run2["id"]]["off_site"]["verified"]["by"]
     assert d.stop() == 0
 
 

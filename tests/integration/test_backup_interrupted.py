@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BUILD_DIR, SOURCE_DIR, Daemon
+from s3config import s3_backup_yaml
 
 TOOL = BUILD_DIR / "daemon" / "backup" / "backup_testtool"
 SEED = BUILD_DIR / "daemon" / "records" / "audit_testtool"
@@ -79,18 +80,7 @@ def make_daemon(tmp_path, recovery, s3=None, rows=100_000):
 {pub}
 """
     if s3 is not None:
-        secret = tmp_path / "s3.secret"
-        secret.write_text(s3["AWS_SECRET_ACCESS_KEY"] + "\n")
-        secret.chmod(0o600)
-        extra += f"""  s3:
-    endpoint: {s3['S3_ENDPOINT']}
-    region: us-east-1
-    bucket: {s3['S3_BUCKET']}
-    prefix: {PREFIX}
-    access_key_id: {s3['AWS_ACCESS_KEY_ID']}
-    secret_access_key_file: {secret}
-    path_style: true
-"""
+        extra += s3_backup_yaml(s3, tmp_path, PREFIX)
     d.write_config(extra)
     return d
 

@@ -1,4 +1,5 @@
-// Backups: the local archives with what the next prune does to each, a run
+// Backups: every archive with where it is stored (the local directory, and
+// the bucket as last listed) and what the next prune does to it, a run
 // with a live progress bar, the keyless verification of every stored copy,
 // and the restore procedure. All from GET /api/v1/backups (docs/api.md):
 // `running` is the run in progress, `last_run` the latest result.
@@ -23,22 +24,64 @@ const PHASES = {
   pruning: 'Applying retention locally',
 };
 
-function retentionBadge(b) {
-  if (b.retention === 'keep') return badge('kept', 'ok');
-  if (b.retention === 'delete') return badge('deleted at the next run', 'warn');
-  return badge('ignored (unreadable)', 'error');
+function retentionBadge(retention) {
+  if (retention === 'keep') return badge('kept', 'ok');
+  if (retention === 'delete') return badge('deleted at the next run', 'warn');
+  return badge('ignored (unreadable)', 'bad');
+}
+
+// A copy's latest check (the upload's own, or the stored-copy verification).
+// How it was checked is in the tooltip.
+function checkLine(v) {
+  if (!v) return null;
+  return h('div', { class: 'small muted', title: `Checked by ${v.by}` },
+    v.ok ? 'verified intact ' : h('span', null, badge('damaged', 'bad'), ' ', v.error || '', ' '), time(v.at));
+}
+
+function localCell(c) {
+  const l = c.local;
+  if (!l.present) return badge('not stored here', 'neutral');
+  return h('div', null,
+    l.good === false ? badge('unreadable', 'bad') : badge('stored', 'ok'), ' ', retentionBadge(l.retention),
+    l.test_restored ? h('div', { class: 'small muted' }, 'test-restored at creation') : null,
+    checkLine(l.verified));
+}
+
+function offSiteCell(c, off) {
+  const o = c.off_site;
+  if (!o) return badge('not configured', 'neutral');
+  if (o.present === null && off.listable === false) {
+    return o.shipped ? h('div', null, badge('shipped, cannot be listed', 'info'), checkLine(o.verified))
+      : badge('unknown (cannot list)', 'neutral');
+  }
+  if (o.present === null) return badge('not listed yet', 'neutral');
+  if (!o.present) return badge('not in the bucket', 'warn');
+  return h('div', null, badge('in the bucket', 'ok'), ' ', h('span', { class: 'small' }, bytes(o.size)),
+    checkLine(o.verified));
+}
+
+// What the off-site column rests on: when the bucket was listed, or why it
+// cannot be.
+function offSiteNote(off) {
+  if (!off || !off.configured) return h('p', { class: 'small muted', id: 'off-site-state' }, 'Off-site copies: not configured (backup.s3).');
+  if (off.listable === false) return h('p', { class: 'small', id: 'off-site-state' }, badge('bucket not listable', 'warn'), ' ', off.reason);
+  return h('p', { class: 'small muted', id: 'off-site-state' },
+    `Off-site: s3://${off.bucket}/${off.prefix || ''}, `,
+    off.listed_at ? h('span', null, `${off.archives} archive${off.archives === 1 ? '' : 's'} as listed `, time(off.listed_at, { relative: true }),
+      off.listed_by === 'backup run' ? ' by the last backup run.' : '.') : 'not listed yet.',
+    off.error ? h('span', null, ' ', badge('listing failed', 'bad'), ' ', off.error) : null);
 }
 
 function lastRunLine(doc) {
   const r = doc.last_run;
   if (!r) return h('p', { class: 'muted' }, 'No backup has run since the daemon started.');
-  if (r.state === 'failed') return h('p', null, badge('failed', 'error'), ' ', r.error || '');
+  if (r.state === 'failed') return h('p', null, badge('failed', 'bad'), ' ', r.error || '');
   const up = r.upload || {};
   const where = up.state === 'uploaded' ? ` and shipped to s3://${up.bucket}/${up.key}`
     : up.state === 'failed' ? '' : up.state === 'not configured' ? ' (no off-site copy configured)' : '';
   return h('p', null, badge(r.state === 'ok' ? 'ok' : r.state, r.state === 'ok' ? 'ok' : 'warn'), ' ',
     `${r.id}: ${bytes(r.archive_bytes)}, test-restored${where}.`,
-    up.state === 'failed' ? h('span', null, ' ', badge('upload failed', 'error'), ' ', up.error || '') : null);
+    up.state === 'failed' ? h('span', null, ' ', badge('upload failed', 'bad'), ' ', up.error || '') : null);
 }
 
 export default async function render(main, ctx) {
@@ -54,7 +97,7 @@ export default async function render(main, ctx) {
   let poll = null;
   const stopPoll = () => { if (poll) clearTimeout(poll); poll = null; };
 
-  main.append(progressArea, card('Latest run', summaryArea), card('Archives and retention preview', listArea), verifyArea,
+  main.append(progressArea, card('Latest run', summaryArea), card('Archives: local and off-site, with the retention preview', listArea), verifyArea,
     card('Restore', h('p', null, 'Restore runs offline, from the archive and the recovery key that you keep away from this appliance (it is not stored here).'),
       h('div', { class: 'copy-row' }, h('pre', { id: 'restore-instructions' }, RESTORE), copyButton(RESTORE)),
       h('p', { class: 'small muted' }, 'See the operations guide, "Restoring from a backup", for the full procedure and the checks that follow it.')));
@@ -75,23 +118,37 @@ export default async function render(main, ctx) {
       h('p', { class: 'small muted' }, `Schedule: ${doc.schedule}. Kept: the newest archive of each of the last ${policy.daily} days, ` +
         `${policy.weekly} weeks and ${policy.monthly} months, locally in ${doc.directory}` +
         (doc.s3 ? ` and in s3://${doc.s3.bucket}/${doc.s3.prefix || ''}.` : '; no off-site copy configured.')));
-    listArea.replaceChildren(table({
-      columns: [
-        { label: 'Created', render: (b) => time(b.created_at, { relative: true }) },
-        { label: 'Archive', render: (b) => h('span', { class: 'mono small' }, b.id) },
-        { label: 'Size', class: 'num', render: (b) => bytes(b.size) },
-        { label: 'Rows', class: 'num', render: (b) => (b.row_counts ? String(Object.values(b.row_counts).reduce((x, y) => x + y, 0)) : '') },
-        { label: 'Next prune', render: retentionBadge },
-      ],
-      rows: doc.backups || [],
-      empty: 'No backup yet.',
-    }));
+    // One row per archive, wherever it is stored; rows counts come from the
+    // local archive's header (an off-site-only copy cannot be read here).
+    const local = new Map((doc.backups || []).map((b) => [b.id, b]));
+    const rows = doc.copies || (doc.backups || []).map((b) => ({ id: b.id, created_at: b.created_at,
+      local: { present: true, size: b.size, good: b.good, retention: b.retention }, off_site: null }));
+    const off = doc.off_site || { configured: false };
+    const relist = off.configured && off.listable
+      ? h('button', { type: 'button', class: 'small', id: 'relist-bucket' }, 'List the bucket again') : null;
+    relist?.addEventListener('click', () => busy(relist, () => refresh({ relist: true })));
+    listArea.replaceChildren(
+      h('div', { class: 'row' }, offSiteNote(off), relist),
+      table({
+        caption: 'Every archive with where it is stored: the local directory and the off-site bucket',
+        columns: [
+          { label: 'Created', render: (c) => time(c.created_at, { relative: true }) },
+          { label: 'Archive', render: (c) => h('span', { class: 'mono small' }, c.id) },
+          { label: 'Size', class: 'num', render: (c) => bytes(c.local.present ? c.local.size : c.off_site?.size) },
+          { label: 'Rows', class: 'num', render: (c) => { const b = local.get(c.id); return b?.row_counts ? String(Object.values(b.row_counts).reduce((x, y) => x + y, 0)) : ''; } },
+          { label: 'Local (next prune)', render: localCell },
+          { label: 'Off-site', render: (c) => offSiteCell(c, off) },
+        ],
+        rows,
+        rowAttrs: (c) => ({ 'data-archive': c.id }),
+        empty: 'No backup yet.',
+      }));
   }
 
-  async function refresh() {
+  async function refresh({ relist = false } = {}) {
     let doc;
     try {
-      doc = await get('/api/v1/backups');
+      doc = await get('/api/v1/backups', relist ? { refresh: 'true' } : undefined);
     } catch (e) {
       listArea.replaceChildren(errorBox(e));
       return null;
@@ -129,20 +186,21 @@ export default async function render(main, ctx) {
     try {
       const r = await post('/api/v1/backups/verify', {});
       verifyArea.replaceChildren(card('Verification of the stored copies',
-        h('p', null, r.damaged ? badge(`${r.damaged} damaged`, 'error') : badge('all intact', 'ok'),
+        h('p', null, r.damaged ? badge(`${r.damaged} damaged`, 'bad') : badge('all intact', 'ok'),
           ` ${r.checked} cop${r.checked === 1 ? 'y' : 'ies'} checked against the SHA-256 recorded at each test restore.`,
           r.s3 ? h('span', { class: 'muted' }, ` Bucket: ${r.s3}`) : null),
         table({
           columns: [
             { label: 'Archive', render: (a) => h('span', { class: 'mono small' }, a.id) },
             { label: 'Where', render: (a) => badge(a.place, 'info') },
-            { label: 'Result', render: (a) => (a.ok ? badge('intact', 'ok') : h('span', null, badge('damaged', 'error'), ' ', a.error || '')) },
+            { label: 'Result', render: (a) => (a.ok ? badge('intact', 'ok') : h('span', null, badge('damaged', 'bad'), ' ', a.error || '')) },
           ],
           rows: r.archives || [],
           empty: 'No stored copy yet.',
         })));
       toast(r.damaged ? `${r.damaged} damaged cop${r.damaged === 1 ? 'y' : 'ies'}: an incident is open.` : 'Every stored copy is intact.',
         r.damaged ? 'error' : 'ok');
+      await refresh();  // each copy's row shows its new check
     } catch (e) {
       verifyArea.replaceChildren(errorBox(e));
     }
