@@ -1,4 +1,5 @@
 // privstackd: the privstack appliance daemon.
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -47,6 +48,13 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc gives threads that allocate at the same time their own malloc
+  // arenas (up to 8 per core) and keeps what an arena frees: the backup's
+  // pool and zstd threads left privstackd at 71 MiB after a backup of a
+  // 1M-row store and peaking at 89 MiB in the next one. With two arenas it
+  // returns to 20 MiB and every run peaks at 62 MiB (the per-thread tcache
+  // still serves small allocations without the arena lock). Before any thread.
+  mallopt(M_ARENA_MAX, 2);
   std::string config_path = "/etc/privstack/privstack.yaml";
   bool check_only = false;
   privstack::log::Target target = privstack::log::Target::automatic;

@@ -1,6 +1,7 @@
 #include "backup/service.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
@@ -1094,6 +1095,33 @@ struct BackupService::Impl {
   }
 };
 
+namespace {
+
+// One run or verification at a time. At its end the slot also hands back
+// to the system what the run freed: its allocations were made on pool and
+// zstd worker threads, each with its own malloc arena, and glibc keeps an
+// arena's freed memory, so without the trim the daemon's RSS stayed ~40 MiB
+// above its idle size after backups (a soak measured 61 -> 92 MiB).
+template <typename ImplPtr>
+class RunSlot {
+ public:
+  explicit RunSlot(ImplPtr impl) : impl_(std::move(impl)) {
+    if (impl_->running.exchange(true)) throw std::runtime_error("a backup is already running");
+  }
+  ~RunSlot() {
+    impl_->running = false;
+    impl_->set_phase("");
+    ::malloc_trim(0);
+  }
+  RunSlot(const RunSlot&) = delete;
+  RunSlot& operator=(const RunSlot&) = delete;
+
+ private:
+  ImplPtr impl_;
+};
+
+}  // namespace
+
 BackupService::BackupService(store::Store& store, audit::AuditLog* audit, asio::any_io_executor blocking,
                              std::function<std::shared_ptr<const Config>()> config, Health* health)
     : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), std::move(config), health)) {
@@ -1107,14 +1135,7 @@ void BackupService::cancel() { impl_->cancelled = true; }
 
 asio::awaitable<json::object> BackupService::run(std::string trigger, std::string actor, std::string source) {
   auto impl = impl_;
-  if (impl->running.exchange(true)) throw std::runtime_error("a backup is already running");
-  struct Reset {
-    std::shared_ptr<Impl> impl;
-    ~Reset() {
-      impl->running = false;
-      impl->set_phase("");
-    }
-  } reset{impl};
+  RunSlot slot(impl);
   auto job = [impl, trigger, actor, source]() { return impl->run_blocking(trigger, actor, source); };
   json::object doc = co_await offload(impl->blocking, std::move(job));
   co_return doc;
@@ -1122,14 +1143,7 @@ asio::awaitable<json::object> BackupService::run(std::string trigger, std::strin
 
 asio::awaitable<json::object> BackupService::verify_stored(std::string actor, std::string source) {
   auto impl = impl_;
-  if (impl->running.exchange(true)) throw std::runtime_error("a backup is already running");
-  struct Reset {
-    std::shared_ptr<Impl> impl;
-    ~Reset() {
-      impl->running = false;
-      impl->set_phase("");
-    }
-  } reset{impl};
+  RunSlot slot(impl);
   impl->set_phase("verifying");
   auto job = [impl, actor, source]() { return impl->verify_stored_blocking(actor, source); };
   json::object doc = co_await offload(impl->blocking, std::move(job));

@@ -127,6 +127,40 @@ def test_retention_prunes_after_each_run(daemon_factory, recovery):
     assert d.stop() == 0
 
 
+def rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+SANITIZED = "PRIVSTACK_SANITIZE:BOOL=ON" in (BUILD_DIR / "CMakeCache.txt").read_text()
+
+
+@pytest.mark.skipif(SANITIZED, reason="ASan's allocator replaces glibc's malloc arenas, and its RSS is its own")
+def test_backups_give_their_memory_back(daemon_factory, recovery):
+    """Each run's memory goes back to the system when it ends. The backup's
+    threads used to leave it in their malloc arenas: after three runs of a
+    200k-row store privstackd sat at ~91 MiB (and the next run's peak rose
+    by as much)."""
+    d = daemon_factory("mem")
+    subprocess.run([str(BUILD_DIR / "daemon" / "records" / "audit_testtool"), d.state / "privstack.db",
+                    d.state / "store.key", "seed-records", "200000"], check=True, capture_output=True)
+    d.write_config(backup_config(d, recovery))
+    d.start()
+    idle = rss_mib(d.proc.pid)
+    after = []
+    for _ in range(3):
+        out = json.loads(d.ctl("--json", "backup", "run").stdout)
+        assert out["test_restore"]["ok"] and out["archive_bytes"] > 0, out
+        after.append(rss_mib(d.proc.pid))
+    # Measured: idle 16 MiB; after the third run 20 MiB, or 38 MiB when the
+    # second arena keeps some live pages (about one run in four); 91 MiB
+    # before the fix.
+    assert after[-1] < idle + 32, (idle, after)
+    assert d.stop() == 0
+
+
 def test_backup_without_recovery_key_fails_cleanly(daemon_factory):
     d = daemon_factory("n")
     d.write_config(f"backup:\n  schedule: \"off\"\n  local_directory: {d.dir / 'backups'}\n")
