@@ -52,9 +52,10 @@ TEST(S3Client, ListAnswersParsed) {
   EXPECT_EQ(error.message, "wait");
 }
 
-// Found by tests/fuzz/s3_xml: a hostile or broken server's <Size>abc</Size>
-// escaped as std::invalid_argument ("stoull") and <Size>-1</Size> read as
-// 2^64-1; both are now an S3Error naming the tag.
+// Seen while writing tests/fuzz/s3_xml (whose contract is: only S3Error
+// escapes): a hostile or broken server's <Size>abc</Size> escaped as
+// std::invalid_argument ("stoull") and <Size>-1</Size> read as 2^64-1; both
+// are now an S3Error naming the tag.
 TEST(S3Client, MalformedNumbersInListAnswersAreS3Errors) {
   for (const char* xml : {"<Contents><Key>a</Key><Size>abc</Size></Contents>",
                           "<Contents><Key>a</Key><Size>-1</Size></Contents>",
