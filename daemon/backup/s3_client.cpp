@@ -14,10 +14,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <random>
 #include <thread>
+#include <type_traits>
 
 #include "backup/s3_clock.h"
 #include "core/log.h"
@@ -167,6 +169,62 @@ std::vector<std::string> xml_values(const std::string& xml, const std::string& t
   return out;
 }
 
+namespace {
+
+// A non-negative decimal <tag> of an S3 answer; absent is 0 unless
+// `required`. std::stoull would read "-1" as 2^64-1 and throw
+// std::invalid_argument on "abc".
+template <class Int>
+Int xml_number(const std::string& xml, const char* tag, bool required = false) {
+  std::string text = first(xml, tag);
+  if (text.empty() && !required) return 0;
+  Int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  bool negative = false;
+  if constexpr (std::is_signed_v<Int>) negative = value < 0;
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || negative) {
+    throw S3Error(std::string("the S3 server's answer has a malformed <") + tag + ">", 0, "MalformedResponse");
+  }
+  return value;
+}
+
+}  // namespace
+
+S3ObjectsPage parse_list_objects(const std::string& xml) {
+  S3ObjectsPage page;
+  for (const auto& block : xml_blocks(xml, "Contents")) {
+    S3Object o;
+    o.key = first(block, "Key");
+    o.size = xml_number<std::uint64_t>(block, "Size");
+    o.etag = unquote(first(block, "ETag"));
+    o.last_modified = first(block, "LastModified");
+    page.objects.push_back(std::move(o));
+  }
+  if (first(xml, "IsTruncated") == "true") page.next_token = first(xml, "NextContinuationToken");
+  return page;
+}
+
+S3PartsPage parse_list_parts(const std::string& xml) {
+  S3PartsPage page;
+  for (const auto& block : xml_blocks(xml, "Part")) {
+    S3Part p;
+    p.number = xml_number<int>(block, "PartNumber", true);
+    p.etag = unquote(first(block, "ETag"));
+    p.size = xml_number<std::uint64_t>(block, "Size");
+    page.parts.push_back(std::move(p));
+  }
+  if (first(xml, "IsTruncated") == "true") page.next_marker = first(xml, "NextPartNumberMarker");
+  return page;
+}
+
+std::vector<std::pair<std::string, std::string>> parse_multipart_uploads(const std::string& xml) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& block : xml_blocks(xml, "Upload")) out.emplace_back(first(block, "Key"), first(block, "UploadId"));
+  return out;
+}
+
+S3ErrorBody parse_error_body(const std::string& xml) { return {first(xml, "Code"), first(xml, "Message")}; }
+
 bool S3Error::retryable() const {
   return status_ == 0 || status_ >= 500 || status_ == 429 || code_ == "SlowDown" || code_ == "RequestTimeout";
 }
@@ -301,14 +359,13 @@ S3Client::Response S3Client::checked(const std::string& method, const std::strin
       // CompleteMultipartUpload and CopyObject may answer 200 with an <Error>.
       bool error_body = r.status == 200 && method == "POST" && r.body.find("<Error>") != std::string::npos;
       if (r.status >= 200 && r.status < 300 && !error_body) return r;
-      std::string code = first(r.body, "Code");
+      auto [code, message] = parse_error_body(r.body);
       if (!skew_corrected && learn_clock_offset(r, code)) {
         // Signed again with the corrected time, at once: not a server fault.
         skew_corrected = true;
         --attempt;
         continue;
       }
-      std::string message = first(r.body, "Message");
       throw S3Error(what + ": HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code) +
                         (message.empty() ? "" : ": " + message),
                     error_body ? 500 : r.status, code);
@@ -412,17 +469,9 @@ std::vector<S3Object> S3Client::list_objects(const std::string& prefix) {
   for (;;) {
     sigv4::Pairs q = {{"list-type", "2"}, {"prefix", prefix}};
     if (!token.empty()) q.emplace_back("continuation-token", token);
-    Response r = checked("GET", "", q, {});
-    for (const auto& block : xml_blocks(r.body, "Contents")) {
-      S3Object o;
-      o.key = first(block, "Key");
-      o.size = std::stoull(first(block, "Size").empty() ? "0" : first(block, "Size"));
-      o.etag = unquote(first(block, "ETag"));
-      o.last_modified = first(block, "LastModified");
-      out.push_back(std::move(o));
-    }
-    if (first(r.body, "IsTruncated") != "true") break;
-    token = first(r.body, "NextContinuationToken");
+    S3ObjectsPage page = parse_list_objects(checked("GET", "", q, {}).body);
+    for (auto& o : page.objects) out.push_back(std::move(o));
+    token = std::move(page.next_token);
     if (token.empty()) break;
   }
   return out;
@@ -505,26 +554,16 @@ std::vector<S3Part> S3Client::list_parts(const std::string& key, const std::stri
   for (;;) {
     sigv4::Pairs q = {{"uploadId", upload_id}};
     if (!marker.empty()) q.emplace_back("part-number-marker", marker);
-    Response r = checked("GET", key, q, {});
-    for (const auto& block : xml_blocks(r.body, "Part")) {
-      S3Part p;
-      p.number = std::stoi(first(block, "PartNumber"));
-      p.etag = unquote(first(block, "ETag"));
-      p.size = std::stoull(first(block, "Size").empty() ? "0" : first(block, "Size"));
-      out.push_back(p);
-    }
-    if (first(r.body, "IsTruncated") != "true") break;
-    marker = first(r.body, "NextPartNumberMarker");
+    S3PartsPage page = parse_list_parts(checked("GET", key, q, {}).body);
+    for (auto& p : page.parts) out.push_back(std::move(p));
+    marker = std::move(page.next_marker);
     if (marker.empty()) break;
   }
   return out;
 }
 
 std::vector<std::pair<std::string, std::string>> S3Client::list_multipart_uploads(const std::string& prefix) {
-  std::vector<std::pair<std::string, std::string>> out;
-  Response r = checked("GET", "", {{"uploads", ""}, {"prefix", prefix}}, {});
-  for (const auto& block : xml_blocks(r.body, "Upload")) out.emplace_back(first(block, "Key"), first(block, "UploadId"));
-  return out;
+  return parse_multipart_uploads(checked("GET", "", {{"uploads", ""}, {"prefix", prefix}}, {}).body);
 }
 
 // ---- streaming upload -------------------------------------------------------

@@ -182,4 +182,24 @@ class S3StreamUpload {
 // XML helpers (exposed for tests): the text of each <tag>...</tag>, unescaped.
 std::vector<std::string> xml_values(const std::string& xml, const std::string& tag);
 
+// Parsers of the S3 server's XML answers (exposed for tests and the fuzz
+// target tests/fuzz/s3_xml.cpp). The server is not trusted: a number that is
+// not one throws S3Error (status 0, code "MalformedResponse"), never another
+// exception.
+struct S3ObjectsPage {
+  std::vector<S3Object> objects;
+  std::string next_token;  // empty: the last page
+};
+S3ObjectsPage parse_list_objects(const std::string& xml);       // ListObjectsV2
+struct S3PartsPage {
+  std::vector<S3Part> parts;
+  std::string next_marker;  // empty: the last page
+};
+S3PartsPage parse_list_parts(const std::string& xml);           // ListParts
+std::vector<std::pair<std::string, std::string>> parse_multipart_uploads(const std::string& xml);  // key, upload id
+struct S3ErrorBody {
+  std::string code, message;
+};
+S3ErrorBody parse_error_body(const std::string& xml);           // <Error><Code/><Message/></Error>
+
 }  // namespace privstack::backup

@@ -129,6 +129,14 @@ std::string str(const json::value& v) {
   return json::serialize(v);
 }
 
+// A member as str() renders it, "?" when absent: nft always prints the
+// members rendered here, but input that lacks one is rendered, not thrown
+// out of parse_ruleset (whose only error is NftError).
+std::string str_member(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v ? str(*v) : "?";
+}
+
 std::string render_value(const json::value& v);
 
 std::string render_elements(const json::array& a) {
@@ -188,8 +196,8 @@ std::string render_value(const json::value& v) {
     for (const char* verdict : {"accept", "drop", "continue", "return"}) {
       if (o.contains(verdict)) return verdict;
     }
-    if (auto* j = o.if_contains("jump"); j && j->is_object()) return "jump " + str(j->as_object().at("target"));
-    if (auto* g = o.if_contains("goto"); g && g->is_object()) return "goto " + str(g->as_object().at("target"));
+    if (auto* j = o.if_contains("jump"); j && j->is_object()) return "jump " + str_member(j->as_object(), "target");
+    if (auto* g = o.if_contains("goto"); g && g->is_object()) return "goto " + str_member(g->as_object(), "target");
   }
   return json::serialize(v);
 }
@@ -214,14 +222,14 @@ std::string render_statement(const json::object& o) {
   }
   if (key == "accept" || key == "drop" || key == "return" || key == "continue") return key;
   if (key == "counter") return "counter";
-  if (key == "jump" || key == "goto") return val.is_object() ? key + " " + str(val.as_object().at("target")) : key;
+  if (key == "jump" || key == "goto") return val.is_object() ? key + " " + str_member(val.as_object(), "target") : key;
   if (key == "reject") {
     if (val.is_object() && val.as_object().contains("type")) return "reject with " + str(val.as_object().at("type"));
     return "reject";
   }
   if (key == "xt" && val.is_object()) {
     const auto& x = val.as_object();
-    return "xt " + (x.contains("type") ? str(x.at("type")) : "?") + " " + (x.contains("name") ? str(x.at("name")) : "?");
+    return "xt " + str_member(x, "type") + " " + str_member(x, "name");
   }
   if (key == "vmap" && val.is_object()) {
     const auto& x = val.as_object();

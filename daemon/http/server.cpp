@@ -75,7 +75,59 @@ std::string remote_address_of(const Socket& socket) {
   return addr.to_string();
 }
 
+void limit_parser(bhttp::request_parser<bhttp::string_body>& parser, const ServerLimits& limits) {
+  parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+  parser.body_limit(limits.body_limit);
+}
+
+// `ok` is false when the target is not an absolute path (answered 400).
+Request to_request(bhttp::request<bhttp::string_body>&& in, std::string remote, bool& ok) {
+  Request out;
+  out.method = std::string(in.method_string());
+  out.target = std::string(in.target());
+  std::string_view target(out.target);
+  size_t q = target.find('?');
+  auto path = percent_decode(target.substr(0, q));
+  ok = path.has_value() && !path->empty() && path->front() == '/';
+  if (path) out.path = std::move(*path);
+  if (q != std::string_view::npos) out.query = std::string(target.substr(q + 1));
+  for (const auto& field : in) {
+    out.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+  }
+  out.body = std::move(in.body());
+  out.remote_address = std::move(remote);
+  return out;
+}
+
 }  // namespace
+
+ParsedRequest parse_request(std::string_view bytes, const ServerLimits& limits, std::string remote) {
+  ParsedRequest out;
+  bhttp::request_parser<bhttp::string_body> parser;
+  limit_parser(parser, limits);
+  parser.eager(true);
+  while (!parser.is_done()) {
+    beast::error_code ec;
+    std::size_t n = parser.put(asio::buffer(bytes.data() + out.consumed, bytes.size() - out.consumed), ec);
+    out.consumed += n;
+    if (ec == bhttp::error::need_more) return out;  // the client would have to send more
+    if (ec == bhttp::error::header_limit) out.status = 431;
+    else if (ec == bhttp::error::body_limit) out.status = 413;
+    else if (ec) out.status = 400;
+    if (ec) return out;
+    if (n == 0 && !parser.is_done()) return out;
+  }
+  out.keep_alive = parser.get().keep_alive();
+  out.head = parser.get().method() == bhttp::verb::head;
+  bool target_ok = false;
+  Request request = to_request(parser.release(), std::move(remote), target_ok);
+  if (!target_ok) {
+    out.status = 400;
+    return out;
+  }
+  out.request = std::move(request);
+  return out;
+}
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io, Handler handler, ServerLimits limits)
@@ -172,24 +224,6 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         if (it != self->per_address.end() && --it->second == 0) self->per_address.erase(it);
       });
     }
-  }
-
-  static Request to_request(bhttp::request<bhttp::string_body>&& in, std::string remote, bool& ok) {
-    Request out;
-    out.method = std::string(in.method_string());
-    out.target = std::string(in.target());
-    std::string_view target(out.target);
-    size_t q = target.find('?');
-    auto path = percent_decode(target.substr(0, q));
-    ok = path.has_value() && !path->empty() && path->front() == '/';
-    if (path) out.path = std::move(*path);
-    if (q != std::string_view::npos) out.query = std::string(target.substr(q + 1));
-    for (const auto& field : in) {
-      out.headers.push_back({std::string(field.name_string()), std::string(field.value())});
-    }
-    out.body = std::move(in.body());
-    out.remote_address = std::move(remote);
-    return out;
   }
 
   asio::awaitable<void> write_response(Connection& conn, Response response, bool head, bool keep_alive,
@@ -291,8 +325,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     beast::flat_buffer buffer;
     for (std::size_t served = 0; served < limits.max_requests_per_connection && !stopping; ++served) {
       bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
-      parser.body_limit(limits.body_limit);
+      limit_parser(parser, limits);
       conn->idle = true;
       lowest.expires_after(served == 0 ? limits.header_timeout : limits.idle_timeout);
       auto [h_ec, h_n] = co_await bhttp::async_read_header(stream, buffer, parser, as_tuple_awaitable);

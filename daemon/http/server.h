@@ -45,6 +45,18 @@ struct ServerLimits {
 // can forget them. A handler may override Cache-Control.
 void apply_security_headers(Response& response);
 
+// One request parsed from the bytes a client sent, as a connection parses
+// it (the same parser limits and the same conversion to Request), without
+// the TLS stream: for the fuzz target tests/fuzz/http_request.cpp.
+struct ParsedRequest {
+  std::optional<Request> request;  // nullopt: refused with `status`, or incomplete (status 0)
+  int status = 0;                  // 400, 413 or 431 as the connection would answer
+  bool keep_alive = false;
+  bool head = false;
+  std::size_t consumed = 0;  // bytes of `bytes` this request took
+};
+ParsedRequest parse_request(std::string_view bytes, const ServerLimits& limits, std::string remote);
+
 class Server {
  public:
   Server(boost::asio::io_context& io, Handler handler, ServerLimits limits = {});

@@ -219,6 +219,24 @@ SigCheck verify_digest(std::span<const std::uint8_t> der, std::span<const std::u
   return secp256k1_ecdsa_verify(secp_context(), &sig, digest.data(), &pub) == 1 ? SigCheck::ok : SigCheck::mismatch;
 }
 
+json::object make_proof(const BatchSignature& batch, const Hash& leaf, std::span<const PathStep> path) {
+  json::array steps;
+  for (const auto& step : path) {
+    steps.push_back(json::object{{"position", step.sibling_left ? "left" : "right"}, {"hash", to_hex(step.sibling)}});
+  }
+  return json::object{
+      {"type", kProofType},
+      {"signature_algorithm", kSignatureAlgorithm},
+      {"batch_id", batch.batch_id},
+      {"target_hash", to_hex(leaf)},
+      {"merkle_path", std::move(steps)},
+      {"merkle_root", batch.merkle_root},
+      {"signature", batch.signature},
+      {"public_key", batch.public_key},
+      {"derivation_path", batch.derivation_path},
+  };
+}
+
 std::string to_hex(std::span<const std::uint8_t> bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;

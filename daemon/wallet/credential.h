@@ -72,6 +72,18 @@ SigCheck verify_digest(std::span<const std::uint8_t> der, std::span<const std::u
 std::string to_hex(std::span<const std::uint8_t> bytes);
 std::optional<std::vector<std::uint8_t>> from_hex(std::string_view hex);
 
+// What every proof of a signed batch shares (hex strings as in the file).
+struct BatchSignature {
+  std::string batch_id;
+  std::string merkle_root;
+  std::string signature;
+  std::string public_key;
+  std::string derivation_path;
+};
+// The "proof" member of the file of the credential with leaf hash `leaf`
+// and Merkle path `path` in that batch (docs/credential-format.md).
+boost::json::object make_proof(const BatchSignature& batch, const Hash& leaf, std::span<const PathStep> path);
+
 // Offline verification of a credential file {"credential": {...}, "proof": {...}}.
 struct Verification {
   bool valid = false;

@@ -215,22 +215,10 @@ IssuedBatch IssuanceService::issue(const IssueRequest& request, const std::strin
 
   // 4. Proofs and files.
   batch.files.reserve(rows.size());
+  const cred::BatchSignature signed_batch{batch.batch_id, batch.merkle_root, batch.signature, batch.public_key,
+                                         batch.derivation_path};
   for (std::size_t i = 0; i < credentials.size(); ++i) {
-    json::array path;
-    for (const auto& step : tree.paths[i]) {
-      path.push_back(json::object{{"position", step.sibling_left ? "left" : "right"}, {"hash", cred::to_hex(step.sibling)}});
-    }
-    json::object proof{
-        {"type", cred::kProofType},
-        {"signature_algorithm", cred::kSignatureAlgorithm},
-        {"batch_id", batch.batch_id},
-        {"target_hash", cred::to_hex(leaves[i])},
-        {"merkle_path", std::move(path)},
-        {"merkle_root", batch.merkle_root},
-        {"signature", batch.signature},
-        {"public_key", batch.public_key},
-        {"derivation_path", batch.derivation_path},
-    };
+    json::object proof = cred::make_proof(signed_batch, leaves[i], tree.paths[i]);
     json::object file{{"credential", std::move(credentials[i])}, {"proof", std::move(proof)}};
     batch.files.push_back(cred::canonical_json(file));
   }

@@ -273,6 +273,29 @@ TEST(Ruleset, RejectsMalformedJson) {
   EXPECT_THROW(parse_ruleset("{\"x\":1}"), NftError);
 }
 
+// Found by tests/fuzz/nft_ruleset (its input is in the seed corpus as
+// regression-jump-without-target.json): a jump or goto without "target"
+// threw boost::json's std::out_of_range out of parse_ruleset while the
+// rule's text was rendered; the scanner catches only NftError, so the whole
+// host audit scan failed instead of reporting the firewall as unreadable.
+TEST(Ruleset, JumpWithoutTargetIsRenderedNotThrown) {
+  std::string doc = ruleset_json({input("drop", {{dport("tcp", "22"), R"({"jump":{}})"},
+                                                 {R"({"goto":{"x":1}})"},
+                                                 {R"({"xt":{}})"},
+                                                 {R"({"vmap":{"key":{"payload":{"protocol":"tcp","field":"dport"}},)"
+                                                  R"("data":{"set":[[80,{"jump":{}}]]}}})"}})});
+  Ruleset rs;
+  ASSERT_NO_THROW(rs = parse_ruleset(doc));
+  ASSERT_EQ(rs.chains.size(), 1u);
+  ASSERT_GE(rs.chains[0].rules.size(), 3u);
+  EXPECT_NE(rs.chains[0].rules[0].text.find("tcp dport 22 jump ?"), std::string::npos) << rs.chains[0].rules[0].text;
+  EXPECT_NE(rs.chains[0].rules[1].text.find("goto ?"), std::string::npos) << rs.chains[0].rules[1].text;
+  EXPECT_NE(rs.chains[0].rules[2].text.find("xt ? ?"), std::string::npos) << rs.chains[0].rules[2].text;
+  // The evaluator copes with such rules too.
+  ExposureEvaluator ev(&rs, EvaluationContext{{"eth0"}, {}});
+  EXPECT_NO_THROW(ev.evaluate(sock("tcp", "0.0.0.0", 22)));
+}
+
 TEST(Ruleset, RuleTextIsQuoted) {
   Ruleset rs = parse_ruleset(ruleset_json({input("drop", {{dport("tcp", "22"), kAccept}})}));
   ASSERT_EQ(rs.chains.at(0).rules.size(), 1u);

@@ -16,6 +16,7 @@
 #include "wallet/issuance.h"
 #include "wallet/secp.h"
 #include "wallet/wallet.h"
+#include "test_batch.h"
 
 namespace {
 
@@ -109,46 +110,7 @@ TEST(Signature, LowSSignVerifyAndRejections) {
   EXPECT_EQ(verify_digest(std::span<const std::uint8_t>(der.data(), len), pub, d), SigCheck::high_s);
 }
 
-// A batch of `n` credential files signed with test_key(0x33).
-std::vector<json::value> make_batch(int n) {
-  std::vector<json::object> creds;
-  std::vector<Hash> leaves;
-  for (int i = 0; i < n; ++i) {
-    json::object c{{"type", kCredentialType},
-                   {"version", 1},
-                   {"id", "cred" + std::to_string(i)},
-                   {"batch_id", "batch1"},
-                   {"issued_at", "2026-01-01T00:00:00Z"},
-                   {"issuer", json::object{{"profile", 0}, {"name", "Test"}}},
-                   {"recipient", json::object{{"external_id", "r" + std::to_string(i)}, {"name", "Ann \"A\" Lee"}}},
-                   {"achievement", json::object{{"name", "Course"}, {"status", "passed"}, {"score", "93.5"}}},
-                   {"result_id", i + 1}};
-    leaves.push_back(leaf_hash(canonical_json(c)));
-    creds.push_back(std::move(c));
-  }
-  const MerkleTree t = build_tree(leaves);
-  const auto key = test_key(0x33);
-  const std::string sig = to_hex(sign_digest(key, root_digest(t.root)));
-  const std::string pub = to_hex(public_key_of(key));
-  std::vector<json::value> files;
-  for (int i = 0; i < n; ++i) {
-    json::array path;
-    for (const auto& s : t.paths[i]) {
-      path.push_back(json::object{{"position", s.sibling_left ? "left" : "right"}, {"hash", to_hex(s.sibling)}});
-    }
-    json::object proof{{"type", kProofType},
-                       {"signature_algorithm", kSignatureAlgorithm},
-                       {"batch_id", "batch1"},
-                       {"target_hash", to_hex(leaves[i])},
-                       {"merkle_path", std::move(path)},
-                       {"merkle_root", to_hex(t.root)},
-                       {"signature", sig},
-                       {"public_key", pub},
-                       {"derivation_path", "m/44'/0'/0'/0/0"}};
-    files.push_back(json::object{{"credential", creds[i]}, {"proof", std::move(proof)}});
-  }
-  return files;
-}
+std::vector<json::value> make_batch(int n) { return test_batch::make_batch(n, test_key(0x33)); }
 
 std::string flip_hex(std::string h, std::size_t pos) {
   h[pos] = h[pos] == '0' ? '1' : '0';
