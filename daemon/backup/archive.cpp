@@ -329,9 +329,17 @@ ArchiveHeader parse_header_json(std::string_view text) {
       fail("archive format version " + std::to_string(h.version) + " is not supported (this build reads version " +
            std::to_string(kArchiveVersion) + ")");
     h.archive_id = std::string(o.at("archive_id").as_string());
+    // The creation time is multiplied into milliseconds and formatted as a
+    // date; a hostile or corrupted header must not overflow either, so it is
+    // held to 1970..9999 before any arithmetic (the fuzzer found the overflow).
+    constexpr std::int64_t kLastSecond = 253402300799;  // 9999-12-31T23:59:59Z
     h.metadata.created_unix = o.at("created").to_number<std::int64_t>();
+    if (h.metadata.created_unix < 0 || h.metadata.created_unix > kLastSecond)
+      fail("archive header has an impossible creation time: the archive is corrupted");
     const json::value* ms = o.if_contains("created_ms");
     h.metadata.created_ms = ms != nullptr ? ms->to_number<std::int64_t>() : h.metadata.created_unix * 1000;
+    if (h.metadata.created_ms < 0 || h.metadata.created_ms > kLastSecond * 1000 + 999)
+      fail("archive header has an impossible creation time: the archive is corrupted");
     h.metadata.source_host = std::string(o.at("source_host").as_string());
     h.metadata.schema_version = static_cast<int>(o.at("schema_version").to_number<std::int64_t>());
     for (const auto& [k, n] : o.at("row_counts").as_object())

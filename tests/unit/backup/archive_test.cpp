@@ -220,6 +220,63 @@ TEST(Archive, HeaderTamperingRefused) {
   EXPECT_NE(err.find("corrupted"), std::string::npos) << err;
 }
 
+// A header whose creation time cannot be a date (found by the backup_archive
+// fuzz target: a huge "created" without "created_ms" overflowed the
+// multiplication into milliseconds) is refused as corrupted, not computed on.
+TEST(Archive, ImpossibleCreationTimesRefused) {
+  const Bytes a = make_archive(payload(1000), keys().pub);
+  const std::size_t fixed = 16;  // magic, version, flags, JSON length
+  const std::uint32_t json_len = (std::uint32_t{a[12]} << 24) | (std::uint32_t{a[13]} << 16) |
+                                 (std::uint32_t{a[14]} << 8) | std::uint32_t{a[15]};
+  const std::string header(a.begin() + fixed, a.begin() + fixed + json_len);
+  auto with_header = [&](const std::string& json) {
+    Bytes b = a;
+    const auto n = static_cast<std::uint32_t>(json.size());
+    b[12] = static_cast<std::uint8_t>(n >> 24);
+    b[13] = static_cast<std::uint8_t>(n >> 16);
+    b[14] = static_cast<std::uint8_t>(n >> 8);
+    b[15] = static_cast<std::uint8_t>(n);
+    b.erase(b.begin() + fixed, b.begin() + fixed + json_len);
+    b.insert(b.begin() + fixed, json.begin(), json.end());
+    return b;
+  };
+  auto replace = [&](std::string text, const std::string& from, const std::string& to) {
+    auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) text.replace(at, from.size(), to);
+    return text;
+  };
+  // The rewriting itself is sound: the unchanged header still reads.
+  EXPECT_EQ(read_archive_header(memory_source(with_header(header))).metadata.created_unix, 1763780400);
+
+  const std::string no_ms = replace(header, "\"created_ms\"", "\"created_xx\"");
+  for (const char* created : {"176721767225600001", "-1", "9223372036854775807", "253402300800"}) {
+    const Bytes bad = with_header(replace(no_ms, "\"created\":1763780400", std::string("\"created\":") + created));
+    std::string err;
+    try {
+      read_archive_header(memory_source(bad));
+    } catch (const ArchiveError& e) {
+      err = e.what();
+    }
+    EXPECT_NE(err.find("impossible creation time"), std::string::npos) << created << ": " << err;
+  }
+  // Replace created_ms's whole number, whatever the writer put there.
+  std::string huge_ms_header = header;
+  const auto ms_at = huge_ms_header.find("\"created_ms\":");
+  ASSERT_NE(ms_at, std::string::npos);
+  const auto value_at = ms_at + std::strlen("\"created_ms\":");
+  const auto value_end = huge_ms_header.find_first_not_of("-0123456789", value_at);
+  huge_ms_header.replace(value_at, value_end - value_at, "9223372036854775807");
+  const Bytes huge_ms = with_header(huge_ms_header);
+  std::string err;
+  try {
+    read_archive_header(memory_source(huge_ms));
+  } catch (const ArchiveError& e) {
+    err = e.what();
+  }
+  EXPECT_NE(err.find("impossible creation time"), std::string::npos) << err;
+}
+
 TEST(Archive, EveryCorruptedByteRefused) {
   Bytes a = make_archive(payload(150000), keys().pub, {.chunk_size = kMinChunkSize});
   auto offs = chunk_offsets(a);
