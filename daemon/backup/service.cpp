@@ -224,7 +224,8 @@ struct SecretWipe {
 // listing is a round trip to the off-site store (or a timeout when it is
 // unreachable).
 constexpr std::int64_t kListingMaxAge = 60;
-// A listing for the page must not hold it for the upload's 60 s timeout.
+// A listing for the page must not hold it for the upload's 60 s timeout
+// (nor for the upload's retries: it makes one attempt).
 constexpr std::chrono::seconds kListingTimeout{10};
 
 struct LocalArchive {
@@ -466,6 +467,11 @@ struct BackupService::Impl {
       S3Config sc = s3_config(c);
       SecretWipe wipe{sc.credentials.secret_access_key};
       sc.timeout = kListingTimeout;
+      // One attempt: retries with backoff are for the run, which must ship;
+      // the page only shows where the bucket stands, and five timed-out
+      // attempts held `backup list` for about a minute while the server
+      // was frozen (the error is shown instead; the next request lists anew).
+      sc.max_attempts = 1;
       S3Client client(sc);
       remember_listing(c, archive_objects(c, client.list_objects(s3_prefix(c))), "backup list");
     } catch (const std::exception& e) {

@@ -123,6 +123,12 @@ def test_killed_during_the_test_restore_then_a_clean_run(tmp_path, recovery):
     d.start()
     run = start_backup(d)
     wait_for_phase(d, "test restore")
+    # The phase is announced just before the scratch store is created: wait
+    # for the store itself, or a quick kill finds nothing to clean up.
+    deadline = time.monotonic() + 60
+    while not leftovers(d)[1]:
+        assert time.monotonic() < deadline, "the test restore never created its scratch store"
+        time.sleep(0.01)
     crash(d)
     run.wait(timeout=30)
     partial, scratch = leftovers(d)
@@ -179,6 +185,13 @@ def test_server_frozen_mid_upload_then_back(tmp_path, recovery, s3):
     try:
         os.kill(rgw, signal.SIGSTOP)
         try:
+            # The listing answers with the bucket's state after one attempt
+            # at the listing timeout (10 s), not after the upload's retries.
+            t = time.monotonic()
+            doc = json.loads(d.ctl("--json", "backup", "list").stdout)
+            took = time.monotonic() - t
+            assert took < 20, f"backup list took {took:.1f} s with the server frozen"
+            assert doc["off_site"].get("error"), doc["off_site"]
             run = start_backup(d)
             wait_for_phase(d, "uploading")
             time.sleep(3)  # the request is in flight to a server that does not answer

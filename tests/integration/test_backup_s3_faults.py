@@ -7,14 +7,18 @@ the client's retries must ship the archive whole (HEAD size, a byte-for-byte
 download, the daemon's own `backup verify`) and leave no open multipart
 upload. A fault that outlasts the retry budget must fail the upload clearly,
 open an incident, ship nothing, and the next run must succeed once it
-clears. Then a clock 20 minutes slow (libfaketime): RGW refuses the
-signature's time, the client signs with the server's time and says so once.
+clears. A part that is never answered times out and is sent again. Then a
+clock 20 minutes slow (libfaketime): RGW refuses the signature's time, the
+client signs with the server's time and says so once. Last, the endpoint
+over HTTPS: refused while its certificate is not trusted, shipped once
+backup.s3.ca_file names its CA.
 
 Every check of the bucket goes to RGW directly with Debian's awscli, not
 through the proxy."""
 import json
 import os
 import re
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -58,7 +62,7 @@ def proxy(s3):
     p.close()
 
 
-def make_daemon(workdir, recovery, s3, endpoint, prefix):
+def make_daemon(workdir, recovery, s3, endpoint, prefix, s3_extra=""):
     workdir.mkdir()
     d = Daemon(workdir)
     subprocess.run([str(SEED), d.state / "privstack.db", d.state / "store.key", "seed-noise", str(NOISE_ROWS)],
@@ -80,7 +84,7 @@ def make_daemon(workdir, recovery, s3, endpoint, prefix):
     access_key_id: {s3['AWS_ACCESS_KEY_ID']}
     secret_access_key_file: {secret}
     path_style: true
-""")
+{s3_extra}""")
     return d
 
 
@@ -157,6 +161,11 @@ FAULTS = [
     ("answer to CompleteMultipartUpload lost", [Rule("CompleteMultipartUpload", "lose")], 1, 1),
     # Slow, not failed: the client waits (S3Config::timeout is 60 s) and sends nothing twice.
     ("UploadPart answers 2 s late", [Rule("UploadPart", "delay", delay=2.0, first=2)], 2, 0),
+    # Silent: nothing read, nothing answered for longer than the 60 s timeout.
+    # The client gives up on that attempt after 60 s without progress and
+    # sends the part again (before the fix the timeout never fired: Asio's
+    # synchronous reads waited on, whatever SO_RCVTIMEO said).
+    ("UploadPart never answered", [Rule("UploadPart", "delay", delay=75.0)], 1, 1),
 ]
 
 
@@ -178,8 +187,11 @@ def test_fault_is_retried_and_the_archive_ships_whole(appliance, s3, proxy, tmp_
     assert log.count("backup.s3_retry:") == retries, log
     assert metrics(appliance).get(RETRIES, 0) - retries_before == retries
     assert "backup.upload_failed" not in log
-    if rules[0].action == "delay":
+    if rules[0].action == "delay" and retries == 0:
         assert took > 2 * rules[0].delay, took
+    if rules[0].action == "delay" and retries:
+        assert "timeout" in log.lower() or "timed out" in log.lower(), log
+        assert 60 <= took < 120, took
     # The daemon's own check downloads the newest archive back and checks
     # it against the digest recorded at its test restore.
     doc = json.loads(appliance.ctl("--json", "backup", "verify", "all").stdout)
@@ -261,3 +273,47 @@ def test_clock_20_minutes_slow_is_corrected_from_the_server_date(tmp_path, recov
         assert d.read_log().count("backup.s3_clock_skew:") == 1
     finally:
         assert d.stop() == 0, d.read_log()[-3000:]
+
+
+def test_https_endpoint_is_verified_against_ca_file(tmp_path, recovery, s3):
+    """The S3 endpoint over HTTPS (the proxy in front of RGW with a
+    certificate for localhost from a private CA). Without backup.s3.ca_file
+    the system store does not trust it: the upload fails saying so, nothing
+    ships. With ca_file naming the CA the archive ships whole, through TLS."""
+    ca_key, ca_crt = tmp_path / "ca.key", tmp_path / "ca.pem"
+    key, csr, crt = tmp_path / "s3.key", tmp_path / "s3.csr", tmp_path / "s3.pem"
+    def openssl(*args):
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key,
+            "-out", ca_crt, "-days", "2", "-subj", "/CN=privstack test S3 CA")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+            "-subj", "/CN=localhost")
+    ext = tmp_path / "ext.cnf"
+    ext.write_text("subjectAltName=DNS:localhost\n")
+    openssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", "-out", crt, "-days", "2",
+            "-extfile", ext)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(crt, key)
+    proxy = S3FaultProxy("127.0.0.1", urlsplit(s3["S3_ENDPOINT"]).port, tls=tls)
+    d = None
+    try:
+        assert proxy.endpoint.startswith("https://localhost:")
+        d = make_daemon(tmp_path / "d", recovery, s3, proxy.endpoint, "tls")
+        d.start()
+        out = run_backup(d)
+        assert out["upload"]["state"] == "failed", out["upload"]
+        assert "certificate verify failed" in out["upload"]["error"], out["upload"]
+        assert not listed(s3, "tls")
+        assert d.stop() == 0, d.read_log()[-3000:]
+
+        d.write_config(d.extra_config.replace("    path_style: true\n", f"    path_style: true\n    ca_file: {ca_crt}\n"))
+        d.start()
+        out = run_backup(d)
+        assert_shipped_whole(s3, d, out, tmp_path)
+        assert proxy.stats()["passed"].get(("UploadPart", 200), 0) >= 2, proxy.stats()
+        doc = json.loads(d.ctl("--json", "backup", "list").stdout)
+        assert doc["off_site"].get("archives", 0) >= 1 and not doc["off_site"].get("error"), doc["off_site"]
+    finally:
+        if d is not None and d.proc is not None and d.proc.poll() is None:
+            assert d.stop() == 0, d.read_log()[-3000:]
+        proxy.close()

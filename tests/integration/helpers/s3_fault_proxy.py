@@ -14,7 +14,11 @@ S3 operation (UploadPart, CompleteMultipartUpload, PutObject, HeadObject,
   both connections (a connection lost mid-part; RGW sees a truncated body);
 - "lose": forward the whole request, let RGW do it, then answer 500
   instead of RGW's answer (the work happened, the client cannot know);
-- "delay": hold the request for some seconds before forwarding it.
+- "delay": hold the request for some seconds before forwarding it (longer
+  than the client's timeout: a server that has stopped answering).
+
+With an ssl.SSLContext the proxy speaks HTTPS (for the client's TLS path:
+certificate verification against backup.s3.ca_file, SNI, close_notify).
 
 A rule applies to the first N matching requests (`first=N`), to N of every
 M (`every=(N, M)`: the first N of each run of M), or to all of them
@@ -84,8 +88,9 @@ class Rule:
 class S3FaultProxy:
     """Listens on 127.0.0.1 (a free port) and forwards to upstream (host, port)."""
 
-    def __init__(self, upstream_host, upstream_port):
+    def __init__(self, upstream_host, upstream_port, tls=None):
         self.upstream = (upstream_host, upstream_port)
+        self.tls = tls  # an ssl.SSLContext: serve HTTPS
         self.rules = []
         self.lock = threading.Lock()
         self.seen = Counter()      # op -> requests received
@@ -96,7 +101,7 @@ class S3FaultProxy:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.endpoint = f"https://localhost:{self.port}" if tls else f"http://127.0.0.1:{self.port}"
         self.closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -146,6 +151,8 @@ class S3FaultProxy:
     def _serve(self, conn):
         try:
             conn.settimeout(120)
+            if self.tls:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             head, rest = _read_head(conn)
             if head is None:
                 return
