@@ -5,8 +5,16 @@
 
 #include <charconv>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "store/store.h"
@@ -83,17 +91,25 @@ bool has_table(sqlite3* db, const char* name) {
 // (see append_value); well clear of where the misreading starts (~1e-291).
 constexpr double kSmallestExactLiteral = 1e-280;
 
-void append_value(std::string& out, sqlite3_stmt* s, int i) {
-  switch (sqlite3_column_type(s, i)) {
+// One column value as the dump thread copied it out of SQLite (see Rows).
+struct Value {
+  int type = SQLITE_NULL;
+  std::int64_t integer = 0;
+  double real = 0;
+  std::string_view bytes;  // TEXT or BLOB
+};
+
+void append_value(std::string& out, const Value& value) {
+  switch (value.type) {
     case SQLITE_NULL: out += "NULL"; break;
     case SQLITE_INTEGER: {
       char buf[24];
-      auto r = std::to_chars(buf, buf + sizeof buf, sqlite3_column_int64(s, i));
+      auto r = std::to_chars(buf, buf + sizeof buf, value.integer);
       out.append(buf, r.ptr);
       break;
     }
     case SQLITE_FLOAT: {
-      double v = sqlite3_column_double(s, i);
+      double v = value.real;
       if (std::isnan(v)) {
         out += "NULL";
       } else if (std::isinf(v)) {
@@ -137,11 +153,9 @@ void append_value(std::string& out, sqlite3_stmt* s, int i) {
       break;
     }
     case SQLITE_TEXT: {
-      const char* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
-      int n = sqlite3_column_bytes(s, i);
       // Whole runs between quotes at a time: the dump is mostly text, and a
       // byte-by-byte append made formatting the dump's largest cost.
-      std::string_view rest(p, static_cast<std::size_t>(n));
+      std::string_view rest = value.bytes;
       out += '\'';
       for (std::size_t q; (q = rest.find('\'')) != std::string_view::npos; rest.remove_prefix(q + 1)) {
         out.append(rest.data(), q + 1);
@@ -153,12 +167,12 @@ void append_value(std::string& out, sqlite3_stmt* s, int i) {
     }
     case SQLITE_BLOB: {
       static constexpr char kHex[] = "0123456789ABCDEF";
-      const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(s, i));
-      int n = sqlite3_column_bytes(s, i);
+      const auto* p = reinterpret_cast<const unsigned char*>(value.bytes.data());
+      const std::size_t n = value.bytes.size();
       out += "X'";
       std::size_t at = out.size();
-      out.resize(at + 2 * static_cast<std::size_t>(n));
-      for (int k = 0; k < n; ++k) {
+      out.resize(at + 2 * n);
+      for (std::size_t k = 0; k < n; ++k) {
         out[at++] = kHex[p[k] >> 4];
         out[at++] = kHex[p[k] & 15];
       }
@@ -191,12 +205,6 @@ class Out {
   std::uint64_t total_ = 0;
 };
 
-// Many rows per INSERT (a multi-row VALUES list): a restore compiles one
-// statement per INSERT, and compiling one-row statements was most of the
-// time a test restore took (161 s of 188 s for a 1 GiB store).
-constexpr int kRowsPerInsert = 256;
-constexpr std::size_t kBytesPerInsert = 64 * 1024;  // well under SQLITE_MAX_SQL_LENGTH (1e6)
-
 // The restore's ieee754(M, E): M * 2^E exactly, for the doubles the dump
 // cannot write as decimal literals (see append_value). Like the sqlite3
 // shell's function of the same name, for integer arguments.
@@ -215,32 +223,273 @@ void ieee754_function(sqlite3_context* context, int, sqlite3_value** argv) {
   sqlite3_result_double(context, std::ldexp(static_cast<double>(m), static_cast<int>(e)));
 }
 
-void dump_rows(sqlite3* db, const std::string& table, const std::string& insert_prefix, Out& out) {
-  Raw rows(db, "SELECT * FROM " + quote_identifier(table));
-  int columns = sqlite3_column_count(rows.get());
-  int rows_in_statement = 0;
-  std::size_t statement_start = 0;
-  while (rows.step()) {
-    std::string& b = out.buf();
-    if (rows_in_statement == 0) {
-      statement_start = b.size();
-      b += insert_prefix;
-    } else {
-      b += ",(";
-    }
-    for (int i = 0; i < columns; ++i) {
-      if (i) b += ',';
-      append_value(b, rows.get(), i);
-    }
-    b += ')';
-    if (++rows_in_statement == kRowsPerInsert || b.size() - statement_start >= kBytesPerInsert) {
-      b += ";\n";
-      rows_in_statement = 0;
-      out.maybe_flush();  // only between statements
+// Many rows per INSERT (a multi-row VALUES list): a restore compiles one
+// statement per INSERT, and compiling one-row statements was most of the
+// time a test restore took (161 s of 188 s for a 1 GiB store).
+constexpr int kRowsPerInsert = 256;
+constexpr std::size_t kBytesPerInsert = 64 * 1024;  // well under SQLITE_MAX_SQL_LENGTH (1e6)
+
+// The dump runs on two threads. The calling thread, which owns the read
+// transaction, steps SQLite and copies each row's values into a compact
+// binary batch (Rows); a formatting thread turns batches into SQL text and
+// hands it on (the archive writer: SHA-256, zstd's own thread, AES-GCM, the
+// sink). Stepping, which decrypts and checks every page, and formatting were
+// each about half of one thread's time, so on two cores the two halves
+// overlap. Batches are bounded (Pipe), so memory stays flat.
+//
+// A batch's encoding: per value a tag byte, then 'I' int64 | 'F' double |
+// 'T'/'B' uint32 length and the bytes | 'N' nothing, in native byte order
+// (it never leaves the process).
+struct Batch {
+  enum class Kind { text, rows, end_rows } kind = Kind::text;
+  std::string data;                          // text, or encoded rows
+  std::shared_ptr<const std::string> insert;  // rows: "INSERT INTO t VALUES("
+  int columns = 0;                           // rows
+};
+
+// A bounded queue from the stepping thread to the formatting thread. Either
+// side can stop it: the formatter when handing on failed (its exception is
+// kept and rethrown by the dump), the dump when reading the store failed.
+class Pipe {
+ public:
+  static constexpr std::size_t kDepth = 8;  // batches of ~256 KiB: 2 MiB at most in flight
+
+  // False when the formatter stopped (the dump must end and rethrow).
+  bool push(Batch b) {
+    std::unique_lock lock(mutex_);
+    room_.wait(lock, [&] { return queue_.size() < kDepth || stopped_; });
+    if (stopped_) return false;
+    queue_.push_back(std::move(b));
+    ready_.notify_one();
+    return true;
+  }
+  // Empty when there is nothing more to format.
+  std::optional<Batch> pop() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return !queue_.empty() || closed_ || stopped_; });
+    if (stopped_ || queue_.empty()) return std::nullopt;
+    Batch b = std::move(queue_.front());
+    queue_.pop_front();
+    room_.notify_one();
+    return b;
+  }
+  void close() {  // the dump is complete: format what is queued, then end
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    ready_.notify_all();
+  }
+  void stop(std::exception_ptr failure = nullptr) {  // end now, dropping what is queued
+    std::lock_guard lock(mutex_);
+    if (failure && !failure_) failure_ = failure;
+    stopped_ = true;
+    queue_.clear();
+    ready_.notify_all();
+    room_.notify_all();
+  }
+  std::exception_ptr failure() {
+    std::lock_guard lock(mutex_);
+    return failure_;
+  }
+  bool stopped() {
+    std::lock_guard lock(mutex_);
+    return stopped_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_, room_;
+  std::deque<Batch> queue_;
+  bool closed_ = false;
+  bool stopped_ = false;
+  std::exception_ptr failure_;
+};
+
+// The formatting side: SQL text from batches, in ~64 KiB pieces to `fn`.
+class Formatter {
+ public:
+  explicit Formatter(const std::function<void(std::string_view)>& fn) : out_(fn) {}
+
+  void take(const Batch& b) {
+    switch (b.kind) {
+      case Batch::Kind::text:
+        out_.buf() += b.data;
+        out_.maybe_flush();
+        break;
+      case Batch::Kind::rows:
+        format_rows(b);
+        break;
+      case Batch::Kind::end_rows:
+        if (rows_in_statement_ > 0) out_.buf() += ";\n";
+        rows_in_statement_ = 0;
+        out_.flush();
+        break;
     }
   }
-  if (rows_in_statement > 0) out.buf() += ";\n";
-}
+  void finish() { out_.flush(); }
+  std::uint64_t total() const { return out_.total(); }
+
+ private:
+  void format_rows(const Batch& b) {
+    const char* p = b.data.data();
+    const char* end = p + b.data.size();
+    auto read = [&](auto& v) {
+      std::memcpy(&v, p, sizeof v);
+      p += sizeof v;
+    };
+    while (p < end) {
+      std::string& out = out_.buf();
+      if (rows_in_statement_ == 0) {
+        statement_start_ = out.size();
+        out += *b.insert;
+      } else {
+        out += ",(";
+      }
+      for (int i = 0; i < b.columns; ++i) {
+        if (i) out += ',';
+        Value v;
+        const char tag = *p++;
+        switch (tag) {
+          case 'I': v.type = SQLITE_INTEGER; read(v.integer); break;
+          case 'F': v.type = SQLITE_FLOAT; read(v.real); break;
+          case 'T':
+          case 'B': {
+            std::uint32_t n = 0;
+            read(n);
+            v.type = tag == 'T' ? SQLITE_TEXT : SQLITE_BLOB;
+            v.bytes = std::string_view(p, n);
+            p += n;
+            break;
+          }
+          default: v.type = SQLITE_NULL; break;
+        }
+        append_value(out, v);
+      }
+      out += ')';
+      if (++rows_in_statement_ == kRowsPerInsert || out.size() - statement_start_ >= kBytesPerInsert) {
+        out += ";\n";
+        rows_in_statement_ = 0;
+        out_.maybe_flush();  // only between statements
+      }
+    }
+  }
+
+  Out out_;
+  int rows_in_statement_ = 0;
+  std::size_t statement_start_ = 0;
+};
+
+// The stepping side: hands text and rows to the formatting thread, which it
+// starts and always joins. A failure on either side ends both, and the
+// first one is rethrown here.
+class Dumper {
+ public:
+  explicit Dumper(const std::function<void(std::string_view)>& fn)
+      : formatter_(fn), thread_([this] { format_loop(); }) {}
+  ~Dumper() {
+    if (thread_.joinable()) {
+      pipe_.stop();
+      thread_.join();
+    }
+  }
+  Dumper(const Dumper&) = delete;
+  Dumper& operator=(const Dumper&) = delete;
+
+  void text(std::string t) {
+    Batch b;
+    b.data = std::move(t);
+    send(std::move(b));
+  }
+
+  void rows(sqlite3* db, const std::string& table, const std::string& insert_prefix) {
+    Raw q(db, "SELECT * FROM " + quote_identifier(table));
+    sqlite3_stmt* s = q.get();
+    const int columns = sqlite3_column_count(s);
+    auto insert = std::make_shared<const std::string>(insert_prefix);
+    Batch b = rows_batch(insert, columns);
+    while (q.step()) {
+      std::string& d = b.data;
+      for (int i = 0; i < columns; ++i) {
+        switch (sqlite3_column_type(s, i)) {
+          case SQLITE_INTEGER: put(d, 'I', sqlite3_column_int64(s, i)); break;
+          case SQLITE_FLOAT: put(d, 'F', sqlite3_column_double(s, i)); break;
+          case SQLITE_TEXT: {
+            const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+            put_bytes(d, 'T', p, sqlite3_column_bytes(s, i));
+            break;
+          }
+          case SQLITE_BLOB: {
+            const auto* p = static_cast<const char*>(sqlite3_column_blob(s, i));
+            put_bytes(d, 'B', p, sqlite3_column_bytes(s, i));
+            break;
+          }
+          default: d += 'N'; break;
+        }
+      }
+      if (d.size() >= kBatchBytes) {
+        send(std::move(b));
+        b = rows_batch(insert, columns);
+      }
+    }
+    if (!b.data.empty()) send(std::move(b));
+    Batch end;
+    end.kind = Batch::Kind::end_rows;
+    send(std::move(end));
+  }
+
+  // Waits for the formatter to hand on everything; returns the bytes of text.
+  std::uint64_t finish() {
+    pipe_.close();
+    thread_.join();
+    if (auto failure = pipe_.failure()) std::rethrow_exception(failure);
+    return formatter_.total();
+  }
+
+ private:
+  static constexpr std::size_t kBatchBytes = 256 * 1024;
+
+  static Batch rows_batch(const std::shared_ptr<const std::string>& insert, int columns) {
+    Batch b;
+    b.kind = Batch::Kind::rows;
+    b.insert = insert;
+    b.columns = columns;
+    b.data.reserve(kBatchBytes + 64 * 1024);
+    return b;
+  }
+  template <class T>
+  static void put(std::string& d, char tag, T v) {
+    char raw[1 + sizeof v];
+    raw[0] = tag;
+    std::memcpy(raw + 1, &v, sizeof v);
+    d.append(raw, sizeof raw);
+  }
+  static void put_bytes(std::string& d, char tag, const char* p, int n) {
+    const auto len = static_cast<std::uint32_t>(n);
+    put(d, tag, len);
+    if (n > 0) d.append(p, len);
+  }
+
+  void send(Batch b) {
+    if (!pipe_.push(std::move(b))) {
+      // The formatter failed (a cancelled run, a full disk): end with its error.
+      thread_.join();
+      if (auto failure = pipe_.failure()) std::rethrow_exception(failure);
+      throw ArchiveError("snapshot: the dump's formatting thread stopped");
+    }
+  }
+
+  void format_loop() {
+    try {
+      while (auto b = pipe_.pop()) formatter_.take(*b);
+      if (!pipe_.stopped()) formatter_.finish();  // not after the dump failed: nothing more goes out
+    } catch (...) {
+      pipe_.stop(std::current_exception());
+    }
+  }
+
+  Formatter formatter_;
+  Pipe pipe_;
+  std::thread thread_;  // last: started once the members it uses exist
+};
 
 }  // namespace
 
@@ -256,8 +505,8 @@ std::map<std::string, std::int64_t> count_rows(store::Connection& c) {
 
 std::uint64_t dump_sql(store::Connection& c, const std::function<void(std::string_view)>& fn) {
   sqlite3* db = c.native();
-  Out out(fn);
-  out.buf() += "-- privstack store dump (SQLite). Statements end with \";\\n\".\n";
+  Dumper dump(fn);
+  dump.text("-- privstack store dump (SQLite). Statements end with \";\\n\".\n");
   // Each table, its indexes, then its rows; triggers and views last (so
   // that triggers such as the audit log's append-only guards do not fire on
   // the restore's inserts). Unlike sqlite3's .dump, indexes come before the
@@ -266,31 +515,27 @@ std::uint64_t dump_sql(store::Connection& c, const std::function<void(std::strin
   // index in memory (about 360 MiB for 8M results); maintained row by row,
   // an index costs only the page cache, whatever the store size.
   for (const auto& t : user_tables(db)) {
-    out.buf() += t.sql + ";\n";
+    std::string schema = t.sql + ";\n";
     {
       Raw q(db, "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY rowid");
       sqlite3_bind_text(q.get(), 1, t.name.c_str(), -1, SQLITE_TRANSIENT);
-      while (q.step()) out.buf() += q.text(0) + ";\n";
+      while (q.step()) schema += q.text(0) + ";\n";
     }
-    dump_rows(db, t.name, "INSERT INTO " + quote_identifier(t.name) + " VALUES(", out);
-    out.flush();
+    dump.text(std::move(schema));
+    dump.rows(db, t.name, "INSERT INTO " + quote_identifier(t.name) + " VALUES(");
   }
   if (has_table(db, "sqlite_sequence")) {
-    out.buf() += "DELETE FROM sqlite_sequence;\n";
-    dump_rows(db, "sqlite_sequence", "INSERT INTO sqlite_sequence VALUES(", out);
+    dump.text("DELETE FROM sqlite_sequence;\n");
+    dump.rows(db, "sqlite_sequence", "INSERT INTO sqlite_sequence VALUES(");
   }
   {
     Raw q(db,
           "SELECT sql FROM sqlite_master WHERE type IN ('trigger', 'view') AND sql IS NOT NULL AND name NOT "
           "LIKE 'sqlite_%' ORDER BY CASE type WHEN 'view' THEN 0 ELSE 1 END, rowid");
-    while (q.step()) {
-      out.buf() += q.text(0) + ";\n";
-      out.maybe_flush();
-    }
+    while (q.step()) dump.text(q.text(0) + ";\n");
   }
-  out.buf() += "-- end of dump\n";
-  out.flush();
-  return out.total();
+  dump.text("-- end of dump\n");
+  return dump.finish();
 }
 
 namespace {

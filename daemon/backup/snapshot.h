@@ -5,7 +5,9 @@
 // .dump) taken inside one read transaction on a reader connection: it is a
 // consistent view while the daemon keeps writing (WAL), and it goes straight
 // into the archive writer, so no plaintext ever reaches the disk and memory
-// stays at one row plus the archive's chunk buffers.
+// stays flat: up to 2 MiB of rows between the thread that reads the store
+// and the one that formats them (snapshot.cpp, Dumper), plus the archive's
+// chunk buffers.
 //
 // The restore runs the dump's statements one at a time into a fresh
 // SQLCipher database under a new key, in one transaction, and only renames
@@ -34,7 +36,9 @@ std::map<std::string, std::int64_t> count_rows(store::Connection& c);
 
 // Writes the SQL dump of everything `c` sees to `out`, in pieces of about
 // 64 KiB. Call inside a read transaction (Store::read) so that the dump is
-// one consistent snapshot. Returns the number of bytes written.
+// one consistent snapshot. `out` is called on a second thread, one call at
+// a time, and never after dump_sql returns or throws; an exception it
+// throws ends the dump and is rethrown here. Returns the bytes written.
 std::uint64_t dump_sql(store::Connection& c, const std::function<void(std::string_view)>& out);
 
 struct SnapshotResult {

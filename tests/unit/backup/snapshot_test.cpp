@@ -219,6 +219,42 @@ TEST_F(SnapshotTest, RealsComeBackBitForBit) {
   }
 }
 
+// The dump steps SQLite on the calling thread and formats on another: a
+// sink that fails (a full disk, a cancelled run) ends both, at once, with
+// the sink's own error, wherever the dump was; so does a failure in the
+// middle of the rows, and the store is usable afterwards.
+TEST_F(SnapshotTest, SinkFailureEndsTheDumpWithItsError) {
+  fill(2000);
+  // Random blobs, so that the archive is as large as the dump (6 MiB of hex
+  // text): many batches between the threads, many pieces to the sink.
+  std::mt19937_64 random(7);
+  st_->write([&](store::Connection& c) {
+    for (int i = 0; i < 300; ++i) {
+      std::vector<std::uint8_t> blob(10000);
+      for (auto& byte : blob) byte = static_cast<std::uint8_t>(random());
+      c.exec("INSERT INTO parent (name, data) VALUES ('random', ?1)", blob);
+    }
+  });
+  for (std::size_t fail_after : {std::size_t{0}, std::size_t{1000000}, std::size_t{2500000}}) {
+    std::size_t seen = 0;
+    Sink sink = [&](std::span<const std::uint8_t> b) {
+      seen += b.size();
+      if (seen > fail_after) throw std::runtime_error("No space left on device");
+    };
+    try {
+      snapshot_store(*st_, sink, pub_, "host1");
+      ADD_FAILURE() << "the dump should have failed after " << fail_after << " bytes";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "No space left on device");
+    }
+  }
+  // The read transaction ended: writes and a whole snapshot still work.
+  st_->write([](store::Connection& c) { c.exec("INSERT INTO log (what) VALUES ('after')"); });
+  std::vector<std::uint8_t> archive;
+  Sink sink = [&](std::span<const std::uint8_t> b) { archive.insert(archive.end(), b.begin(), b.end()); };
+  EXPECT_EQ(snapshot_store(*st_, sink, pub_, "host1").header.metadata.row_counts.at("log"), 2001);
+}
+
 TEST_F(SnapshotTest, SnapshotIsConsistentWhileWritesContinue) {
   fill(50);
   std::atomic<bool> stop{false};
