@@ -5,10 +5,14 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -123,76 +127,50 @@ std::string first(const std::string& xml, const std::string& tag) {
 
 using Sink = std::function<void(std::span<const std::uint8_t>)>;
 
-// One request's I/O, each step under its own deadline (config timeout): the
-// connect, the TLS handshake, every write of a piece of the request and
-// every read of a piece of the answer. So a server that stops answering
-// (frozen, a dead link, a firewall dropping packets) fails the attempt after
-// that much silence, and a slow but moving transfer is never cut. The steps
-// are Beast's asynchronous operations run to completion on the request's own
-// io_context: SO_RCVTIMEO on a socket is not enough, because Asio's
-// synchronous reads poll again, without limit, when recv() times out.
-class Exchange {
- public:
-  Exchange(asio::io_context& ioc, std::chrono::seconds timeout) : ioc_(ioc), timeout_(timeout) {}
-
-  // Starts one operation (`start` is given its completion handler), runs it
-  // to its end and returns its error code.
-  template <class Start>
-  beast::error_code step(beast::tcp_stream& lowest, Start&& start) {
-    beast::error_code result = asio::error::operation_aborted;
-    bool done = false;
-    lowest.expires_after(timeout_);
-    start([&](beast::error_code ec, auto&&...) {
-      result = ec;
-      done = true;
-    });
-    ioc_.restart();
-    ioc_.run();
-    if (!done) return asio::error::operation_aborted;
-    return result;
+// One request's exchange, each step under its own deadline (config
+// timeout): every write of a piece of the request and every read of a piece
+// of the answer. So a server that stops answering (frozen, a dead link, a
+// firewall dropping packets) fails the attempt after that much silence, and a
+// slow but moving transfer is never cut. Asynchronous operations on the
+// request's own io_context, as incidents/webhook.cpp does: SO_RCVTIMEO on a
+// socket is not enough, because Asio's synchronous reads poll again, without
+// limit, when recv() times out.
+template <class Stream>
+asio::awaitable<S3Client::Response> exchange(Stream& stream, http::request<http::string_body>& req, const Sink* sink,
+                                             std::chrono::seconds timeout) {
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+  http::request_serializer<http::string_body> out(req);
+  while (!out.is_done()) {
+    lowest.expires_after(timeout);
+    co_await http::async_write_some(stream, out, asio::use_awaitable);
   }
-
-  template <class Start>
-  void must(beast::tcp_stream& lowest, Start&& start) {
-    if (auto ec = step(lowest, std::forward<Start>(start))) throw beast::system_error(ec);
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  if (req.method() == http::verb::head) parser.skip(true);
+  lowest.expires_after(timeout);
+  co_await http::async_read_header(stream, buffer, parser, asio::use_awaitable);
+  S3Client::Response resp;
+  resp.status = static_cast<int>(parser.get().result_int());
+  for (const auto& field : parser.get())
+    resp.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  bool to_sink = sink && resp.status >= 200 && resp.status < 300;
+  std::vector<std::uint8_t> chunk(64 * 1024);
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    lowest.expires_after(timeout);
+    auto [ec, ignored] = co_await http::async_read_some(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (ec && ec != http::error::need_buffer) throw beast::system_error(ec);
+    std::size_t n = chunk.size() - parser.get().body().size;
+    if (n == 0) continue;
+    if (to_sink)
+      (*sink)(std::span<const std::uint8_t>(chunk.data(), n));
+    else if (resp.body.size() < 1024 * 1024)
+      resp.body.append(reinterpret_cast<const char*>(chunk.data()), n);
   }
-
-  template <class Stream>
-  S3Client::Response run(Stream& stream, http::request<http::string_body>& req, const Sink* sink) {
-    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
-    http::request_serializer<http::string_body> out(req);
-    while (!out.is_done()) must(lowest, [&](auto handler) { http::async_write_some(stream, out, handler); });
-
-    beast::flat_buffer buffer;
-    http::response_parser<http::buffer_body> parser;
-    parser.body_limit(boost::none);
-    if (req.method() == http::verb::head) parser.skip(true);
-    must(lowest, [&](auto handler) { http::async_read_header(stream, buffer, parser, handler); });
-    S3Client::Response resp;
-    resp.status = static_cast<int>(parser.get().result_int());
-    for (const auto& field : parser.get())
-      resp.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    bool to_sink = sink && resp.status >= 200 && resp.status < 300;
-    std::vector<std::uint8_t> chunk(64 * 1024);
-    while (!parser.is_done()) {
-      parser.get().body().data = chunk.data();
-      parser.get().body().size = chunk.size();
-      auto ec = step(lowest, [&](auto handler) { http::async_read_some(stream, buffer, parser, handler); });
-      if (ec && ec != http::error::need_buffer) throw beast::system_error(ec);
-      std::size_t n = chunk.size() - parser.get().body().size;
-      if (n == 0) continue;
-      if (to_sink)
-        (*sink)(std::span<const std::uint8_t>(chunk.data(), n));
-      else if (resp.body.size() < 1024 * 1024)
-        resp.body.append(reinterpret_cast<const char*>(chunk.data()), n);
-    }
-    return resp;
-  }
-
- private:
-  asio::io_context& ioc_;
-  std::chrono::seconds timeout_;
-};
+  co_return resp;
+}
 
 }  // namespace
 
@@ -350,26 +328,35 @@ S3Client::Response S3Client::request_once(const std::string& method, const std::
   asio::io_context ioc;
   tcp::resolver resolver(ioc);
   auto endpoints = resolver.resolve(host, port_);
-  Exchange io(ioc, config_.timeout);
-  if (!tls_) {
-    beast::tcp_stream stream(ioc);
-    io.must(stream, [&](auto handler) { stream.async_connect(endpoints, handler); });
-    auto resp = io.run(stream, req, sink);
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    return resp;
-  }
-  beast::ssl_stream<beast::tcp_stream> stream(ioc, tls_context_->ctx);
-  if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()))
-    throw S3Error("TLS setup failed", 0, "TlsError");
-  stream.set_verify_callback(asio::ssl::host_name_verification(host));
-  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
-  io.must(lowest, [&](auto handler) { lowest.async_connect(endpoints, handler); });
-  io.must(lowest, [&](auto handler) { stream.async_handshake(asio::ssl::stream_base::client, handler); });
-  auto resp = io.run(stream, req, sink);
-  // close_notify, under the same deadline; the answer is already whole.
-  (void)io.step(lowest, [&](auto handler) { stream.async_shutdown(handler); });
-  return resp;
+  const std::chrono::seconds timeout = config_.timeout;
+  auto run = [&]() -> asio::awaitable<Response> {
+    if (!tls_) {
+      beast::tcp_stream stream(ioc);
+      stream.expires_after(timeout);
+      co_await stream.async_connect(endpoints, asio::use_awaitable);
+      Response resp = co_await exchange(stream, req, sink, timeout);
+      beast::error_code ec;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      co_return resp;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(ioc, tls_context_->ctx);
+    if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()))
+      throw S3Error("TLS setup failed", 0, "TlsError");
+    stream.set_verify_callback(asio::ssl::host_name_verification(host));
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_after(timeout);
+    co_await lowest.async_connect(endpoints, asio::use_awaitable);
+    lowest.expires_after(timeout);
+    co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    Response resp = co_await exchange(stream, req, sink, timeout);
+    // close_notify, under the same deadline; the answer is already whole.
+    lowest.expires_after(timeout);
+    (void)co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
+    co_return resp;
+  };
+  auto result = asio::co_spawn(ioc, run(), asio::use_future);
+  ioc.run();
+  return result.get();  // the answer, or the step's error rethrown
 }
 
 S3Client::Response S3Client::request(const std::string& method, const std::string& key, const sigv4::Pairs& query,
