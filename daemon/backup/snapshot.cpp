@@ -237,14 +237,14 @@ constexpr std::size_t kBytesPerInsert = 64 * 1024;  // well under SQLITE_MAX_SQL
 // each about half of one thread's time, so on two cores the two halves
 // overlap. Batches are bounded (Pipe), so memory stays flat.
 //
-// A batch's encoding: per value a tag byte, then 'I' int64 | 'F' double |
-// 'T'/'B' uint32 length and the bytes | 'N' nothing, in native byte order
-// (it never leaves the process).
+// A table's rows go as begin_rows (its INSERT prefix and column count),
+// rows batches, end_rows. A rows batch's encoding: per value a tag byte, then
+// 'I' int64 | 'F' double | 'T'/'B' uint32 length and the bytes | 'N'
+// nothing, in native byte order (it never leaves the process).
 struct Batch {
-  enum class Kind { text, rows, end_rows } kind = Kind::text;
-  std::string data;                          // text, or encoded rows
-  std::shared_ptr<const std::string> insert;  // rows: "INSERT INTO t VALUES("
-  int columns = 0;                           // rows
+  enum class Kind { text, begin_rows, rows, end_rows } kind = Kind::text;
+  std::string data;  // text, the INSERT prefix ("INSERT INTO t VALUES("), or encoded rows
+  int columns = 0;   // begin_rows
 };
 
 // A bounded queue from the stepping thread to the formatting thread. Either
@@ -315,6 +315,10 @@ class Formatter {
         out_.buf() += b.data;
         out_.maybe_flush();
         break;
+      case Batch::Kind::begin_rows:
+        insert_ = b.data;
+        columns_ = b.columns;
+        break;
       case Batch::Kind::rows:
         format_rows(b);
         break;
@@ -340,11 +344,11 @@ class Formatter {
       std::string& out = out_.buf();
       if (rows_in_statement_ == 0) {
         statement_start_ = out.size();
-        out += *b.insert;
+        out += insert_;
       } else {
         out += ",(";
       }
-      for (int i = 0; i < b.columns; ++i) {
+      for (int i = 0; i < columns_; ++i) {
         if (i) out += ',';
         Value v;
         const char tag = *p++;
@@ -374,6 +378,8 @@ class Formatter {
   }
 
   Out out_;
+  std::string insert_;  // the current table's
+  int columns_ = 0;
   int rows_in_statement_ = 0;
   std::size_t statement_start_ = 0;
 };
@@ -404,8 +410,12 @@ class Dumper {
     Raw q(db, "SELECT * FROM " + quote_identifier(table));
     sqlite3_stmt* s = q.get();
     const int columns = sqlite3_column_count(s);
-    auto insert = std::make_shared<const std::string>(insert_prefix);
-    Batch b = rows_batch(insert, columns);
+    Batch begin;
+    begin.kind = Batch::Kind::begin_rows;
+    begin.data = insert_prefix;
+    begin.columns = columns;
+    send(std::move(begin));
+    Batch b = rows_batch();
     while (q.step()) {
       std::string& d = b.data;
       for (int i = 0; i < columns; ++i) {
@@ -427,7 +437,7 @@ class Dumper {
       }
       if (d.size() >= kBatchBytes) {
         send(std::move(b));
-        b = rows_batch(insert, columns);
+        b = rows_batch();
       }
     }
     if (!b.data.empty()) send(std::move(b));
@@ -447,11 +457,9 @@ class Dumper {
  private:
   static constexpr std::size_t kBatchBytes = 256 * 1024;
 
-  static Batch rows_batch(const std::shared_ptr<const std::string>& insert, int columns) {
+  static Batch rows_batch() {
     Batch b;
     b.kind = Batch::Kind::rows;
-    b.insert = insert;
-    b.columns = columns;
     b.data.reserve(kBatchBytes + 64 * 1024);
     return b;
   }
