@@ -28,6 +28,7 @@ import pytest
 
 from authclient import ADMIN, ADMIN_PW, Client, add_user
 from conftest import BUILD_DIR, Daemon
+from helpers.certs import make_ca_and_server_cert
 from helpers.s3_fault_proxy import Rule, S3FaultProxy
 from helpers.s3server import aws, s3_server
 
@@ -280,18 +281,8 @@ def test_https_endpoint_is_verified_against_ca_file(tmp_path, recovery, s3):
     certificate for localhost from a private CA). Without backup.s3.ca_file
     the system store does not trust it: the upload fails saying so, nothing
     ships. With ca_file naming the CA the archive ships whole, through TLS."""
-    ca_key, ca_crt = tmp_path / "ca.key", tmp_path / "ca.pem"
-    key, csr, crt = tmp_path / "s3.key", tmp_path / "s3.csr", tmp_path / "s3.pem"
-    def openssl(*args):
-        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key,
-            "-out", ca_crt, "-days", "2", "-subj", "/CN=privstack test S3 CA")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
-            "-subj", "/CN=localhost")
-    ext = tmp_path / "ext.cnf"
-    ext.write_text("subjectAltName=DNS:localhost\n")
-    openssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", "-out", crt, "-days", "2",
-            "-extfile", ext)
+    ca_crt, crt, key = make_ca_and_server_cert(tmp_path, name="localhost", san="DNS:localhost",
+                                               ca_name="privstack test S3 CA")
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(crt, key)
     proxy = S3FaultProxy("127.0.0.1", urlsplit(s3["S3_ENDPOINT"]).port, tls=tls)

@@ -30,24 +30,10 @@ import pytest
 
 from conftest import PRIVSTACKD, SOURCE_DIR
 from authclient import ADMIN, ADMIN_PW, Client, add_user, login_retrying
+from helpers.certs import make_ca_and_server_cert
 
 JOURNALD = "/lib/systemd/systemd-journald"
 SECRET = "webhook-shared-secret-for-tests-0123456789"
-
-
-def make_ca_and_server_cert(d):
-    """A test CA and a server certificate for 127.0.0.1 signed by it."""
-    def run(*args):
-        subprocess.run(args, check=True, capture_output=True, cwd=d)
-    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=privstack test webhook CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
-    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
-    return d / "ca.pem", d / "server.pem", d / "server.key"
 
 
 class Receiver:
@@ -181,7 +167,7 @@ def test_failed_login_burst_opens_incident_notifies_and_counts(daemon_factory, t
     in_journal_namespace()
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing: scripts/setup installs the prometheus package"
-    ca, cert, key = make_ca_and_server_cert(tmp_path)
+    ca, cert, key = make_ca_and_server_cert(tmp_path, ca_name="privstack test webhook CA")
     receiver = Receiver(cert, key)
     secret = tmp_path / "webhook-secret"
     secret.write_text(SECRET + "\n")
