@@ -92,6 +92,19 @@ CREATE VIEW parent_names AS SELECT name FROM parent;
     });
   }
 
+  // A sink that collects the archive in memory.
+  static Sink into(std::vector<std::uint8_t>& archive) {
+    return [&archive](std::span<const std::uint8_t> b) { archive.insert(archive.end(), b.begin(), b.end()); };
+  }
+  // Opens a store that restore_archive made.
+  static std::unique_ptr<store::Store> open_restored(const fs::path& db, const fs::path& key) {
+    store::Options o;
+    o.database = db;
+    o.key = {key, false};
+    o.create = false;
+    return store::Store::open(o);
+  }
+
   fs::path dir_;
   std::unique_ptr<store::Store> st_;
   std::vector<std::uint8_t> pub_, priv_;
@@ -100,7 +113,7 @@ CREATE VIEW parent_names AS SELECT name FROM parent;
 TEST_F(SnapshotTest, RoundTripKeepsEveryRowSchemaAndSequence) {
   fill(300);
   std::vector<std::uint8_t> archive;
-  Sink sink = [&](std::span<const std::uint8_t> b) { archive.insert(archive.end(), b.begin(), b.end()); };
+  Sink sink = into(archive);
   auto cache_sizes = [&] {
     // Both readers at once, so that each one answers.
     std::vector<std::int64_t> sizes(2);
@@ -140,11 +153,7 @@ TEST_F(SnapshotTest, RoundTripKeepsEveryRowSchemaAndSequence) {
   RestoreResult r = restore_archive(memory_source(archive), priv_, db2, key2);
   EXPECT_EQ(r.row_counts.at("child"), 300);
   EXPECT_FALSE(fs::exists(db2.string() + ".restoring"));
-  store::Options o;
-  o.database = db2;
-  o.key = {key2, false};
-  o.create = false;
-  auto restored = store::Store::open(o);
+  auto restored = open_restored(db2, key2);
   EXPECT_EQ(rows(*restored), rows(*st_));
   EXPECT_TRUE(restored->check().ok);
   EXPECT_EQ(restored->schema_version("t"), 1);
@@ -178,7 +187,7 @@ TEST_F(SnapshotTest, RealsComeBackBitForBit) {
       c.exec("INSERT INTO parent (name, score) VALUES (?1, ?2)", std::to_string(i), values[i]);
   });
   std::vector<std::uint8_t> archive;
-  Sink sink = [&](std::span<const std::uint8_t> b) { archive.insert(archive.end(), b.begin(), b.end()); };
+  Sink sink = into(archive);
   snapshot_store(*st_, sink, pub_, "host1");
   {
     // The tiny ones went as exact ieee754(M, E), the others as decimals.
@@ -193,11 +202,7 @@ TEST_F(SnapshotTest, RealsComeBackBitForBit) {
   fs::path db2 = dir_ / "restored.db";
   fs::path key2 = dir_ / "restored.key";
   restore_archive(memory_source(archive), priv_, db2, key2);
-  store::Options o;
-  o.database = db2;
-  o.key = {key2, false};
-  o.create = false;
-  auto restored = store::Store::open(o);
+  auto restored = open_restored(db2, key2);
   auto scores = [](store::Store& s) {
     return s.read([](store::Connection& c) {
       std::vector<std::pair<std::string, std::uint64_t>> out;
@@ -251,7 +256,7 @@ TEST_F(SnapshotTest, SinkFailureEndsTheDumpWithItsError) {
   // The read transaction ended: writes and a whole snapshot still work.
   st_->write([](store::Connection& c) { c.exec("INSERT INTO log (what) VALUES ('after')"); });
   std::vector<std::uint8_t> archive;
-  Sink sink = [&](std::span<const std::uint8_t> b) { archive.insert(archive.end(), b.begin(), b.end()); };
+  Sink sink = into(archive);
   EXPECT_EQ(snapshot_store(*st_, sink, pub_, "host1").header.metadata.row_counts.at("log"), 2001);
 }
 
@@ -267,7 +272,7 @@ TEST_F(SnapshotTest, SnapshotIsConsistentWhileWritesContinue) {
     }
   });
   std::vector<std::uint8_t> archive;
-  Sink sink = [&](std::span<const std::uint8_t> b) { archive.insert(archive.end(), b.begin(), b.end()); };
+  Sink sink = into(archive);
   SnapshotResult snap = snapshot_store(*st_, sink, pub_, "host1");
   stop = true;
   writer.join();
@@ -281,7 +286,7 @@ TEST_F(SnapshotTest, SnapshotIsConsistentWhileWritesContinue) {
 TEST_F(SnapshotTest, DamagedArchiveLeavesNothingBehind) {
   fill(200);
   std::vector<std::uint8_t> archive;
-  Sink sink = [&](std::span<const std::uint8_t> b) { archive.insert(archive.end(), b.begin(), b.end()); };
+  Sink sink = into(archive);
   snapshot_store(*st_, sink, pub_, "host1");
   fs::path db2 = dir_ / "bad.db";
   fs::path key2 = dir_ / "bad.key";
