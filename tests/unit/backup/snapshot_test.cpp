@@ -283,6 +283,45 @@ TEST_F(SnapshotTest, SnapshotIsConsistentWhileWritesContinue) {
   EXPECT_EQ(r.row_counts.at("parent"), r.row_counts.at("child"));
 }
 
+// The restore's ieee754(M, E) takes only what the dump writes: two integers,
+// |M| < 2^53. Anything else in a (decrypted, authenticated, yet hand-made)
+// dump fails the restore with a clear error and leaves nothing behind.
+TEST_F(SnapshotTest, Ieee754InADumpIsExactAndChecked) {
+  auto archive_of = [&](const std::string& sql) {
+    std::vector<std::uint8_t> archive;
+    ArchiveMetadata meta;
+    meta.created_unix = 1763780400;
+    meta.created_ms = meta.created_unix * 1000;
+    meta.source_host = "host1";
+    meta.row_counts = {{"t", 1}};
+    ArchiveWriter writer(into(archive), pub_, meta);
+    writer.write("CREATE TABLE t (x REAL);\n" + sql);
+    writer.finish();
+    return archive;
+  };
+  fs::path db2 = dir_ / "r.db";
+  fs::path key2 = dir_ / "r.key";
+  restore_archive(memory_source(archive_of("INSERT INTO t VALUES(ieee754(5,-1000));\n")), priv_, db2, key2);
+  EXPECT_EQ(open_restored(db2, key2)->read([](store::Connection& c) { return *c.query_one<double>("SELECT x FROM t"); }),
+            std::ldexp(5.0, -1000));
+  const std::pair<const char*, const char*> refused[] = {
+      {"INSERT INTO t VALUES(ieee754(1.5,2));\n", "ieee754() takes two integers"},
+      {"INSERT INTO t VALUES(ieee754('5',2));\n", "ieee754() takes two integers"},
+      {"INSERT INTO t VALUES(ieee754(9007199254740992,0));\n", "ieee754() arguments out of range"},
+      {"INSERT INTO t VALUES(ieee754(1,5000));\n", "ieee754() arguments out of range"},
+  };
+  for (const auto& [sql, message] : refused) {
+    fs::path db3 = dir_ / "bad.db";
+    try {
+      restore_archive(memory_source(archive_of(sql)), priv_, db3, dir_ / "bad.key");
+      ADD_FAILURE() << sql << " was restored";
+    } catch (const ArchiveError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(db3));
+  }
+}
+
 TEST_F(SnapshotTest, DamagedArchiveLeavesNothingBehind) {
   fill(200);
   std::vector<std::uint8_t> archive;
