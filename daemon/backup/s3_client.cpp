@@ -1,5 +1,8 @@
 #include "backup/s3_client.h"
 
+#include <sys/mman.h>
+
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/md5.h>
 #include <openssl/rand.h>
@@ -17,6 +20,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
+#include <future>
 #include <charconv>
 #include <chrono>
 #include <ctime>
@@ -136,10 +140,10 @@ using Sink = std::function<void(std::span<const std::uint8_t>)>;
 // socket is not enough, because Asio's synchronous reads poll again, without
 // limit, when recv() times out.
 template <class Stream>
-asio::awaitable<S3Client::Response> exchange(Stream& stream, http::request<http::string_body>& req, const Sink* sink,
+asio::awaitable<S3Client::Response> exchange(Stream& stream, http::request<http::span_body<const char>>& req, const Sink* sink,
                                              std::chrono::seconds timeout) {
   beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
-  http::request_serializer<http::string_body> out(req);
+  http::request_serializer<http::span_body<const char>> out(req);
   while (!out.is_done()) {
     lowest.expires_after(timeout);
     co_await http::async_write_some(stream, out, asio::use_awaitable);
@@ -291,7 +295,9 @@ S3Client::S3Client(S3Config config) : config_(std::move(config)) {
   }
 }
 
-S3Client::~S3Client() = default;
+S3Client::~S3Client() {
+  OPENSSL_cleanse(config_.credentials.secret_access_key.data(), config_.credentials.secret_access_key.size());
+}
 
 S3Client::Response S3Client::request_once(const std::string& method, const std::string& key, const sigv4::Pairs& query,
                                           std::span<const std::uint8_t> body, const sigv4::Pairs& extra_headers,
@@ -317,11 +323,13 @@ S3Client::Response S3Client::request_once(const std::string& method, const std::
   std::string target = sigv4::encode_path(path);
   std::string q = sigv4::encode_query(query);
   if (!q.empty()) target += "?" + q;
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  // The body is sent from the caller's buffer, not copied: an upload part
+  // is 8 MiB, and several are in flight at once (S3StreamUpload).
+  http::request<http::span_body<const char>> req{http::string_to_verb(method), target, 11};
   for (const auto& [k, v] : sreq.headers) req.set(k, v);
   req.set(http::field::authorization, s.authorization);
   req.set(http::field::user_agent, "privstack-backup");
-  req.body().assign(reinterpret_cast<const char*>(body.data()), body.size());
+  req.body() = http::span_body<const char>::value_type(reinterpret_cast<const char*>(body.data()), body.size());
   req.prepare_payload();
   if (method == "PUT" || method == "POST") req.content_length(body.size());
 
@@ -588,12 +596,32 @@ std::vector<std::pair<std::string, std::string>> S3Client::list_multipart_upload
 
 // ---- streaming upload -------------------------------------------------------
 
-S3StreamUpload::S3StreamUpload(S3Client& client, std::string key, std::size_t part_size)
-    : client_(client), key_(std::move(key)), part_size_(std::max<std::size_t>(part_size, 5 * 1024 * 1024)) {
+template <class T>
+T* MappedAllocator<T>::allocate(std::size_t n) {
+  void* p = ::mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<T*>(p);
+}
+
+template <class T>
+void MappedAllocator<T>::deallocate(T* p, std::size_t n) noexcept {
+  ::munmap(p, n * sizeof(T));
+}
+
+template struct MappedAllocator<std::uint8_t>;
+
+S3StreamUpload::S3StreamUpload(S3Client& client, std::string key, std::size_t part_size, std::size_t parallel_parts)
+    : client_(client),
+      key_(std::move(key)),
+      part_size_(std::max<std::size_t>(part_size, 5 * 1024 * 1024)),
+      parallel_parts_(std::max<std::size_t>(parallel_parts, 1)) {
   buffer_.reserve(part_size_);
 }
 
 S3StreamUpload::~S3StreamUpload() {
+  // Parts still in flight use the upload id and their buffers: let them end
+  // (each is bounded by the client's timeouts and retries) before aborting.
+  for (auto& part : in_flight_) part.etag.wait();
   if (!done_ && !upload_id_.empty()) {
     try {
       client_.abort_multipart_upload(key_, upload_id_);
@@ -604,14 +632,31 @@ S3StreamUpload::~S3StreamUpload() {
 
 void S3StreamUpload::flush_part() {
   if (upload_id_.empty()) upload_id_ = client_.create_multipart_upload(key_);
-  int number = static_cast<int>(parts_.size()) + 1;
-  std::string etag = client_.upload_part(key_, upload_id_, number, buffer_);
-  parts_.push_back({number, etag, buffer_.size()});
+  while (in_flight_.size() >= parallel_parts_) collect_oldest();
+  InFlight part;
+  part.number = next_number_++;
+  part.data = std::make_shared<PartBuffer>(std::move(buffer_));
+  // The next part fills a buffer a finished part gave back, or a new one.
+  buffer_ = std::move(spare_);
+  spare_ = {};
   buffer_.clear();
+  buffer_.reserve(part_size_);
+  part.etag = std::async(std::launch::async, [this, number = part.number, data = part.data] {
+    return client_.upload_part(key_, upload_id_, number, *data);
+  });
+  in_flight_.push_back(std::move(part));
+}
+
+void S3StreamUpload::collect_oldest() {
+  InFlight part = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  std::string etag = part.etag.get();  // rethrows the part's failure (after its retries)
+  parts_.push_back({part.number, std::move(etag), part.data->size()});
+  if (part.data.use_count() == 1) spare_ = std::move(*part.data);
 }
 
 void S3StreamUpload::write(std::span<const std::uint8_t> data) {
-  if (done_) throw std::logic_error("upload already finished");
+  if (done_ || sealed_) throw std::logic_error("upload already finished");
   total_ += data.size();
   while (!data.empty()) {
     std::size_t n = std::min(data.size(), part_size_ - buffer_.size());
@@ -619,6 +664,19 @@ void S3StreamUpload::write(std::span<const std::uint8_t> data) {
     data = data.subspan(n);
     if (buffer_.size() == part_size_) flush_part();
   }
+}
+
+void S3StreamUpload::send_all_parts() {
+  if (done_) throw std::logic_error("upload already finished");
+  sealed_ = true;
+  // A stream shorter than a part goes as one PUT in finish().
+  if (upload_id_.empty()) return;
+  if (!buffer_.empty()) flush_part();
+  while (!in_flight_.empty()) collect_oldest();  // in part order
+  // Every part is sent: their memory goes back before the completion,
+  // which may come much later (after the backup's test restore).
+  buffer_ = PartBuffer();
+  spare_ = PartBuffer();
 }
 
 std::uint64_t S3StreamUpload::finish(bool head_check) {
@@ -629,7 +687,7 @@ std::uint64_t S3StreamUpload::finish(bool head_check) {
     expected_etag = hex(md5_raw(buffer_));
     buffer_.clear();
   } else {
-    if (!buffer_.empty()) flush_part();
+    send_all_parts();
     client_.complete_multipart_upload(key_, upload_id_, parts_);
     client_.put_object_retention(key_);  // a no-op without Object Lock
     // Do not trust the Complete answer's ETag (RGW leaves it empty): the

@@ -13,7 +13,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <span>
@@ -153,29 +155,65 @@ class S3Client {
   std::atomic<int> retries_{0};
 };
 
+// The memory of an upload part: mapped, not malloc'ed, so that it goes back
+// to the system when freed. Freed 8 MiB blocks otherwise stay in glibc's
+// arenas (its mmap threshold rises to the size of the mapped blocks it
+// frees), and a backup run kept the upload's ~24 MiB through the test
+// restore that follows it (peak RSS 88 MiB instead of 63 at 1 GiB).
+template <class T>
+struct MappedAllocator {
+  using value_type = T;
+  MappedAllocator() = default;
+  template <class U>
+  explicit MappedAllocator(const MappedAllocator<U>&) {}
+  T* allocate(std::size_t n);
+  void deallocate(T* p, std::size_t n) noexcept;
+  bool operator==(const MappedAllocator&) const { return true; }
+};
+using PartBuffer = std::vector<std::uint8_t, MappedAllocator<std::uint8_t>>;
+
 // Uploads a stream as one object: parts of part_size bytes (>= 5 MiB except
 // the last), each with Content-MD5, then CompleteMultipartUpload and a HEAD
 // checking the size. Small streams (one part) use a single PUT. On any
 // error the multipart upload is aborted and the error rethrown.
 class S3StreamUpload {
  public:
-  S3StreamUpload(S3Client& client, std::string key, std::size_t part_size = 8 * 1024 * 1024);
+  // Up to `parallel_parts` parts are sent at once, each from its own buffer
+  // (memory: part_size times parallel_parts plus the part being filled).
+  S3StreamUpload(S3Client& client, std::string key, std::size_t part_size = 8 * 1024 * 1024,
+                 std::size_t parallel_parts = 2);
   ~S3StreamUpload();
   void write(std::span<const std::uint8_t> data);
+  // After the last write: sends the last part and waits for every part in
+  // flight (rethrowing a part's failure), leaving the upload open, so that
+  // finish() only completes it. The backup sends the parts while the
+  // archive is written and completes after its test restore passed.
+  void send_all_parts();
   // Returns the size sent. With head_check (the default) it is the size
   // verified by a HEAD, which also checks the ETag; without it (credentials
   // that may not read) the server's per-part Content-MD5 checks are all.
   std::uint64_t finish(bool head_check = true);
 
  private:
-  void flush_part();
+  struct InFlight {
+    int number = 0;
+    std::shared_ptr<PartBuffer> data;
+    std::future<std::string> etag;
+  };
+  void flush_part();      // sends buffer_ as the next part, waiting for room
+  void collect_oldest();  // waits for the oldest part in flight and records it
   S3Client& client_;
   std::string key_;
   std::size_t part_size_;
-  std::vector<std::uint8_t> buffer_;
+  std::size_t parallel_parts_;
+  PartBuffer buffer_;
+  PartBuffer spare_;
   std::string upload_id_;
   std::vector<S3Part> parts_;
+  std::deque<InFlight> in_flight_;
+  int next_number_ = 1;
   std::uint64_t total_ = 0;
+  bool sealed_ = false;  // send_all_parts() was called: no more writes
   bool done_ = false;
 };
 
