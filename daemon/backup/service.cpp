@@ -28,6 +28,7 @@
 #include "audit/audit.h"
 #include "audit/routes.h"
 #include "backup/archive.h"
+#include "backup/follow_upload.h"
 #include "backup/restore.h"
 #include "backup/retention.h"
 #include "backup/s3_client.h"
@@ -228,6 +229,12 @@ constexpr std::int64_t kListingMaxAge = 60;
 // (nor for the upload's retries: it makes one attempt).
 constexpr std::chrono::seconds kListingTimeout{10};
 
+// An archive's name (its id): its creation time and the start of its
+// random id. Local files and S3 keys are this plus kSuffix.
+std::string archive_name(const ArchiveHeader& h) {
+  return utc_stamp(h.metadata.created_unix, "%Y%m%dT%H%M%SZ") + "-" + h.archive_id.substr(0, 8);
+}
+
 struct LocalArchive {
   std::string id;
   fs::path path;
@@ -291,9 +298,22 @@ struct BackupService::Impl {
     copy_checks[{place, id}] = CopyCheck{ok, now_unix(), std::move(by), std::move(error)};
   }
 
+  // How long each phase of the current run took, in milliseconds (the
+  // run's report carries it: an operator sees whether the snapshot or the
+  // upload is slow). Only the thread that runs the job touches these.
+  json::object phase_ms;
+  std::chrono::steady_clock::time_point phase_started;
+
   void set_phase(std::string p) {
+    auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex);
+    if (!phase.empty()) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - phase_started).count();
+      json::value& slot = phase_ms[phase];
+      slot = (slot.is_int64() ? slot.as_int64() : 0) + static_cast<std::int64_t>(ms);
+    }
     phase = std::move(p);
+    phase_started = now;
   }
 
   void set_health(HealthState state, std::string detail) {
@@ -483,59 +503,59 @@ struct BackupService::Impl {
     return std::nullopt;
   }
 
-  // Uploads `a` and verifies it (the stream upload HEADs the object and
-  // checks its size), then prunes the bucket from its real listing.
-  json::object ship(const Config& c, const LocalArchive& a) {
-    json::object up;
-    std::string key = s3_prefix(c) + a.id + std::string(kSuffix);
-    up["bucket"] = c.backup.s3.bucket;
-    up["key"] = key;
-    up["region"] = c.backup.s3.region;
-    S3Config sc = s3_config(c);
-    S3Client client(sc);
-    set_phase("uploading");
-    progress_bytes = 0;
+  // How the run's follower (follow_upload.h) names the object and cleans
+  // up before its first request.
+  FollowingUpload::Options follow_options(const Config& c, S3Client& client) {
+    FollowingUpload::Options o;
+    o.key_for = [prefix = s3_prefix(c)](const ArchiveHeader& h) {
+      return prefix + archive_name(h) + std::string(kSuffix);
+    };
     // A multipart upload under our prefix that is still open was left by an
     // interrupted run (crash, kill -9, power loss: one upload runs at a time
     // and each prefix belongs to one appliance). Abort it, so that its parts
     // stop costing storage, before uploading anew.
     // Best effort: credentials without s3:ListBucketMultipartUploads still
     // upload (the bucket's lifecycle rule then has to clean up).
-    const bool put_only = c.backup.s3.put_only;
-    json::array aborted;
-    try {
+    o.abort_stale = [&client, prefix = s3_prefix(c), put_only = c.backup.s3.put_only] {
       if (put_only) throw std::runtime_error("backup.s3.put_only: left to the bucket's lifecycle rule");
-      for (const auto& [stale_key, upload_id] : client.list_multipart_uploads(s3_prefix(c))) {
-        std::string name = stale_key.substr(std::min(stale_key.size(), s3_prefix(c).size()));
+      std::vector<std::string> aborted;
+      for (const auto& [stale_key, upload_id] : client.list_multipart_uploads(prefix)) {
+        std::string name = stale_key.substr(std::min(stale_key.size(), prefix.size()));
         if (name.find('/') != std::string::npos || !is_archive_name(name)) continue;
         client.abort_multipart_upload(stale_key, upload_id);
-        aborted.push_back(json::value(stale_key));
+        aborted.push_back(stale_key);
       }
-    } catch (const std::exception& e) {
-      up["stale_uploads_error"] = e.what();
+      return aborted;
+    };
+    o.check_cancelled = [this] { check_cancelled(); };
+    return o;
+  }
+
+  // Completes the upload of `a` that `follower` sent while the archive was
+  // written, verifies it (the stream upload HEADs the object and checks its
+  // size), then prunes the bucket from its real listing.
+  json::object ship(const Config& c, const LocalArchive& a, S3Client& client, FollowingUpload& follower) {
+    json::object up;
+    std::string key = s3_prefix(c) + a.id + std::string(kSuffix);
+    up["bucket"] = c.backup.s3.bucket;
+    up["key"] = key;
+    up["region"] = c.backup.s3.region;
+    const S3Config& sc = client.config();
+    set_phase("uploading");
+    progress_bytes = follower.sent();
+    const bool put_only = c.backup.s3.put_only;
+    std::uint64_t verified = follower.finish(!put_only);
+    if (follower.key() != key) {
+      throw std::logic_error("the upload went to " + follower.key() + ", not " + key);
     }
+    progress_bytes = verified;
+    json::array aborted;
+    for (auto& k : follower.stale_aborted()) aborted.push_back(json::value(k));
     if (!aborted.empty()) up["aborted_stale_uploads"] = std::move(aborted);
-    std::FILE* f = std::fopen(a.path.c_str(), "rb");
-    if (f == nullptr) throw std::runtime_error("cannot read " + a.path.string());
-    std::uint64_t verified = 0;
-    try {
-      S3StreamUpload upload(client, key);
-      std::vector<std::uint8_t> buf(1 << 20);
-      while (std::size_t n = std::fread(buf.data(), 1, buf.size(), f)) {
-        check_cancelled();
-        upload.write(std::span(buf.data(), n));
-        progress_bytes += n;
-      }
-      bool read_error = std::ferror(f) != 0;
-      std::fclose(f);
-      f = nullptr;
-      if (read_error) throw std::runtime_error("cannot read " + a.path.string());
-      verified = upload.finish(!put_only);
-    } catch (...) {
-      if (f) std::fclose(f);
-      throw;
-    }
-    OPENSSL_cleanse(sc.credentials.secret_access_key.data(), sc.credentials.secret_access_key.size());
+    if (std::string e = follower.stale_cleanup_error(); !e.empty()) up["stale_uploads_error"] = e;
+    // The parts went out while the archive was written; this is how long
+    // the upload still ran after the archive was complete.
+    up["tail_ms"] = follower.lag_ms();
     if (verified != a.size) {
       throw std::runtime_error("the uploaded object has " + std::to_string(verified) + " bytes, the archive " +
                                std::to_string(a.size));
@@ -603,6 +623,7 @@ struct BackupService::Impl {
     auto t0 = std::chrono::steady_clock::now();
     fs::path dir = c.backup.local_directory;
     fs::path temp;
+    phase_ms.clear();
     try {
       set_phase("snapshot");
       progress_bytes = 0;
@@ -634,19 +655,43 @@ struct BackupService::Impl {
         ::close(fd);
         throw std::runtime_error("cannot open " + temp.string());
       }
+      // The off-site copy is sent while the archive is written: a follower
+      // thread reads the file as it grows and uploads its parts
+      // (follow_upload.h); the upload is completed after the test restore.
+      // A setup error (a region outside backup.allowed_regions, an
+      // unreadable secret) is the upload's failure: the local copy is still
+      // made.
+      S3Config s3;
+      SecretWipe wipe_s3_secret{s3.credentials.secret_access_key};
+      std::unique_ptr<S3Client> s3_client;
+      std::unique_ptr<FollowingUpload> follower;  // declared after the client: destroyed first
+      std::string s3_setup_error;
+      if (!c.backup.s3.endpoint.empty()) {
+        try {
+          s3 = s3_config(c);
+          s3_client = std::make_unique<S3Client>(s3);
+          follower = std::make_unique<FollowingUpload>(*s3_client, temp, follow_options(c, *s3_client));
+        } catch (const std::exception& e) {
+          s3_setup_error = e.what();
+        }
+      }
       SnapshotResult snap;
       try {
-        Sink sink = [this, f, &temp](std::span<const std::uint8_t> b) {
+        std::uint64_t written = 0;
+        Sink sink = [this, f, &temp, &written, to_follow = follower.get()](std::span<const std::uint8_t> b) {
           check_cancelled();
-          if (std::fwrite(b.data(), 1, b.size(), f) != b.size()) {
+          if (std::fwrite(b.data(), 1, b.size(), f) != b.size() || (to_follow && std::fflush(f) != 0)) {
             throw std::runtime_error("cannot write " + temp.string() + ": " + std::strerror(errno));
           }
+          written += b.size();
+          if (to_follow) to_follow->written(written);
         };
         auto progress = [this](std::uint64_t n) { progress_bytes = n; };
         snap = snapshot_store(store, sink, pub, hostname(), progress);
         if (std::fflush(f) != 0 || ::fsync(::fileno(f)) != 0) {
           throw std::runtime_error("cannot write " + temp.string() + ": " + std::strerror(errno));
         }
+        if (follower) follower->file_complete(written);
       } catch (...) {
         std::fclose(f);
         throw;
@@ -684,7 +729,7 @@ struct BackupService::Impl {
       }
 
       const ArchiveHeader& h = snap.header;
-      std::string id = utc_stamp(h.metadata.created_unix, "%Y%m%dT%H%M%SZ") + "-" + h.archive_id.substr(0, 8);
+      std::string id = archive_name(h);
       fs::path final_path = dir / (id + std::string(kSuffix));
       fs::rename(temp, final_path);
       temp.clear();
@@ -732,7 +777,8 @@ struct BackupService::Impl {
         a.good = true;
         a.header = h;
         try {
-          json::object up = ship(c, a);
+          if (!follower) throw std::runtime_error(s3_setup_error);
+          json::object up = ship(c, a, *s3_client, *follower);
           log::emit(log::events::backup_uploaded, "backup " + id + " shipped to s3://" + c.backup.s3.bucket + "/" +
                                                       std::string(up.at("key").as_string()),
                     {{"BACKUP_ID", id},
@@ -792,6 +838,8 @@ struct BackupService::Impl {
         metrics::set(metrics::names::backup_duration,
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
+      set_phase("");  // closes the last phase's timing
+      doc["phase_ms"] = phase_ms;
       {
         std::lock_guard lock(mutex);
         last_run = doc;

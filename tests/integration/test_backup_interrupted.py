@@ -66,11 +66,11 @@ def s3(tmp_path_factory):
         subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
 
 
-def make_daemon(tmp_path, recovery, s3=None, rows=100_000):
+def make_daemon(tmp_path, recovery, s3=None, rows=100_000, seed="seed-records"):
     """A daemon over a seeded store (a test restore of a few seconds)."""
     (tmp_path / "d").mkdir()
     d = Daemon(tmp_path / "d")
-    subprocess.run([str(SEED), d.state / "privstack.db", d.state / "store.key", "seed-records", str(rows)],
+    subprocess.run([str(SEED), d.state / "privstack.db", d.state / "store.key", seed, str(rows)],
                    check=True, capture_output=True)
     pub = "\n".join("    " + l for l in (recovery / "recovery.pub").read_text().strip().splitlines())
     extra = f"""backup:
@@ -142,6 +142,53 @@ def test_killed_during_the_test_restore_then_a_clean_run(tmp_path, recovery):
         assert [b["id"] for b in listed] == [out["id"]] and listed[0]["good"]
         assert json.loads(d.ctl("--json", "store", "check").stdout)["ok"]
         assert json.loads(d.ctl("--json", "audit", "verify").stdout)["ok"]
+    finally:
+        assert d.stop() == 0
+
+
+def test_parts_go_out_before_the_test_restore_ends_but_nothing_is_published_until_it_passed(tmp_path, recovery,
+                                                                                             s3):
+    """The upload follows the archive as it is written (follow_upload.h): its
+    multipart upload is open, with parts in the bucket, while the test
+    restore still runs, and yet no object exists until the test restore
+    passed. Killed at that moment, the run leaves an open multipart upload
+    and no object; the next run aborts the upload and ships its own archive."""
+    # 300,000 results (a test restore of several seconds) and 6,000
+    # recipients of random text (an archive of over 20 MiB: three parts).
+    d = make_daemon(tmp_path, recovery, s3, rows=300_000)
+    subprocess.run([str(SEED), d.state / "privstack.db", d.state / "store.key", "seed-noise", "6000", "1000000"],
+                   check=True, capture_output=True)
+    d.start()
+    run = start_backup(d)
+    wait_for_phase(d, "test restore")
+    open_uploads, objects = [], []
+    deadline = time.monotonic() + 60
+    while not open_uploads:
+        assert time.monotonic() < deadline, "no multipart upload was opened during the test restore"
+        open_uploads = tool(s3, "s3", "uploads", PREFIX + "/").split()
+        objects = [l.split()[0] for l in tool(s3, "s3", "list", PREFIX + "/").splitlines()]
+        # The phase checked after the listings: what they saw was the
+        # bucket while the test restore still ran.
+        running = json.loads(d.ctl("--json", "backup", "list").stdout).get("running") or {}
+        assert running.get("phase") == "test restore", f"the test restore ended before any part was sent: {running}"
+        time.sleep(0.05)
+    crash(d)
+    run.wait(timeout=30)
+    crashed_key = open_uploads[0]
+    assert crashed_key.startswith(PREFIX + "/") and crashed_key.endswith(".psbak"), open_uploads
+    assert crashed_key not in objects, f"{crashed_key} was published before its test restore passed"
+    d.start()
+    try:
+        out = json.loads(d.ctl("--json", "backup", "run").stdout)
+        assert out["upload"]["state"] == "uploaded", out["upload"]
+        assert crashed_key in out["upload"].get("aborted_stale_uploads", []), out["upload"]
+        assert tool(s3, "s3", "uploads", PREFIX + "/").strip() == ""
+        keys = [l.split()[0] for l in tool(s3, "s3", "list", PREFIX + "/").splitlines()]
+        assert out["upload"]["key"] in keys and crashed_key not in keys, keys
+        assert out["archive_bytes"] > 16 * 2**20, out["archive_bytes"]
+        assert leftovers(d) == ([], []), leftovers(d)
+        doc = json.loads(d.ctl("--json", "backup", "verify", "all").stdout)
+        assert doc["damaged"] == 0 and any(a["place"] == "s3" for a in doc["archives"]), doc
     finally:
         assert d.stop() == 0
 

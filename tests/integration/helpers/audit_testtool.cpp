@@ -7,7 +7,7 @@
 //   audit_testtool DB KEY truncate-after SEQ  delete every entry after SEQ
 //   audit_testtool DB KEY seed-audit N        append N chained entries
 //   audit_testtool DB KEY seed-records N      N results for N/4 recipients (bench data)
-//   audit_testtool DB KEY seed-noise N        N recipients with 4 KiB random names: an
+//   audit_testtool DB KEY seed-noise N [ID0]  N recipients (ids after ID0) with 4 KiB random names: an
 //                                             incompressible store of N*4 KiB, so that a
 //                                             test gets a multipart-sized archive from a
 //                                             few thousand rows (a test restore of a second)
@@ -119,8 +119,8 @@ int main(int argc, char** argv) {
       st->write([&](store::Connection& c) {
         for (long long i = 1; i <= a; ++i) {
           records::Recipient r;
-          r.id = i;
-          r.external_id = "NOISE-" + std::to_string(i);
+          r.id = b + i;  // after the ids of a seed-records in the same store
+          r.external_id = "NOISE-" + std::to_string(b + i);
           r.name.resize(4096);
           for (auto& ch : r.name) ch = static_cast<char>(printable(rng));
           r.email = "n" + std::to_string(i) + "@example.org";
