@@ -636,10 +636,7 @@ void S3StreamUpload::flush_part() {
   InFlight part;
   part.number = next_number_++;
   part.data = std::make_shared<PartBuffer>(std::move(buffer_));
-  // The next part fills a buffer a finished part gave back, or a new one.
-  buffer_ = std::move(spare_);
-  spare_ = {};
-  buffer_.clear();
+  buffer_ = PartBuffer();  // a fresh mapping: unmapped again when its part is sent
   buffer_.reserve(part_size_);
   part.etag = std::async(std::launch::async, [this, number = part.number, data = part.data] {
     return client_.upload_part(key_, upload_id_, number, *data);
@@ -652,7 +649,6 @@ void S3StreamUpload::collect_oldest() {
   in_flight_.pop_front();
   std::string etag = part.etag.get();  // rethrows the part's failure (after its retries)
   parts_.push_back({part.number, std::move(etag), part.data->size()});
-  if (part.data.use_count() == 1) spare_ = std::move(*part.data);
 }
 
 void S3StreamUpload::write(std::span<const std::uint8_t> data) {
@@ -673,10 +669,9 @@ void S3StreamUpload::send_all_parts() {
   if (upload_id_.empty()) return;
   if (!buffer_.empty()) flush_part();
   while (!in_flight_.empty()) collect_oldest();  // in part order
-  // Every part is sent: their memory goes back before the completion,
-  // which may come much later (after the backup's test restore).
+  // The buffer flush_part reserved for a next part is not needed: unmap
+  // it now, not at the completion (after the backup's test restore).
   buffer_ = PartBuffer();
-  spare_ = PartBuffer();
 }
 
 std::uint64_t S3StreamUpload::finish(bool head_check) {

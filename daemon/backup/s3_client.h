@@ -207,7 +207,6 @@ class S3StreamUpload {
   std::size_t part_size_;
   std::size_t parallel_parts_;
   PartBuffer buffer_;
-  PartBuffer spare_;
   std::string upload_id_;
   std::vector<S3Part> parts_;
   std::deque<InFlight> in_flight_;
