@@ -62,9 +62,9 @@ std::uint64_t FollowingUpload::finish(bool head_check) {
     if (!complete_) throw std::logic_error("FollowingUpload::finish before file_complete");
     if (stop_) throw std::logic_error("FollowingUpload::finish after cancel");
   }
-  if (thread_.joinable()) thread_.join();  // the follower ends once every part is sent, or on its error
+  // Not stopped, the follower ends once every part is sent, or on its error.
+  if (thread_.joinable()) thread_.join();
   if (error_) std::rethrow_exception(error_);
-  if (!upload_ || !sent_all_) throw std::logic_error("FollowingUpload: the follower ended without sending the parts");
   return upload_->finish(head_check);
 }
 
@@ -166,7 +166,6 @@ void FollowingUpload::follow() {
       if (complete) {
         upload_->send_all_parts();
         std::lock_guard lock(mutex_);
-        sent_all_ = true;
         lag_ms_ = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                 std::chrono::steady_clock::now() - completed_at_)
                                                 .count());

@@ -94,7 +94,6 @@ class FollowingUpload {
   std::uint64_t available_ = 0;  // bytes the writer has written
   bool complete_ = false;        // ...and that is the whole archive
   bool stop_ = false;            // cancel() or destruction
-  bool sent_all_ = false;        // every part acknowledged
   std::exception_ptr error_;
   std::string key_;
   std::vector<std::string> stale_aborted_;
