@@ -118,6 +118,29 @@ def crash(d):
     d.stop()
 
 
+def object_keys(s3):
+    return [l.split()[0] for l in tool(s3, "s3", "list", PREFIX + "/").splitlines()]
+
+
+def next_run_aborts_and_ships(d, s3, stale_key):
+    """The run after a crash: it aborts the multipart upload `stale_key` was
+    left with, ships its own archive and leaves nothing behind. Returns it."""
+    d.start()
+    try:
+        out = json.loads(d.ctl("--json", "backup", "run").stdout)
+        assert out["upload"]["state"] == "uploaded", out["upload"]
+        assert stale_key in out["upload"].get("aborted_stale_uploads", []), out["upload"]
+        assert tool(s3, "s3", "uploads", PREFIX + "/").strip() == ""
+        keys = object_keys(s3)
+        assert out["upload"]["key"] in keys and stale_key not in keys, keys
+        assert leftovers(d) == ([], []), leftovers(d)
+        doc = json.loads(d.ctl("--json", "backup", "verify", "all").stdout)
+        assert doc["damaged"] == 0 and any(a["place"] == "s3" for a in doc["archives"]), doc
+        return out
+    finally:
+        assert d.stop() == 0
+
+
 def test_killed_during_the_test_restore_then_a_clean_run(tmp_path, recovery):
     d = make_daemon(tmp_path, recovery)
     d.start()
@@ -166,7 +189,7 @@ def test_parts_go_out_before_the_test_restore_ends_but_nothing_is_published_unti
     while not open_uploads:
         assert time.monotonic() < deadline, "no multipart upload was opened during the test restore"
         open_uploads = tool(s3, "s3", "uploads", PREFIX + "/").split()
-        objects = [l.split()[0] for l in tool(s3, "s3", "list", PREFIX + "/").splitlines()]
+        objects = object_keys(s3)
         # The phase checked after the listings: what they saw was the
         # bucket while the test restore still ran.
         running = json.loads(d.ctl("--json", "backup", "list").stdout).get("running") or {}
@@ -177,20 +200,8 @@ def test_parts_go_out_before_the_test_restore_ends_but_nothing_is_published_unti
     crashed_key = open_uploads[0]
     assert crashed_key.startswith(PREFIX + "/") and crashed_key.endswith(".psbak"), open_uploads
     assert crashed_key not in objects, f"{crashed_key} was published before its test restore passed"
-    d.start()
-    try:
-        out = json.loads(d.ctl("--json", "backup", "run").stdout)
-        assert out["upload"]["state"] == "uploaded", out["upload"]
-        assert crashed_key in out["upload"].get("aborted_stale_uploads", []), out["upload"]
-        assert tool(s3, "s3", "uploads", PREFIX + "/").strip() == ""
-        keys = [l.split()[0] for l in tool(s3, "s3", "list", PREFIX + "/").splitlines()]
-        assert out["upload"]["key"] in keys and crashed_key not in keys, keys
-        assert out["archive_bytes"] > 16 * 2**20, out["archive_bytes"]
-        assert leftovers(d) == ([], []), leftovers(d)
-        doc = json.loads(d.ctl("--json", "backup", "verify", "all").stdout)
-        assert doc["damaged"] == 0 and any(a["place"] == "s3" for a in doc["archives"]), doc
-    finally:
-        assert d.stop() == 0
+    out = next_run_aborts_and_ships(d, s3, crashed_key)
+    assert out["archive_bytes"] > 16 * 2**20, out["archive_bytes"]
 
 
 def test_killed_during_the_upload_then_a_clean_run(tmp_path, recovery, s3):
@@ -210,19 +221,7 @@ def test_killed_during_the_upload_then_a_clean_run(tmp_path, recovery, s3):
         run.wait(timeout=30)
     finally:
         os.kill(rgw, signal.SIGCONT)
-    d.start()
-    try:
-        out = json.loads(d.ctl("--json", "backup", "run").stdout)
-        assert out["upload"]["state"] == "uploaded", out["upload"]
-        assert stale_key in out["upload"].get("aborted_stale_uploads", []), out["upload"]
-        assert tool(s3, "s3", "uploads", PREFIX + "/").strip() == ""
-        keys = [l.split()[0] for l in tool(s3, "s3", "list", PREFIX + "/").splitlines()]
-        assert out["upload"]["key"] in keys and stale_key not in keys
-        assert leftovers(d) == ([], []), leftovers(d)
-        doc = json.loads(d.ctl("--json", "backup", "verify", "all").stdout)
-        assert doc["damaged"] == 0 and any(a["place"] == "s3" for a in doc["archives"]), doc
-    finally:
-        assert d.stop() == 0
+    next_run_aborts_and_ships(d, s3, stale_key)
 
 
 def test_server_frozen_mid_upload_then_back(tmp_path, recovery, s3):
