@@ -22,18 +22,19 @@
 
 #include "audit/audit.h"
 #include "audit/routes.h"
-#include "backup/service.h"
 #include "auth/auth.h"
+#include "backup/service.h"
 #include "core/health.h"
 #include "core/log.h"
+#include "core/metrics.h"
+#include "core/module.h"
 #include "core/version.h"
+#include "hostaudit/hostaudit.h"
 #include "http/control.h"
 #include "http/server.h"
 #include "http/static_files.h"
 #include "http/tls.h"
-#include "hostaudit/hostaudit.h"
 #include "incidents/incidents.h"
-#include "core/metrics.h"
 #include "records/records.h"
 #include "store/admin.h"
 #include "store/store.h"
@@ -117,20 +118,20 @@ class BlockingPool {
 };
 
 // Authentication events into the audit log (auth knows nothing of audit).
+// The actor is the event's typed identity when someone else made the change
+// (an administrator, privstackctl), else the account concerned.
 class AuditAuthSink : public auth::AuthEventSink {
  public:
-  AuditAuthSink(audit::AuditLog& log, asio::any_io_executor executor) : log_(log), executor_(std::move(executor)) {}
+  AuditAuthSink(audit::AuditLog& log, asio::any_io_executor executor, const ModuleEvents& events)
+      : log_(log), executor_(std::move(executor)), events_(events) {}
   void record(const auth::AuthEvent& e) override {
     audit::Entry a;
-    // Control-socket actors arrive as "privstackctl (uid N)".
-    constexpr std::string_view ctl = "privstackctl (uid ";
-    bool local = e.actor.starts_with(ctl);
-    if (local) {
-      a.actor = "local:uid=" + e.actor.substr(ctl.size(), e.actor.size() - ctl.size() - (e.actor.ends_with(")") ? 1 : 0));
-      a.source = std::string(audit::kControlSource);
+    if (e.by) {
+      a.actor = audit::actor_of(*e.by);
+      a.source = e.by->method == AuthMethod::control_socket ? std::string(audit::kControlSource) : e.remote;
     } else {
-      a.actor = !e.actor.empty() ? audit::actor_user(e.actor) : !e.user.empty() ? audit::actor_user(e.user) : "anonymous";
-      if (!e.token_id.empty() && e.actor.empty()) a.actor = audit::actor_token(e.token_id, e.user);
+      a.actor = !e.user.empty() ? audit::actor_user(e.user) : "anonymous";
+      if (!e.token_id.empty()) a.actor = audit::actor_token(e.token_id, e.user);
       a.source = e.remote;
     }
     a.action = e.type;
@@ -148,14 +149,13 @@ class AuditAuthSink : public auth::AuthEventSink {
     add("message", e.message);
     a.detail = std::move(detail);
     log_.post_append(executor_, std::move(a));
-    // The issuance window closes when the user who opened it logs out.
-    if (on_logout && (e.type == "auth.logout" || e.type == "auth.sessions_revoked") && !e.user.empty()) on_logout(e.user);
+    if ((e.type == "auth.logout" || e.type == "auth.sessions_revoked") && !e.user.empty()) events_.signed_out(e.user);
   }
-  std::function<void(const std::string& user)> on_logout;
 
  private:
   audit::AuditLog& log_;
   asio::any_io_executor executor_;
+  const ModuleEvents& events_;
 };
 
 struct DaemonApp::Impl {
@@ -165,33 +165,25 @@ struct DaemonApp::Impl {
   std::mutex config_mutex;
   asio::io_context io;
   Health health;
-  // The encrypted store, open before READY=1; modules keep their data in it.
+  // Infrastructure, made before any module: the encrypted store (open
+  // before READY=1), the hash-chained audit log, and authentication (its
+  // middleware guards every route; Argon2 runs on blocking_pool, never on
+  // the io threads).
   std::unique_ptr<store::Store> store;
-  // Hash-chained audit log and customer records (daemon/audit, daemon/records).
   std::unique_ptr<audit::AuditLog> audit_log;
-  std::unique_ptr<records::RecordsService> records;
-  // For auth: auth_service->set_event_sink(audit_sink).
-  std::shared_ptr<auth::AuthEventSink> audit_sink;
-  // Authentication and access control (daemon/auth): Argon2 runs on
-  // blocking_pool, never on the io threads; guard() wraps the router.
   std::unique_ptr<BlockingPool> blocking_pool;
   std::unique_ptr<auth::StoreAuthRepository> auth_repository;
   std::unique_ptr<auth::AuthService> auth_service;
+  ModuleEvents module_events;
+  std::shared_ptr<AuditAuthSink> audit_sink;
+  std::unique_ptr<ModuleContext> context;
+  // The modules, in the order of module_list(); each registers its routes
+  // and control commands and gets every lifecycle call (core/module.h).
+  std::vector<std::unique_ptr<Module>> modules;
   std::unique_ptr<http::StaticFiles> static_files;
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<http::ControlServer> control;
-  // Host audit (daemon/hostaudit): scans run on their own thread, so a long
-  // apt-get simulation never delays a login's Argon2 on blocking_pool.
-  std::unique_ptr<asio::thread_pool> hostaudit_pool;
-  std::unique_ptr<hostaudit::HostAuditService> hostaudit;
-  // Backups (daemon/backup): snapshots, uploads and pruning on their own thread.
-  std::unique_ptr<asio::thread_pool> backup_pool;
-  std::unique_ptr<backup::BackupService> backup;
-  // Incident register, webhooks (daemon/incidents); sees every log event.
-  std::unique_ptr<incidents::IncidentService> incidents;
-  // Issuing wallet and credentials (daemon/wallet).
-  std::unique_ptr<wallet::WalletModule> wallet;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   bool stopping = false;
 
@@ -229,43 +221,37 @@ struct DaemonApp::Impl {
   }
 
   // Request counts and latency by route pattern (never by raw path: the
-  // label set stays bounded) for /metrics.
-  http::Handler instrumented(http::Handler inner) {
-    return [this, inner = std::move(inner)](http::Request& req) -> asio::awaitable<http::Response> {
+  // label set stays bounded) for /metrics. Outermost: it sees the status of
+  // failed requests too (the error boundary runs inside it).
+  static http::Middleware request_metrics() {
+    return [](http::Request& req, const http::Next& next) -> asio::awaitable<http::Response> {
       auto t0 = std::chrono::steady_clock::now();
-      std::string route;
-      if (auto m = router.match(req)) {
-        route = m->pattern;
-      } else {
-        route = (req.method == "GET" || req.method == "HEAD") ? "(static)" : "(unmatched)";
-      }
+      std::string route = req.route                                           ? req.route->pattern
+                          : (req.method == "GET" || req.method == "HEAD") ? "(static)"
+                                                                            : "(unmatched)";
       std::string method = req.method;
-      auto record = [route, method, t0](int status) {
-        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::string code = std::to_string(status);
-        metrics::inc(metrics::names::http_requests, {{"method", method}, {"route", route}, {"status", code}});
-        metrics::observe(metrics::names::http_duration, seconds, {{"route", route}});
-      };
-      http::Response response;
+      http::Response response = co_await next(req);
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      metrics::inc(metrics::names::http_requests,
+                   {{"method", method}, {"route", route}, {"status", std::to_string(response.status)}});
+      metrics::observe(metrics::names::http_duration, seconds, {{"route", route}});
+      co_return response;
+    };
+  }
+
+  // A full disk is the operator's to fix, not a bug: say so in the journal
+  // (the transaction was rolled back; the client gets insufficient_storage).
+  static http::Middleware disk_full_alert() {
+    return [](http::Request& req, const http::Next& next) -> asio::awaitable<http::Response> {
       try {
-        response = co_await inner(req);
-      } catch (const store::Error& e) {
-        // A full disk is the operator's to fix, not a bug: say so in the
-        // journal and answer 507 (the transaction was rolled back).
-        if (!e.disk_full()) {
-          record(500);
-          throw;
+        co_return co_await next(req);
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::insufficient_storage) {
+          log::emit(log::events::store_disk_full, "store write failed: the disk holding the store is full",
+                    {{"METHOD", req.method}, {"PATH", req.path}});
         }
-        log::emit(log::events::store_disk_full, "store write failed: the disk holding the store is full",
-                  {{"METHOD", req.method}, {"PATH", req.path}});
-        response = http::Response::problem(507, "Insufficient Storage",
-                                           "The server's disk is full; nothing was changed. Retry when space is freed.");
-      } catch (...) {
-        record(500);
         throw;
       }
-      record(response.status);
-      co_return response;
     };
   }
 
@@ -284,43 +270,36 @@ struct DaemonApp::Impl {
     for (const auto& [name, c] : health.snapshot()) {
       metrics::set(health_component, static_cast<double>(static_cast<int>(c.state)), {{"component", name}});
     }
-    try {
-      json::object findings = co_await hostaudit->latest_findings();
-      std::map<std::string, double> counts{{"info", 0}, {"low", 0}, {"medium", 0}, {"high", 0}, {"critical", 0}};
-      if (auto* list = findings.if_contains("findings"); list && list->is_array()) {
-        for (const auto& f : list->as_array()) {
-          if (const auto* sev = f.is_object() ? f.as_object().if_contains("severity") : nullptr; sev && sev->is_string()) {
-            counts[std::string(sev->as_string())] += 1;
-          }
-        }
-      }
-      for (const auto& [sev, n] : counts) metrics::set(hostaudit_findings, n, {{"severity", sev}});
-    } catch (const std::exception&) {
-      // No scan yet or the store is busy: the previous values stand.
-    }
+    for (auto& m : modules) co_await m->refresh_metrics();
   }
 
-  void register_routes() {
+  // The daemon's own routes: health and metrics.
+  void register_system_routes() {
     router.add("GET", "/healthz", [this](http::Request&) -> asio::awaitable<http::Response> {
       // Anonymous: states only, no details that would describe internals.
       json::object doc = health_document(false);
       int status = health.overall() == HealthState::failed ? 503 : 200;
       co_return http::Response::json(status, doc);
     });
-    audit::register_routes(*audit_log, router);
-    records->register_routes(router);
-    auth_service->register_routes(router);
-    hostaudit->register_routes(router);
-    backup->register_routes(router);
-    incidents->register_routes(router);
     router.add("GET", "/metrics", [this](http::Request&) -> asio::awaitable<http::Response> {
       co_await refresh_metrics();
       co_return http::Response::text(200, metrics::global().render(), "text/plain; version=0.0.4; charset=utf-8");
     });
-    wallet->register_routes(router);
+  }
+
+  // Every route, then the middleware: metrics outermost, then the error
+  // boundary, the disk-full alert and authentication, which binds each
+  // route to its permission rule once, now that all are registered.
+  void register_routes() {
+    register_system_routes();
+    for (auto& m : modules) m->register_routes(router);
     // Everything else is the console's static files (public).
     static_files = std::make_unique<http::StaticFiles>(current_config()->console.web_root);
     router.set_fallback(static_files->handler());
+    router.use(request_metrics());
+    router.use(http::error_boundary());
+    router.use(disk_full_alert());
+    router.use(auth_service->middleware(router));
   }
 
   // Users, sessions and API tokens from the store; auth events also go to
@@ -331,7 +310,7 @@ struct DaemonApp::Impl {
     auth_service = std::make_unique<auth::AuthService>(*auth_repository, blocking_pool->executor(),
                                                        auth::Settings::from_config(c));
     auth_service->load();
-    if (audit_sink) auth_service->set_event_sink(audit_sink);
+    auth_service->set_event_sink(audit_sink);
   }
 
   static http::ServerLimits server_limits(const Config& c) {
@@ -342,8 +321,8 @@ struct DaemonApp::Impl {
     return limits;
   }
 
-  // Opens the audit log (anchor key outside the store) and the records
-  // module on the open store; writes a first anchor.
+  // Opens the audit log (anchor key outside the store) on the open store;
+  // writes a first anchor.
   void open_audit(const Config& c) {
     bool created = false;
     Secret key = audit::AuditLog::load_or_create_anchor_key(c.state_directory, &created);
@@ -352,8 +331,7 @@ struct DaemonApp::Impl {
                 {{"KEY_FILE", (c.state_directory / "audit-anchor.key").string()}});
     }
     audit_log = std::make_unique<audit::AuditLog>(*store, std::move(key), c.state_directory / "audit-anchor.json");
-    records = std::make_unique<records::RecordsService>(*store, *audit_log);
-    audit_sink = std::make_shared<AuditAuthSink>(*audit_log, io.get_executor());
+    audit_sink = std::make_shared<AuditAuthSink>(*audit_log, io.get_executor(), module_events);
     system_audit("daemon.start", "daemon", std::string("privstackd ") + kVersion);
     audit_log->write_anchor(true);
   }
@@ -420,7 +398,7 @@ struct DaemonApp::Impl {
         log::emit(log::events::store_check_failed, "store integrity check found problems",
                   {{"PAGE_COUNT", static_cast<std::int64_t>(r.page_count)}});
         health.set("store", HealthState::failed, "integrity check failed");
-        throw http::ControlError("store integrity check FAILED:\n" + json::serialize(doc));
+        throw Error(ErrorCode::integrity_failed, "store integrity check FAILED:\n" + json::serialize(doc));
       }
       co_return doc;
     });
@@ -432,21 +410,15 @@ struct DaemonApp::Impl {
         doc["key_file"] = r.key_file.string();
         doc["duration_ms"] = static_cast<std::int64_t>(r.duration.count());
         co_return doc;
-      } catch (const store::Error& e) {
-        throw http::ControlError(std::string("rekey failed: ") + e.what());
+      } catch (const store::Error&) {
+        throw current_error_as("rekey failed");
       }
     });
   }
 
   void register_control_commands() {
     register_store_commands();
-    audit::register_control(*audit_log, *control);
-    records->register_control(*control);
-    auth_service->register_control(*control);
-    hostaudit->register_control(*control);
-    backup->register_control(*control);
-    incidents->register_control(*control);
-    wallet->register_control(*control);
+    for (auto& m : modules) m->register_control_commands(*control);
     control->add("status", [this](const http::ControlRequest&) -> asio::awaitable<json::value> {
       auto c = current_config();
       json::object doc = health_document(true);
@@ -506,12 +478,14 @@ struct DaemonApp::Impl {
     }
     server->set_tls_context(tls);
     update_certificate_health(*tls);
-    auth_service->update_settings(auth::Settings::from_config(next));
-    wallet->update_window(next.wallet.issuance_window);
     {
       std::lock_guard lock(config_mutex);
       config = std::make_shared<const Config>(std::move(next));
     }
+    // Every module with reloadable settings (auth's timeouts, the wallet's
+    // window, the incident rules) gets the configuration now in force.
+    auto now_in_force = current_config();
+    for (auto& m : modules) m->reload(*now_in_force);
     log::emit(log::events::config_reloaded, "configuration reloaded", {{"CONFIG", old->source.string()}});
     system_audit("config.reload", "config:" + old->source.string(), "configuration reloaded (SIGHUP)");
     notify("READY=1\nSTATUS=serving on " + listen_description(*current_config()));
@@ -524,7 +498,7 @@ struct DaemonApp::Impl {
     log::emit(log::events::daemon_stopping, "stopping; draining in-flight requests");
     server->shutdown();
     control->stop();
-    if (backup) backup->cancel();
+    for (auto& m : modules) m->begin_drain();
     auto deadline = std::chrono::steady_clock::now() + kDrainDeadline;
     asio::steady_timer timer(io);
     while (server->open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -537,10 +511,7 @@ struct DaemonApp::Impl {
       timer.expires_after(5ms);
       co_await timer.async_wait(asio::use_awaitable);
     }
-    try {
-      co_await wallet->shutdown();  // closes an open issuance window (audited)
-    } catch (const std::exception&) {
-    }
+    for (auto& m : modules) co_await m->stop();  // e.g. the wallet closes an open issuance window (audited)
     try {
       co_await audit_log->async_write_anchor();  // the final head, so a cut tail is detectable
     } catch (const std::exception& e) {
@@ -563,6 +534,36 @@ struct DaemonApp::Impl {
     }
   }
 
+  // THE module list: adding a module is one line here (and its folder).
+  // The order is the order of route registration and of every lifecycle
+  // call; incidents come early so that they observe the others' events.
+  std::vector<ModuleFactory> module_list() {
+    return {
+        [this](ModuleContext&) { return auth::make_module(*auth_service); },
+        audit::make_module,
+        incidents::make_module,
+        records::make_module,
+        hostaudit::make_module,
+        backup::make_module,
+        wallet::make_module,
+    };
+  }
+
+  void open_modules() {
+    context = std::make_unique<ModuleContext>(ModuleContext{
+        .store = *store,
+        .audit = *audit_log,
+        .health = health,
+        .io = io,
+        .blocking = blocking_pool->executor(),
+        .config = [this] { return current_config(); },
+        .stopping = [this] { return stopping; },
+        .spawn = [this](asio::awaitable<void> loop) { asio::co_spawn(io, std::move(loop), asio::detached); },
+        .events = module_events,
+    });
+    for (const ModuleFactory& make : module_list()) modules.push_back(make(*context));
+  }
+
   int run() {
     auto c = current_config();
     log::emit(log::events::daemon_started, std::string("privstackd ") + kVersion + " starting",
@@ -575,33 +576,17 @@ struct DaemonApp::Impl {
       if (!open_store(*c)) return 1;
       open_audit(*c);
       open_auth(*c);
-      hostaudit_pool = std::make_unique<asio::thread_pool>(1);
-      hostaudit = std::make_unique<hostaudit::HostAuditService>(*store, audit_log.get(), hostaudit_pool->get_executor(),
-                                                                [this] { return current_config(); });
-      // Two threads: one for a run (which `running` keeps to one at a time),
-      // one so that listings and the progress of that run answer during it.
-      backup_pool = std::make_unique<asio::thread_pool>(2);
-      backup = std::make_unique<backup::BackupService>(*store, audit_log.get(), backup_pool->get_executor(),
-                                                       [this] { return current_config(); }, &health);
-      incidents = std::make_unique<incidents::IncidentService>(*store, [this] { return current_config(); });
-      incidents->start();
       metrics::set(metrics::names::build_info, 1, {{"version", kVersion}});
       metrics::set(metrics::names::start_time,
                    static_cast<double>(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
-      {
-        wallet::WalletSettings ws;
-        ws.window = c->wallet.issuance_window;
-        wallet = std::make_unique<wallet::WalletModule>(*store, audit_log.get(), blocking_pool->executor(), &health, ws);
-        if (auto* sink = dynamic_cast<AuditAuthSink*>(audit_sink.get())) {
-          sink->on_logout = [this](const std::string& user) { wallet->on_logout(user); };
-        }
-      }
+      open_modules();
 
       auto tls = load_tls(*c);
       register_routes();
-      // Every request passes the auth middleware (authentication, CSRF and
-      // Origin checks, the permission matrix) before the router.
-      server = std::make_unique<http::Server>(io, instrumented(auth_service->guard(router)), server_limits(*c));
+      // The router resolves each request once and runs the middleware
+      // (metrics, errors, authentication and permissions) before the route.
+      server = std::make_unique<http::Server>(
+          io, [this](http::Request& r) { return router.handle(r); }, server_limits(*c));
       server->set_tls_context(tls);
       update_certificate_health(*tls);
       server->listen(c->listen.address, c->listen.port);
@@ -623,9 +608,7 @@ struct DaemonApp::Impl {
     asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
     asio::co_spawn(io, signal_loop(signals), asio::detached);
     asio::co_spawn(io, anchor_loop(), asio::detached);
-    asio::co_spawn(io, hostaudit->schedule_loop([this] { return stopping; }), asio::detached);
-    asio::co_spawn(io, backup->schedule_loop([this] { return stopping; }), asio::detached);
-    asio::co_spawn(io, wallet->expiry_loop([this] { return stopping; }), asio::detached);
+    for (auto& m : modules) m->start();
     std::uint64_t watchdog_usec = 0;
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
       asio::co_spawn(io, watchdog_loop(std::chrono::microseconds(watchdog_usec / 2)), asio::detached);
@@ -639,7 +622,7 @@ struct DaemonApp::Impl {
     for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { io.run(); });
     io.run();
     for (auto& t : threads) t.join();
-    if (incidents) incidents->stop();
+    for (auto& m : modules) m->stopped();
     log::emit(log::events::daemon_stopped, "stopped");
     return 0;
   }
@@ -648,5 +631,19 @@ struct DaemonApp::Impl {
 DaemonApp::DaemonApp(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 DaemonApp::~DaemonApp() = default;
 int DaemonApp::run() { return impl_->run(); }
+
+std::vector<std::string> DaemonApp::served_routes(Config config) {
+  Impl impl(std::move(config));
+  auto c = impl.current_config();
+  std::filesystem::create_directories(c->state_directory);
+  if (!impl.open_store(*c)) throw std::runtime_error("cannot open the store");
+  impl.open_audit(*c);
+  impl.open_auth(*c);
+  impl.open_modules();
+  impl.register_routes();
+  std::vector<std::string> out;
+  for (const http::Route& r : impl.router.routes()) out.push_back(r.method + " " + r.pattern);
+  return out;
+}
 
 }  // namespace privstack

@@ -1,10 +1,13 @@
-// The daemon process: wires the modules together and runs the lifecycle
+// The daemon process: builds the infrastructure, makes the modules of its
+// module list (core/module.h, docs/architecture.md) and runs the lifecycle
 // that systemd sees (Type=notify): READY=1 once the listener is bound,
 // WATCHDOG=1 from the io loop, RELOADING=1/READY=1 around SIGHUP,
 // STOPPING=1 and a drain of in-flight requests on SIGTERM.
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/config.h"
 
@@ -16,6 +19,12 @@ class DaemonApp {
   ~DaemonApp();
   // Runs until SIGTERM/SIGINT; returns the process exit code.
   int run();
+
+  // "METHOD PATTERN" of every route the daemon serves, in registration
+  // order: opens (or creates) the store of `config` and registers every
+  // module's routes, without listening. For the test that the permission
+  // table and the router are the same set.
+  static std::vector<std::string> served_routes(Config config);
 
  private:
   struct Impl;

@@ -87,6 +87,28 @@ void print_human(const json::value& v, int indent = 0) {
   }
 }
 
+// The one way a failure is reported: the message (and the daemon's detail,
+// when it sent one) on stderr, {"error", "code"} with --json; the exit code
+// is the error code's (privstack::exit_code: 2 usage, 1 failure).
+int print_error(const Invocation& inv, const privstack::Error& e) {
+  std::string text = e.message();
+  if (!e.internal_detail().empty()) text += ": " + e.internal_detail();
+  if (inv.json_output) {
+    json::object doc{{"error", text}, {"code", privstack::to_string(e.code())}};
+    if (!e.reason().empty()) doc["reason"] = e.reason();
+    print_json(doc);
+  }
+  std::fprintf(stderr, "privstackctl: %s\n", text.c_str());
+  return privstack::exit_code(e.code());
+}
+
+// Anything else (the daemon unreachable, a local file): a failure, exit 1.
+int print_error(const Invocation& inv, const std::exception& e) {
+  if (inv.json_output) print_json(json::object{{"error", e.what()}});
+  std::fprintf(stderr, "privstackctl: %s\n", e.what());
+  return 1;
+}
+
 // `inspect` (optional) sees the result whatever the output form, e.g. to
 // choose the exit status.
 int call_and_print(const Invocation& inv, const std::string& command, const json::object& args,
@@ -103,15 +125,10 @@ int call_and_print(const Invocation& inv, const std::string& command, const json
       print_human(result);
     }
     return 0;
-  } catch (const privstack::http::ControlError& e) {
-    if (inv.json_output) {
-      print_json(json::object{{"error", e.what()}});
-    }
-    std::fprintf(stderr, "privstackctl: %s\n", e.what());
-    return e.exit_code() == 2 ? 2 : 1;
+  } catch (const privstack::Error& e) {
+    return print_error(inv, e);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "privstackctl: %s\n", e.what());
-    return 1;
+    return print_error(inv, e);
   }
 }
 
@@ -196,12 +213,10 @@ int paged_export(const Invocation& inv, const std::string& command, const std::s
     }
     std::fprintf(stderr, "privstackctl: exported %lld rows\n", static_cast<long long>(total));
     return 0;
-  } catch (const privstack::http::ControlError& e) {
-    std::fprintf(stderr, "privstackctl: %s\n", e.what());
-    return e.exit_code() == 2 ? 2 : 1;
+  } catch (const privstack::Error& e) {
+    return print_error(inv, e);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "privstackctl: %s\n", e.what());
-    return 1;
+    return print_error(inv, e);
   }
 }
 
@@ -381,11 +396,6 @@ void wipe_arg(json::object& args, const char* key) {
   }
 }
 
-int print_error(const Invocation& inv, const std::exception& e, int code) {
-  if (inv.json_output) print_json(json::object{{"error", e.what()}});
-  std::fprintf(stderr, "privstackctl: %s\n", e.what());
-  return code;
-}
 
 void print_wallet_status(const json::value& v) {
   const json::object& o = v.as_object();
@@ -445,14 +455,14 @@ int wallet_init(Invocation& inv) {
   json::value started;
   try {
     started = privstack::http::control_call(inv.socket, "wallet init", args);
-  } catch (const privstack::http::ControlError& e) {
+  } catch (const privstack::Error& e) {
     wipe_arg(args, "password");
     wipe_arg(args, "passphrase");
-    return print_error(inv, e, e.exit_code() == 2 ? 2 : 1);
+    return print_error(inv, e);
   } catch (const std::exception& e) {
     wipe_arg(args, "password");
     wipe_arg(args, "passphrase");
-    return print_error(inv, e, 1);
+    return print_error(inv, e);
   }
   wipe_arg(args, "password");
   wipe_arg(args, "passphrase");

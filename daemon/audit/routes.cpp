@@ -15,13 +15,20 @@ namespace privstack::audit {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-std::string actor_of(const http::Request& request) {
-  if (!request.identity) return "anonymous";
-  if (request.identity->credential == "token") return actor_token(request.identity->credential_id, request.identity->user);
-  return actor_user(request.identity->user);
+std::string actor_of(const Identity& identity) {
+  switch (identity.method) {
+    case AuthMethod::api_token: return actor_token(identity.token_id, identity.user);
+    case AuthMethod::control_socket: return actor_local(identity.uid);
+    case AuthMethod::session: break;
+  }
+  return actor_user(identity.user);
 }
 
-std::string actor_of(const http::ControlRequest& request) { return actor_local(request.peer.uid); }
+std::string actor_of(const http::Request& request) {
+  return request.identity ? actor_of(*request.identity) : std::string("anonymous");
+}
+
+std::string actor_of(const http::ControlRequest& request) { return actor_of(request.identity); }
 
 namespace {
 
@@ -45,10 +52,6 @@ std::optional<std::int64_t> query_int(const http::Request& r, std::string_view n
   return out;
 }
 
-struct BadRequest : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 Filter filter_from(const http::Request& r) {
   Filter f;
   f.actor = r.query_param("actor");
@@ -57,18 +60,18 @@ Filter filter_from(const http::Request& r) {
   for (auto [name, slot] : {std::pair{"from", &f.from_us}, std::pair{"to", &f.to_us}}) {
     if (auto v = r.query_param(name)) {
       auto t = parse_time(*v);
-      if (!t) throw BadRequest(std::string(name) + ": expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds");
+      if (!t) throw Error(ErrorCode::invalid_argument, std::string(name) + ": expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds");
       *slot = *t * 1000000;
     }
   }
   if (r.query_param("cursor")) {
     auto c = query_int(r, "cursor");
-    if (!c || *c < 0) throw BadRequest("cursor: not a cursor from a previous page");
+    if (!c || *c < 0) throw Error(ErrorCode::invalid_argument, "cursor: not a cursor from a previous page");
     f.after_seq = *c;
   }
   if (r.query_param("limit")) {
     auto l = query_int(r, "limit");
-    if (!l || *l < 1 || *l > 1000) throw BadRequest("limit: 1 to 1000");
+    if (!l || *l < 1 || *l > 1000) throw Error(ErrorCode::invalid_argument, "limit: 1 to 1000");
     f.limit = static_cast<int>(*l);
   }
   return f;
@@ -150,12 +153,7 @@ std::string format_time(std::int64_t unix_seconds) {
 void register_routes(AuditLog& audit, http::Router& router) {
   AuditLog* log = &audit;
   router.add("GET", "/api/v1/audit", [log](http::Request& r) -> asio::awaitable<http::Response> {
-    Filter f;
-    try {
-      f = filter_from(r);
-    } catch (const BadRequest& e) {
-      co_return http::Response::problem(400, "Bad Request", e.what());
-    }
+    Filter f = filter_from(r);
     auto entries = co_await log->async_query(f);
     json::array items;
     for (const auto& e : entries) items.push_back(entry_json(e));
@@ -186,7 +184,7 @@ void register_routes(AuditLog& audit, http::Router& router) {
 
   router.add("GET", "/api/v1/audit/export", [log](http::Request& r) -> asio::awaitable<http::Response> {
     auto format = parse_export_format(r.query_param("format").value_or("jsonl"));
-    if (!format) co_return http::Response::problem(400, "Bad Request", "format: jsonl or csv");
+    if (!format) throw Error(ErrorCode::invalid_argument, "format: jsonl or csv");
     Entry e;
     e.actor = actor_of(r);
     e.source = r.remote_address;
@@ -238,7 +236,7 @@ void register_control(AuditLog& audit, http::ControlServer& control) {
     if (!report.ok) {
       std::string where = report.first_broken ? "first broken entry: " + std::to_string(*report.first_broken) + "; "
                                               : std::string();
-      throw http::ControlError("audit log does NOT verify: " + where + report.problem + "\n" +
+      throw Error(ErrorCode::integrity_failed, "audit log does NOT verify: " + where + report.problem + "\n" +
                                json::serialize(report.to_json()));
     }
     co_return report.to_json();
@@ -249,7 +247,7 @@ void register_control(AuditLog& audit, http::ControlServer& control) {
     std::string fname = "jsonl";
     if (auto* v = r.args.if_contains("format"); v && v->is_string()) fname = std::string(v->as_string());
     auto fmt = parse_export_format(fname);
-    if (!fmt) throw http::ControlError("--format is jsonl or csv", 2);
+    if (!fmt) throw Error(ErrorCode::invalid_argument, "--format is jsonl or csv");
     Filter f;
     if (auto* v = r.args.if_contains("cursor"); v && v->is_int64()) f.after_seq = v->as_int64();
     f.limit = 1000;

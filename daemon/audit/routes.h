@@ -7,6 +7,8 @@
 //   privstackctl audit verify | audit export [--format jsonl|csv]
 #pragma once
 
+#include "core/module.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +22,9 @@ namespace privstack::audit {
 
 // "user:NAME", "token:ID:NAME", or "anonymous" for a request; the control
 // socket's peer as "local:uid=N".
+// The actor text of audit entries ("user:NAME", "token:ID (user:NAME)",
+// "local:uid=N"), derived from the typed identity in this one place.
+std::string actor_of(const Identity& identity);
 std::string actor_of(const http::Request& request);
 std::string actor_of(const http::ControlRequest& request);
 inline constexpr std::string_view kControlSource = "control-socket";
@@ -32,5 +37,8 @@ std::string format_time(std::int64_t unix_seconds);
 
 void register_routes(AuditLog& log, http::Router& router);
 void register_control(AuditLog& log, http::ControlServer& control);
+
+// This module as a daemon module (core/module.h).
+std::unique_ptr<Module> make_module(ModuleContext& ctx);
 
 }  // namespace privstack::audit

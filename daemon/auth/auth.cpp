@@ -14,6 +14,7 @@
 #include "auth/totp.h"
 #include "auth/util.h"
 #include "core/log.h"
+#include "http/body.h"
 #include "http/control.h"
 
 // AuthEvent is filled with designated initializers naming only the fields
@@ -100,28 +101,25 @@ bool origin_ok(const Request& request) {
   return *origin == "https://" + std::string(*host);
 }
 
-json::object parse_body(const Request& request) {
-  if (request.body.empty()) return {};
-  auto type = request.header("Content-Type");
-  if (!type || !(type->starts_with("application/json"))) {
-    throw AuthError(415, "Unsupported Media Type", "Send a JSON body (Content-Type: application/json).");
-  }
-  boost::system::error_code ec;
-  json::value v = json::parse(request.body, ec);
-  if (ec || !v.is_object()) throw AuthError(400, "Bad Request", "The body is not a JSON object.");
-  return std::move(v.as_object());
+json::object parse_body(const Request& request) { return http::read_json_object(request); }
+
+// How an actor is named in journal messages ("created by ..."): the user, or
+// the local administrator behind privstackctl.
+std::string display_name(const Identity& who) {
+  if (who.method == AuthMethod::control_socket) return "privstackctl (uid " + std::to_string(who.uid) + ")";
+  return who.user;
 }
 
 std::optional<std::string> get_string(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::nullopt;
-  if (!it->value().is_string()) throw AuthError(400, "Bad Request", std::string(key) + " must be a string.");
+  if (!it->value().is_string()) throw Error(ErrorCode::invalid_argument, std::string(key) + " must be a string.");
   return std::string(it->value().as_string());
 }
 
 std::string require_string(const json::object& o, std::string_view key) {
   auto v = get_string(o, key);
-  if (!v) throw AuthError(400, "Bad Request", std::string(key) + " is required.");
+  if (!v) throw Error(ErrorCode::invalid_argument, std::string(key) + " is required.");
   return *v;
 }
 
@@ -129,14 +127,12 @@ std::string require_string(const json::object& o, std::string_view key) {
 std::optional<Secret> take_secret(json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::nullopt;
-  if (!it->value().is_string()) throw AuthError(400, "Bad Request", std::string(key) + " must be a string.");
+  if (!it->value().is_string()) throw Error(ErrorCode::invalid_argument, std::string(key) + " must be a string.");
   json::string& s = it->value().as_string();
   Secret secret(std::string_view(s.data(), s.size()));
   std::fill(s.begin(), s.end(), '\0');
   return secret;
 }
-
-Response error_response(const AuthError& e) { return Response::problem(e.status, e.title, e.detail); }
 
 json::object user_json(const UserRecord& u) {
   return {{"name", u.name},
@@ -291,13 +287,13 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // Who is calling. `touch` updates the session's idle clock.
-  // Returns nullopt for anonymous; throws AuthError(401) for a bad bearer token.
+  // Returns nullopt for anonymous; throws Error(unauthenticated) for a bad bearer token.
   asio::awaitable<std::optional<Principal>> authenticate(const Request& request, bool touch) {
     std::int64_t now = unix_now();
     if (auto authz = request.header("Authorization")) {
       std::string_view v = *authz;
       if (v.size() < 7 || !(v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) {
-        throw AuthError(401, "Unauthorized", "Only Bearer tokens are accepted in Authorization.");
+        throw Error(ErrorCode::unauthenticated, "Only Bearer tokens are accepted in Authorization.");
       }
       std::string hash = sha256_hex(v.substr(7));
       Principal p;
@@ -306,12 +302,12 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
         std::lock_guard lock(mu);
         auto it = tokens.find(hash);
         if (it == tokens.end() || (it->second.expires_at > 0 && now >= it->second.expires_at)) {
-          throw AuthError(401, "Unauthorized", "The API token is not valid.");
+          throw Error(ErrorCode::unauthenticated, "The API token is not valid.");
         }
         auto owner = users.find(it->second.owner);
         // A token never has more rights than its owner has now.
         if (owner == users.end() || owner->second.locked || !role_covers(owner->second.role, it->second.role)) {
-          throw AuthError(401, "Unauthorized", "The API token is not valid.");
+          throw Error(ErrorCode::unauthenticated, "The API token is not valid.");
         }
         p.user = owner->second;
         p.role = it->second.role;
@@ -412,7 +408,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
   UserRecord get_user_copy(const std::string& name) {
     std::lock_guard lock(mu);
     auto it = users.find(name);
-    if (it == users.end()) throw AuthError(404, "Not Found", "No such user.");
+    if (it == users.end()) throw Error(ErrorCode::not_found, "No such user.");
     return it->second;
   }
 
@@ -430,20 +426,19 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     auto username_opt = get_string(body, "username");
     auto password = take_secret(body, "password");
     auto totp = get_string(body, "totp");
-    if (!username_opt || !password) throw AuthError(400, "Bad Request", "username and password are required.");
+    if (!username_opt || !password) throw Error(ErrorCode::invalid_argument, "username and password are required.");
     std::string username = *username_opt;
     if (username.size() > 256) username.resize(256);
     const std::string& remote = request.remote_address;
 
     if (user_count() == 0) {
-      throw AuthError(503, "Service Unavailable",
-                      "No administrator exists yet: run `privstackctl user add NAME --role admin "
+      throw Error(ErrorCode::unavailable, "No administrator exists yet: run `privstackctl user add NAME --role admin "
                       "--password-stdin` on the server.");
     }
     if (!origin_ok(request)) {
       event(log::events::auth_permission_denied,
             {.user = username, .remote = remote, .reason = "origin", .message = "login refused: foreign Origin"});
-      throw AuthError(403, "Forbidden", "Cross-origin request refused.");
+      throw Error(ErrorCode::forbidden, "Cross-origin request refused.");
     }
 
     std::string account_key = "u:" + username;
@@ -455,12 +450,12 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
               {.user = username, .remote = remote,
                .reason = verdict.locked_out ? "locked_out" : "throttled",
                .message = "login refused for " + username + ": too many failed attempts"});
-        Response r = Response::problem(429, "Too Many Requests",
-                                       verdict.locked_out
-                                           ? "Too many failed logins: temporarily locked. Try again later."
-                                           : "Too many failed logins: wait before trying again.");
-        r.set_header("Retry-After", std::to_string(verdict.retry_after.count()));
-        co_return r;
+        Error e(ErrorCode::rate_limited, verdict.locked_out
+                                             ? "Too many failed logins: temporarily locked. Try again later."
+                                             : "Too many failed logins: wait before trying again.");
+        e.with_reason(verdict.locked_out ? "locked_out" : "throttled");
+        e.retry_after = verdict.retry_after;
+        throw e;
       }
     }
 
@@ -479,7 +474,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     auto job1 = [hash, pw] { return verify_password(hash, pw->reveal()); };
     bool ok = co_await offload(blocking, std::move(job1));
 
-    auto fail = [&](std::string reason, std::string title, std::string detail,
+    auto fail = [&](std::string reason, std::string detail,
                     const log::Event& ev = log::events::auth_login_failed) -> Response {
       bool account_locked = account_throttle.record_failure(account_key);
       bool address_locked = address_throttle.record_failure(address_key);
@@ -492,11 +487,14 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
                           (account_locked ? "account " + username : "address " + remote) + " for " +
                           std::to_string(settings.lockout_duration.count()) + " s"});
       }
-      return Response::problem(401, title, detail);
+      // No reason member: the journal has the cause, the client must not learn it.
+      return Response::problem(Error(ErrorCode::unauthenticated, std::move(detail)));
     };
 
     if (!user || !ok || user->locked) {
-      co_return fail(!user ? "unknown_user" : !ok ? "bad_password" : "account_locked", "Unauthorized",
+      // One reason for the client whatever the cause: it must not learn
+      // which accounts exist or are locked (the journal has the cause).
+      co_return fail(!user ? "unknown_user" : !ok ? "bad_password" : "account_locked",
                      "Wrong user name or password.");
     }
 
@@ -504,8 +502,9 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     bool recovery_used = false;
     if (user->totp_enabled) {
       if (!totp || totp->empty()) {
-        Response r = Response::problem(401, "TOTP code required",
-                                       "Enter the 6-digit code from your authenticator app (or a recovery code).");
+        Response r = Response::problem(
+            Error(ErrorCode::unauthenticated, "Enter the 6-digit code from your authenticator app (or a recovery code).")
+                .with_reason("totp_required"));
         json::value doc = json::parse(r.body);
         doc.as_object()["totp_required"] = true;
         r.body = json::serialize(doc);
@@ -539,7 +538,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
         }
       }
       if (!second_ok) {
-        co_return fail("bad_totp", "Unauthorized", "Wrong or already used code.", log::events::auth_totp_failed);
+        co_return fail("bad_totp", "Wrong or already used code.", log::events::auth_totp_failed);
       }
       co_await repo.update_user(updated);
       *user = updated;
@@ -591,15 +590,36 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
 
   // ---- the middleware ------------------------------------------------------
 
-  asio::awaitable<Response> guarded(const http::Router& router, Request& request) {
-    auto match = router.match(request);
-    if (!match) co_return co_await router.dispatch(request);  // 404/405 or static files: public
-    const RouteRule* rule = find_rule(match->method, match->pattern);
+  // The permission rule of each route, by Route::index: looked up once,
+  // when the middleware is made after every module registered its routes.
+  // A route without a rule (nullptr) is denied to everyone.
+  std::vector<const RouteRule*> rules_by_route;
+
+  void bind_rules(const http::Router& router) {
+    rules_by_route.clear();
+    for (const http::Route& route : router.routes()) {
+      rules_by_route.push_back(find_rule(route.method, route.pattern));
+    }
+  }
+
+  static Identity identity_of(const Principal& p) {
+    Identity id;
+    id.user = p.user.name;
+    id.role = p.role;
+    id.method = p.via_token ? AuthMethod::api_token : AuthMethod::session;
+    id.token_id = p.token_id;
+    return id;
+  }
+
+  asio::awaitable<Response> guarded(Request& request, const http::Next& next) {
+    if (!request.route) co_return co_await next(request);  // 404/405 or static files: public
+    const http::Route& route_entry = *request.route;
+    const RouteRule* rule = route_entry.index < rules_by_route.size() ? rules_by_route[route_entry.index] : nullptr;
     std::optional<Principal> principal;
     try {
       principal = co_await authenticate(request, true);
-    } catch (const AuthError& e) {
-      Response r = error_response(e);
+    } catch (const Error& e) {
+      Response r = Response::problem(e);
       r.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
       co_return r;
     }
@@ -611,20 +631,20 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
       caller.totp_enrollment_pending = principal->totp_pending;
     }
     std::optional<std::string_view> name_param;
-    if (auto it = match->params.find("name"); it != match->params.end()) name_param = it->second;
+    if (auto it = request.params.find("name"); it != request.params.end()) name_param = it->second;
     Decision d = decide(rule, caller, name_param);
     const std::string& remote = request.remote_address;
-    std::string route = match->method + " " + match->pattern;
+    std::string route = route_entry.method + " " + route_entry.pattern;
     switch (d) {
       case Decision::allow:
         break;
       case Decision::unauthenticated:
-        co_return Response::problem(401, "Unauthorized", "Sign in first.");
+        throw Error(ErrorCode::unauthenticated, "Sign in first.");
       case Decision::not_in_matrix:
         event(log::events::auth_permission_denied,
               {.user = caller.user, .remote = remote, .reason = "route not in permission matrix",
                .message = "denied " + route + ": the route is missing from the permission matrix"});
-        co_return Response::problem(403, "Forbidden", "This operation is not permitted.");
+        throw Error(ErrorCode::forbidden, "This operation is not permitted.").with_reason("not_in_matrix");
       case Decision::forbidden: {
         std::string why = caller.totp_enrollment_pending && !(rule->flags & kDuringEnrollment)
                               ? "totp enrollment required"
@@ -635,10 +655,11 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
                .message = "denied " + route + " to " + caller.user + " (" + std::string(to_string(*caller.role)) +
                           "): " + why});
         if (why == "totp enrollment required") {
-          co_return Response::problem(403, "TOTP enrollment required",
-                                      "Your role requires two-factor authentication: enroll TOTP first.");
+          throw Error(ErrorCode::forbidden, "Your role requires two-factor authentication: enroll TOTP first.")
+              .with_reason("totp_enrollment_required");
         }
-        co_return Response::problem(403, "Forbidden", "Your role does not allow this.");
+        throw Error(ErrorCode::forbidden, "Your role does not allow this.")
+            .with_reason(why == "role" ? "role" : "session_only");
       }
     }
     if (principal && !principal->via_token && is_state_changing(request.method)) {
@@ -649,39 +670,36 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
               {.user = caller.user, .remote = remote, .reason = csrf_ok ? "origin" : "csrf",
                .message = "denied " + route + " to " + caller.user + ": " +
                           (csrf_ok ? "foreign Origin" : "missing or wrong CSRF token")});
-        co_return Response::problem(403, "Forbidden",
-                                    csrf_ok ? "Cross-origin request refused." : "Missing or wrong X-CSRF-Token.");
+        throw Error(ErrorCode::forbidden, csrf_ok ? "Cross-origin request refused." : "Missing or wrong X-CSRF-Token.")
+            .with_reason(csrf_ok ? "origin" : "csrf");
       }
     }
-    if (principal) {
-      request.identity = Request::Identity{principal->user.name, std::string(to_string(principal->role)),
-                                           principal->via_token ? "token" : "session", principal->token_id};
-    }
-    co_return co_await router.dispatch(request);
+    if (principal) request.identity = identity_of(*principal);
+    co_return co_await next(request);
   }
 
   // For handlers: the caller again (guard() has checked it), without touching.
   asio::awaitable<Principal> caller_of(const Request& request) {
     auto p = co_await authenticate(request, false);
-    if (!p) throw AuthError(401, "Unauthorized", "Sign in first.");
+    if (!p) throw Error(ErrorCode::unauthenticated, "Sign in first.");
     co_return *p;
   }
 
   // ---- user management -----------------------------------------------------
 
-  asio::awaitable<void> add_user(std::string name, Role role, Secret password, std::string actor,
+  asio::awaitable<void> add_user(std::string name, Role role, Secret password, Identity by,
                                  std::string remote) {
+    const std::string actor = display_name(by);
     if (!valid_username(name)) {
-      throw AuthError(422, "Invalid user name",
-                      "User names are 1-64 characters: a-z first, then a-z, 0-9, '.', '_' or '-' (not \"me\").");
+      throw Error(ErrorCode::validation_failed, "User names are 1-64 characters: a-z first, then a-z, 0-9, '.', '_' or '-' (not \"me\").");
     }
     if (auto why = password_policy_violation(password.reveal(), name)) {
-      throw AuthError(422, "Password rejected", *why);
+      throw Error(ErrorCode::validation_failed, *why);
     }
     Argon2Params params;
     {
       std::lock_guard lock(mu);
-      if (users.contains(name)) throw AuthError(409, "Conflict", "A user with that name exists.");
+      if (users.contains(name)) throw Error(ErrorCode::conflict, "A user with that name exists.");
       params = settings.argon2;
     }
     auto pw = std::make_shared<Secret>(std::move(password));
@@ -694,25 +712,26 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     u.password_hash = hash;
     u.created_at = now;
     u.password_changed_at = now;
-    if (!co_await repo.insert_user(u)) throw AuthError(409, "Conflict", "A user with that name exists.");
+    if (!co_await repo.insert_user(u)) throw Error(ErrorCode::conflict, "A user with that name exists.");
     {
       std::lock_guard lock(mu);
       users[name] = u;
     }
     event(log::events::auth_user_changed,
-          {.user = name, .actor = actor, .remote = remote, .action = "create",
+          {.user = name, .actor = actor, .by = by, .remote = remote, .action = "create",
            .message = "user " + name + " (" + std::string(to_string(role)) + ") created by " + actor});
   }
 
-  asio::awaitable<void> set_password(std::string name, Secret password, std::string actor, std::string remote,
+  asio::awaitable<void> set_password(std::string name, Secret password, Identity by, std::string remote,
                                      std::string keep_session) {
+    const std::string actor = display_name(by);
     if (auto why = password_policy_violation(password.reveal(), name)) {
-      throw AuthError(422, "Password rejected", *why);
+      throw Error(ErrorCode::validation_failed, *why);
     }
     Argon2Params params;
     {
       std::lock_guard lock(mu);
-      if (!users.contains(name)) throw AuthError(404, "Not Found", "No such user.");
+      if (!users.contains(name)) throw Error(ErrorCode::not_found, "No such user.");
       params = settings.argon2;
     }
     auto pw = std::make_shared<Secret>(std::move(password));
@@ -723,29 +742,30 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     u.password_changed_at = unix_now();
     co_await store_user(u);
     co_await revoke_sessions(name, keep_session);
-    event(log::events::auth_user_changed, {.user = name, .actor = actor, .remote = remote, .action = "password",
+    event(log::events::auth_user_changed, {.user = name, .actor = actor, .by = by, .remote = remote, .action = "password",
                                            .message = "password of " + name + " changed by " + actor});
   }
 
-  asio::awaitable<void> set_locked(std::string name, bool locked, std::string actor, std::string remote) {
+  asio::awaitable<void> set_locked(std::string name, bool locked, Identity by, std::string remote) {
+    const std::string actor = display_name(by);
     UserRecord u = get_user_copy(name);
     if (locked && u.role == Role::admin && !u.locked) {
       std::lock_guard lock(mu);
       if (unlocked_admins_locked() <= 1) {
-        throw AuthError(409, "Conflict", "This is the last active administrator; it cannot be locked.");
+        throw Error(ErrorCode::conflict, "This is the last active administrator; it cannot be locked.");
       }
     }
     u.locked = locked;
     co_await store_user(u);
     if (locked) {
       co_await revoke_sessions(name, kNoSession);
-      event(log::events::auth_sessions_revoked, {.user = name, .actor = actor, .remote = remote, .reason = "locked",
+      event(log::events::auth_sessions_revoked, {.user = name, .actor = actor, .by = by, .remote = remote, .reason = "locked",
                                                  .message = "sessions of " + name + " revoked: account locked"});
     } else {
       account_throttle.clear("u:" + name);
     }
     event(log::events::auth_user_changed,
-          {.user = name, .actor = actor, .remote = remote, .action = locked ? "lock" : "unlock",
+          {.user = name, .actor = actor, .by = by, .remote = remote, .action = locked ? "lock" : "unlock",
            .message = "user " + name + (locked ? " locked" : " unlocked") + " by " + actor});
   }
 
@@ -756,11 +776,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
   http::Handler wrap(Fn fn) {
     auto self = shared_from_this();
     return [self, fn](Request& r) -> asio::awaitable<Response> {
-      try {
-        co_return co_await ((*self).*fn)(r);
-      } catch (const AuthError& e) {
-        co_return error_response(e);
-      }
+      co_return co_await ((*self).*fn)(r);  // errors: the router's boundary
     };
   }
 
@@ -807,7 +823,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
 
   std::string resolve_name(const Request& request, const Principal& p) {
     auto it = request.params.find("name");
-    if (it == request.params.end()) throw AuthError(404, "Not Found");
+    if (it == request.params.end()) throw Error(ErrorCode::not_found, "No such user.");
     return it->second == "me" ? p.user.name : it->second;
   }
 
@@ -817,10 +833,10 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     wipe(request.body);
     std::string name = require_string(body, "name");
     auto role = parse_role(require_string(body, "role"));
-    if (!role) throw AuthError(422, "Invalid role", "role is one of admin, operator, auditor, issuer, support.");
+    if (!role) throw Error(ErrorCode::validation_failed, "role is one of admin, operator, auditor, issuer, support.");
     auto password = take_secret(body, "password");
-    if (!password) throw AuthError(400, "Bad Request", "password is required.");
-    co_await add_user(name, *role, std::move(*password), p.user.name, request.remote_address);
+    if (!password) throw Error(ErrorCode::invalid_argument, "password is required.");
+    co_await add_user(name, *role, std::move(*password), identity_of(p), request.remote_address);
     co_return Response::json(201, user_json(get_user_copy(name)));
   }
 
@@ -837,19 +853,19 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     std::optional<Role> new_role;
     if (auto r = get_string(body, "role")) {
       new_role = parse_role(*r);
-      if (!new_role) throw AuthError(422, "Invalid role", "role is one of admin, operator, auditor, issuer, support.");
+      if (!new_role) throw Error(ErrorCode::validation_failed, "role is one of admin, operator, auditor, issuer, support.");
     }
     std::optional<bool> lock;
     if (auto it = body.find("locked"); it != body.end()) {
-      if (!it->value().is_bool()) throw AuthError(400, "Bad Request", "locked must be true or false.");
+      if (!it->value().is_bool()) throw Error(ErrorCode::invalid_argument, "locked must be true or false.");
       lock = it->value().as_bool();
     }
-    if (!new_role && !lock) throw AuthError(400, "Bad Request", "Nothing to change: send role and/or locked.");
+    if (!new_role && !lock) throw Error(ErrorCode::invalid_argument, "Nothing to change: send role and/or locked.");
     if (new_role && *new_role != u.role) {
       if (u.role == Role::admin) {
         std::lock_guard guard(mu);
         if (unlocked_admins_locked() <= 1 && !u.locked) {
-          throw AuthError(409, "Conflict", "This is the last active administrator; its role cannot change.");
+          throw Error(ErrorCode::conflict, "This is the last active administrator; its role cannot change.");
         }
       }
       u.role = *new_role;
@@ -857,16 +873,16 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
       // A privilege change ends every session: the next login gets a new token.
       co_await revoke_sessions(name, kNoSession);
       event(log::events::auth_user_changed,
-            {.user = name, .actor = p.user.name, .remote = request.remote_address, .action = "role",
+            {.user = name, .actor = p.user.name, .by = identity_of(p), .remote = request.remote_address, .action = "role",
              .message = "role of " + name + " changed to " + std::string(to_string(*new_role)) + " by " +
                         p.user.name});
       event(log::events::auth_sessions_revoked,
-            {.user = name, .actor = p.user.name, .remote = request.remote_address, .reason = "role change",
+            {.user = name, .actor = p.user.name, .by = identity_of(p), .remote = request.remote_address, .reason = "role change",
              .message = "sessions of " + name + " revoked: role changed"});
     }
     if (lock) {
-      if (*lock && name == p.user.name) throw AuthError(409, "Conflict", "You cannot lock yourself.");
-      co_await set_locked(name, *lock, p.user.name, request.remote_address);
+      if (*lock && name == p.user.name) throw Error(ErrorCode::conflict, "You cannot lock yourself.");
+      co_await set_locked(name, *lock, identity_of(p), request.remote_address);
     }
     co_return Response::json(200, user_json(get_user_copy(name)));
   }
@@ -874,11 +890,11 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<Response> delete_user(Request& request) {
     Principal p = co_await caller_of(request);
     std::string name = resolve_name(request, p);
-    if (name == p.user.name) throw AuthError(409, "Conflict", "You cannot delete yourself.");
+    if (name == p.user.name) throw Error(ErrorCode::conflict, "You cannot delete yourself.");
     UserRecord u = get_user_copy(name);
     if (u.role == Role::admin && !u.locked) {
       std::lock_guard guard(mu);
-      if (unlocked_admins_locked() <= 1) throw AuthError(409, "Conflict", "This is the last active administrator.");
+      if (unlocked_admins_locked() <= 1) throw Error(ErrorCode::conflict, "This is the last active administrator.");
     }
     co_await repo.delete_user(name);
     {
@@ -887,7 +903,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
       std::erase_if(sessions, [&](const auto& kv) { return kv.second.user == name; });
       std::erase_if(tokens, [&](const auto& kv) { return kv.second.owner == name; });
     }
-    event(log::events::auth_user_changed, {.user = name, .actor = p.user.name, .remote = request.remote_address,
+    event(log::events::auth_user_changed, {.user = name, .actor = p.user.name, .by = identity_of(p), .remote = request.remote_address,
                                            .action = "delete", .message = "user " + name + " deleted by " +
                                                                           p.user.name});
     Response r;
@@ -901,12 +917,12 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     json::object body = parse_body(request);
     wipe(request.body);
     auto new_password = take_secret(body, "new_password");
-    if (!new_password) throw AuthError(400, "Bad Request", "new_password is required.");
+    if (!new_password) throw Error(ErrorCode::invalid_argument, "new_password is required.");
     bool self = name == p.user.name;
     if (self) {
       // Changing one's own password needs the current one, even for admins.
       auto current = take_secret(body, "current_password");
-      if (!current) throw AuthError(400, "Bad Request", "current_password is required.");
+      if (!current) throw Error(ErrorCode::invalid_argument, "current_password is required.");
       auto cur = std::make_shared<Secret>(std::move(*current));
       std::string hash = p.user.password_hash;
       auto job5 = [hash, cur] { return verify_password(hash, cur->reveal()); };
@@ -916,14 +932,14 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
               {.user = name, .remote = request.remote_address, .reason = "bad_current_password",
                .message = "password change for " + name + " refused: wrong current password"});
         account_throttle.record_failure("u:" + name);
-        throw AuthError(403, "Forbidden", "The current password is wrong.");
+        throw Error(ErrorCode::forbidden, "The current password is wrong.");
       }
     } else {
       get_user_copy(name);  // 404 before the policy check
     }
     // Named arguments only: GCC 12 mishandles temporaries in co_await operands.
     std::string keep = self ? p.session_hash : std::string();
-    co_await set_password(name, std::move(*new_password), p.user.name, request.remote_address, keep);
+    co_await set_password(name, std::move(*new_password), identity_of(p), request.remote_address, keep);
     Response r;
     r.status = 204;
     co_return r;
@@ -935,7 +951,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     get_user_copy(name);
     co_await revoke_sessions(name, kNoSession);
     event(log::events::auth_sessions_revoked,
-          {.user = name, .actor = p.user.name, .remote = request.remote_address, .reason = "revoked",
+          {.user = name, .actor = p.user.name, .by = identity_of(p), .remote = request.remote_address, .reason = "revoked",
            .message = "all sessions of " + name + " revoked by " + p.user.name});
     Response r;
     r.status = 204;
@@ -949,7 +965,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     Principal p = co_await caller_of(request);
     UserRecord u = get_user_copy(p.user.name);
     if (u.totp_enabled) {
-      throw AuthError(409, "Conflict", "TOTP is already enabled; disable it first to enroll a new device.");
+      throw Error(ErrorCode::conflict, "TOTP is already enabled; disable it first to enroll a new device.");
     }
     auto key = new_totp_key();
     auto codes = new_recovery_codes(10);
@@ -974,15 +990,15 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     json::object body = parse_body(request);
     std::string code = require_string(body, "code");
     UserRecord u = get_user_copy(p.user.name);
-    if (u.totp_enabled) throw AuthError(409, "Conflict", "TOTP is already enabled.");
+    if (u.totp_enabled) throw Error(ErrorCode::conflict, "TOTP is already enabled.");
     auto key = base32_decode(u.totp_secret);
-    if (u.totp_secret.empty() || !key) throw AuthError(409, "Conflict", "Start the enrollment first (POST).");
+    if (u.totp_secret.empty() || !key) throw Error(ErrorCode::conflict, "Start the enrollment first (POST).");
     auto step = totp_verify(*key, code, unix_now(), u.totp_last_step);
     if (!step) {
       event(log::events::auth_totp_failed, {.user = u.name, .remote = request.remote_address,
                                             .reason = "enrollment", .message = "TOTP enrollment code wrong for " +
                                                                                u.name});
-      throw AuthError(422, "Wrong code", "The code does not match; check the device's clock and try again.");
+      throw Error(ErrorCode::validation_failed, "The code does not match; check the device's clock and try again.");
     }
     u.totp_enabled = true;
     u.totp_last_step = *step;
@@ -1008,19 +1024,19 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     json::object body = parse_body(request);
     wipe(request.body);
     auto password = take_secret(body, "password");
-    if (!password) throw AuthError(400, "Bad Request", "password is required to disable TOTP.");
+    if (!password) throw Error(ErrorCode::invalid_argument, "password is required to disable TOTP.");
     UserRecord u = get_user_copy(p.user.name);
     bool required;
     {
       std::lock_guard lock(mu);
       required = totp_required_for(u.role);
     }
-    if (required) throw AuthError(409, "Conflict", "Your role requires TOTP; it cannot be disabled.");
+    if (required) throw Error(ErrorCode::conflict, "Your role requires TOTP; it cannot be disabled.");
     auto pw = std::make_shared<Secret>(std::move(*password));
     std::string hash = u.password_hash;
     auto job6 = [hash, pw] { return verify_password(hash, pw->reveal()); };
     bool ok = co_await offload(blocking, std::move(job6));
-    if (!ok) throw AuthError(403, "Forbidden", "The password is wrong.");
+    if (!ok) throw Error(ErrorCode::forbidden, "The password is wrong.");
     u.totp_enabled = false;
     u.totp_secret.clear();
     u.recovery_codes.clear();
@@ -1054,20 +1070,20 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     Principal p = co_await caller_of(request);
     json::object body = parse_body(request);
     std::string name = require_string(body, "name");
-    if (name.empty() || name.size() > 100) throw AuthError(422, "Invalid name", "name is 1-100 characters.");
+    if (name.empty() || name.size() > 100) throw Error(ErrorCode::validation_failed, "name is 1-100 characters.");
     Role role = p.role;
     if (auto r = get_string(body, "role")) {
       auto parsed = parse_role(*r);
-      if (!parsed) throw AuthError(422, "Invalid role", "role is one of admin, operator, auditor, issuer, support.");
+      if (!parsed) throw Error(ErrorCode::validation_failed, "role is one of admin, operator, auditor, issuer, support.");
       role = *parsed;
     }
     if (!role_covers(p.role, role)) {
-      throw AuthError(403, "Forbidden", "A token cannot have a role with rights you do not have.");
+      throw Error(ErrorCode::forbidden, "A token cannot have a role with rights you do not have.");
     }
     std::int64_t days = 90;
     if (auto it = body.find("expires_in_days"); it != body.end()) {
       if (!it->value().is_int64() || it->value().as_int64() < 1 || it->value().as_int64() > kMaxTokenDays) {
-        throw AuthError(422, "Invalid expiry", "expires_in_days is 1 to 366.");
+        throw Error(ErrorCode::validation_failed, "expires_in_days is 1 to 366.");
       }
       days = it->value().as_int64();
     }
@@ -1107,14 +1123,14 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
         if (t.id == id && (all || t.owner == p.user.name)) found = t;
       }
     }
-    if (!found) throw AuthError(404, "Not Found", "No such token.");
+    if (!found) throw Error(ErrorCode::not_found, "No such token.");
     co_await repo.delete_token(id);
     {
       std::lock_guard lock(mu);
       tokens.erase(found->token_hash);
     }
     event(log::events::auth_token_changed,
-          {.user = found->owner, .actor = p.user.name, .remote = request.remote_address, .action = "revoke",
+          {.user = found->owner, .actor = p.user.name, .by = identity_of(p), .remote = request.remote_address, .action = "revoke",
            .token_id = id, .message = "API token " + id + " revoked by " + p.user.name});
     Response r;
     r.status = 204;
@@ -1183,59 +1199,52 @@ void AuthService::register_routes(http::Router& router) {
   router.add("DELETE", "/api/v1/tokens/{id}", i.wrap(&Impl::delete_token));
 }
 
-http::Handler AuthService::guard(const http::Router& router) {
+http::Middleware AuthService::middleware(const http::Router& router) {
   auto impl = impl_;
-  const http::Router* r = &router;
-  return [impl, r](Request& request) -> asio::awaitable<Response> { co_return co_await impl->guarded(*r, request); };
+  impl->bind_rules(router);
+  return [impl](Request& request, const http::Next& next) -> asio::awaitable<Response> {
+    co_return co_await impl->guarded(request, next);
+  };
 }
 
-asio::awaitable<void> AuthService::add_user(std::string name, Role role, Secret password, std::string actor) {
+asio::awaitable<void> AuthService::add_user(std::string name, Role role, Secret password, Identity actor) {
   std::string none;
   co_await impl_->add_user(std::move(name), role, std::move(password), std::move(actor), none);
 }
 
-asio::awaitable<void> AuthService::set_password(std::string name, Secret password, std::string actor) {
+asio::awaitable<void> AuthService::set_password(std::string name, Secret password, Identity actor) {
   std::string none;
   co_await impl_->set_password(std::move(name), std::move(password), std::move(actor), none, none);
 }
 
-asio::awaitable<void> AuthService::set_locked(std::string name, bool locked, std::string actor) {
+asio::awaitable<void> AuthService::set_locked(std::string name, bool locked, Identity actor) {
   std::string none;
   co_await impl_->set_locked(std::move(name), locked, std::move(actor), none);
 }
 
 void AuthService::register_control(http::ControlServer& control) {
   auto impl = impl_;
-  auto actor_of = [](const http::ControlRequest& r) {
-    return "privstackctl (uid " + std::to_string(r.peer.uid) + ")";
-  };
   auto arg = [](const http::ControlRequest& r, std::string_view key) -> std::string {
     auto it = r.args.find(key);
     if (it == r.args.end() || !it->value().is_string()) {
-      throw http::ControlError(std::string(key) + " is required", 2);
+      throw Error(ErrorCode::invalid_argument, std::string(key) + " is required");
     }
     return std::string(it->value().as_string());
   };
   auto password_arg = [](const http::ControlRequest& r) -> Secret {
     auto it = r.args.find("password");
-    if (it == r.args.end() || !it->value().is_string()) throw http::ControlError("a password is required", 2);
+    if (it == r.args.end() || !it->value().is_string()) throw Error(ErrorCode::invalid_argument, "a password is required");
     const json::string& s = it->value().as_string();
     return Secret(std::string_view(s.data(), s.size()));
   };
-  auto translate = [](const AuthError& e) { return http::ControlError(e.detail.empty() ? e.title : e.detail, 1); };
 
-  control.add("user add", [impl, actor_of, arg, password_arg, translate](
+  control.add("user add", [impl, arg, password_arg](
                               const http::ControlRequest& r) -> asio::awaitable<json::value> {
     std::string name = arg(r, "name");
     auto role = parse_role(arg(r, "role"));
-    if (!role) throw http::ControlError("role is one of admin, operator, auditor, issuer, support", 2);
-    try {
-      Secret password = password_arg(r);
-      std::string actor = actor_of(r), remote;
-      co_await impl->add_user(name, *role, std::move(password), actor, remote);
-    } catch (const AuthError& e) {
-      throw translate(e);
-    }
+    if (!role) throw Error(ErrorCode::invalid_argument, "role is one of admin, operator, auditor, issuer, support");
+    Secret password = password_arg(r);
+    co_await impl->add_user(name, *role, std::move(password), r.identity, std::string());
     co_return json::value(user_json(impl->get_user_copy(name)));
   });
   control.add("user list", [impl](const http::ControlRequest&) -> asio::awaitable<json::value> {
@@ -1246,28 +1255,18 @@ void AuthService::register_control(http::ControlServer& control) {
     }
     co_return json::value(out);
   });
-  control.add("user passwd", [impl, actor_of, arg, password_arg, translate](
+  control.add("user passwd", [impl, arg, password_arg](
                                  const http::ControlRequest& r) -> asio::awaitable<json::value> {
     std::string name = arg(r, "name");
-    try {
-      Secret password = password_arg(r);
-      std::string actor = actor_of(r), none;
-      co_await impl->set_password(name, std::move(password), actor, none, none);
-    } catch (const AuthError& e) {
-      throw translate(e);
-    }
+    Secret password = password_arg(r);
+    co_await impl->set_password(name, std::move(password), r.identity, std::string(), std::string());
     co_return json::value(user_json(impl->get_user_copy(name)));
   });
   for (bool locked : {true, false}) {
-    control.add(locked ? "user lock" : "user unlock", [impl, actor_of, arg, translate, locked](
+    control.add(locked ? "user lock" : "user unlock", [impl, arg, locked](
                                                           const http::ControlRequest& r) -> asio::awaitable<json::value> {
       std::string name = arg(r, "name");
-      try {
-        std::string actor = actor_of(r), none;
-        co_await impl->set_locked(name, locked, actor, none);
-      } catch (const AuthError& e) {
-        throw translate(e);
-      }
+      co_await impl->set_locked(name, locked, r.identity, std::string());
       co_return json::value(user_json(impl->get_user_copy(name)));
     });
   }

@@ -4,9 +4,9 @@
 //   auth.load();                      // users, sessions, tokens into memory
 //   auth.register_routes(router);     // /api/v1/session, /users, /tokens
 //   auth.register_control(control);   // user add/list/passwd/lock/unlock
-//   Server server(io, auth.guard(router));
+//   router.use(auth.middleware(router));  // after every route is registered
 //
-// guard() is the one middleware every request passes: it authenticates the
+// middleware() is what every request passes: it authenticates the
 // caller (session cookie __Host-privstack_session, or Authorization: Bearer
 // for API tokens), enforces the CSRF token and the Origin check on
 // state-changing requests made with a cookie, and asks the permission matrix
@@ -30,6 +30,9 @@
 #include "auth/permissions.h"
 #include "auth/repository.h"
 #include "core/config.h"
+#include "core/error.h"
+#include "core/identity.h"
+#include "core/module.h"
 #include "core/secret.h"
 #include "http/http.h"
 
@@ -59,7 +62,8 @@ struct Settings {
 struct AuthEvent {
   std::string type;
   std::string user;     // the account concerned (as typed, for failed logins)
-  std::string actor;    // who did it, when not the user (an admin, "privstackctl")
+  std::string actor;    // who did it, when not the user, as journal text (a user name, "privstackctl (uid 0)")
+  std::optional<Identity> by;  // the same actor, typed, when the change was made by someone
   std::string remote;   // client address; empty for the control socket
   std::string action;   // for user/token changes: "create", "lock", "role", ...
   std::string reason;   // for failures and denials
@@ -73,16 +77,6 @@ class AuthEventSink {
  public:
   virtual ~AuthEventSink() = default;
   virtual void record(const AuthEvent& event) = 0;
-};
-
-// An error for the HTTP API / control socket, safe to show.
-struct AuthError : std::runtime_error {
-  AuthError(int status, std::string title, std::string detail = {})
-      : std::runtime_error(detail.empty() ? title : detail), status(status), title(std::move(title)),
-        detail(std::move(detail)) {}
-  int status;
-  std::string title;
-  std::string detail;
 };
 
 class AuthService {
@@ -100,19 +94,25 @@ class AuthService {
   void update_settings(Settings settings);
 
   void register_routes(http::Router& router);
-  // The middleware around router.dispatch(). `router` must outlive it.
-  http::Handler guard(const http::Router& router);
+  // The authentication and permission middleware (router.use(...)). Made
+  // after every module registered its routes: it binds each route to its
+  // rule in the permission table once. `router` must outlive it.
+  http::Middleware middleware(const http::Router& router);
   void register_control(http::ControlServer& control);
 
-  // Used by the control socket (and tests). Throws AuthError.
-  boost::asio::awaitable<void> add_user(std::string name, Role role, Secret password, std::string actor);
-  boost::asio::awaitable<void> set_password(std::string name, Secret password, std::string actor);
-  boost::asio::awaitable<void> set_locked(std::string name, bool locked, std::string actor);
+  // Used by the control socket (and tests). Throws privstack::Error.
+  boost::asio::awaitable<void> add_user(std::string name, Role role, Secret password, Identity actor);
+  boost::asio::awaitable<void> set_password(std::string name, Secret password, Identity actor);
+  boost::asio::awaitable<void> set_locked(std::string name, bool locked, Identity actor);
   std::size_t user_count() const;
 
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// The service's routes, control commands and settings reload as a daemon
+// module (core/module.h); `service` outlives it.
+std::unique_ptr<Module> make_module(AuthService& service);
 
 }  // namespace privstack::auth

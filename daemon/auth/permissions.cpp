@@ -19,8 +19,8 @@ struct RoleRow {
 constexpr Permission kAdmin[] = {
     P::authenticated, P::users_read,    P::users_manage,     P::tokens_manage_all, P::metrics_read,
     P::audit_read,    P::hostaudit_read, P::hostaudit_run,   P::incidents_read,    P::incidents_manage,
-    P::backup_read,   P::backup_manage, P::records_read,     P::records_write,     P::wallet_issue,
-    P::wallet_manage,
+    P::backup_read,   P::backup_manage, P::records_read,     P::records_read_any,  P::records_export,
+    P::records_grants_all, P::records_write, P::wallet_issue, P::wallet_manage,
 };
 // Backups, host audit, incidents; no users, no customer data.
 constexpr Permission kOperator[] = {
@@ -32,8 +32,10 @@ constexpr Permission kAuditor[] = {
     P::authenticated, P::users_read, P::audit_read, P::hostaudit_read, P::incidents_read, P::metrics_read,
 };
 // Records, issuance while the wallet is unlocked.
-constexpr Permission kIssuer[] = {P::authenticated, P::records_read, P::records_write, P::wallet_issue};
-// Customer data read only (the records module demands a stated reason).
+constexpr Permission kIssuer[] = {P::authenticated, P::records_read, P::records_read_any, P::records_export,
+                                  P::records_write, P::wallet_issue};
+// Customer data read only, each access with a stated reason (it lacks
+// records_read_any), one record at a time (no records_export).
 constexpr Permission kSupport[] = {P::authenticated, P::records_read};
 
 constexpr RoleRow kRoles[] = {
@@ -88,8 +90,8 @@ constexpr RouteRule kRouteRules[] = {
     {"DELETE", "/api/v1/results/{id}", P::records_write},
     {"GET", "/api/v1/records/access-grants", P::records_read},
     {"POST", "/api/v1/records/access-grants", P::records_read},
-    {"GET", "/api/v1/export/records.csv", P::records_read},
-    {"GET", "/api/v1/export/records.jsonl", P::records_read},
+    {"GET", "/api/v1/export/records.csv", P::records_export},
+    {"GET", "/api/v1/export/records.jsonl", P::records_export},
     {"POST", "/api/v1/import/records.csv", P::records_write},
     // Host audit (daemon/hostaudit)
     {"GET", "/api/v1/host-audit/scans", P::hostaudit_read},
@@ -129,20 +131,6 @@ constexpr RouteRule kRouteRules[] = {
 
 }  // namespace
 
-std::string_view to_string(Role role) {
-  for (const auto& r : kRoles) {
-    if (r.role == role) return r.name;
-  }
-  return "unknown";
-}
-
-std::optional<Role> parse_role(std::string_view name) {
-  for (const auto& r : kRoles) {
-    if (r.name == name) return r.role;
-  }
-  return std::nullopt;
-}
-
 std::string_view to_string(Permission permission) {
   switch (permission) {
     case P::anonymous: return "anonymous";
@@ -159,6 +147,9 @@ std::string_view to_string(Permission permission) {
     case P::backup_read: return "backup.read";
     case P::backup_manage: return "backup.manage";
     case P::records_read: return "records.read";
+    case P::records_read_any: return "records.read_any";
+    case P::records_export: return "records.export";
+    case P::records_grants_all: return "records.grants_all";
     case P::records_write: return "records.write";
     case P::wallet_issue: return "wallet.issue";
     case P::wallet_manage: return "wallet.manage";

@@ -14,12 +14,15 @@
 #include <string_view>
 #include <vector>
 
+#include "core/identity.h"
+
 namespace privstack::auth {
 
-enum class Role { admin, operator_, auditor, issuer, support };
-inline constexpr Role kAllRoles[] = {Role::admin, Role::operator_, Role::auditor, Role::issuer, Role::support};
-std::string_view to_string(Role role);
-std::optional<Role> parse_role(std::string_view name);
+// Roles are core's (core/identity.h): every module sees the caller's role.
+using privstack::kAllRoles;
+using privstack::parse_role;
+using privstack::Role;
+using privstack::to_string;
 
 enum class Permission {
   anonymous,      // anyone, no credential needed
@@ -36,6 +39,9 @@ enum class Permission {
   backup_read,
   backup_manage,
   records_read,
+  records_read_any,     // read customer data without a stated reason (support lacks it)
+  records_export,       // bulk export (not a support task)
+  records_grants_all,   // see every user's support-access grants, not only one's own
   records_write,
   wallet_issue,
   wallet_manage,

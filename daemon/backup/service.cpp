@@ -53,12 +53,6 @@ namespace {
 constexpr std::string_view kSuffix = ".psbak";
 constexpr std::string_view kPartial = ".partial";
 
-// A backup that cannot run as configured (no recovery public key): the
-// caller's problem to fix, answered as 409 over HTTP rather than 500.
-struct NotConfigured : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 std::int64_t now_unix() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -628,7 +622,8 @@ struct BackupService::Impl {
       set_phase("snapshot");
       progress_bytes = 0;
       if (c.backup.recovery_public_key.empty()) {
-        throw NotConfigured(
+        // The caller's problem to fix: not_configured (409), not internal.
+        throw Error(ErrorCode::not_configured,
             "backup.recovery_public_key is not set: generate a recovery key pair and configure its public half");
       }
       std::vector<std::uint8_t> pub = parse_recovery_public_key(c.backup.recovery_public_key);
@@ -864,8 +859,7 @@ struct BackupService::Impl {
         std::lock_guard lock(mutex);
         last_run = json::object{{"state", "failed"}, {"trigger", trigger}, {"error", what}, {"time", now_unix()}};
       }
-      if (dynamic_cast<const NotConfigured*>(&e) != nullptr) throw NotConfigured("backup failed: " + what);
-      throw std::runtime_error("backup failed: " + what);
+      throw current_error_as("backup failed");
     }
   }
 
@@ -1029,12 +1023,13 @@ struct BackupService::Impl {
   json::object verify_blocking(const std::string& id, const std::string& actor) {
     auto cfg = config();
     if (id.empty() || id.find('/') != std::string::npos || id.starts_with(".")) {
-      throw std::runtime_error("no such backup: " + id);
+      throw Error(ErrorCode::not_found, "no such backup: " + id);
     }
     fs::path file = cfg->backup.local_directory / (id + std::string(kSuffix));
     std::error_code ec;
     if (!fs::exists(file, ec)) {
-      throw std::runtime_error("no such backup: " + id + " (not in " + cfg->backup.local_directory.string() + ")");
+      throw Error(ErrorCode::not_found, "no such backup: " + id,
+                  "no such backup: " + id + " (not in " + cfg->backup.local_directory.string() + ")");
     }
     json::object doc;
     try {
@@ -1042,7 +1037,7 @@ struct BackupService::Impl {
     } catch (const std::exception& e) {
       record_check("local", id, false, kDigestCheck, e.what());
       report_damaged(id, "local", file.string(), e.what(), actor, std::string(audit::kControlSource));
-      throw std::runtime_error("backup " + id + " is damaged: " + e.what());
+      throw Error(ErrorCode::integrity_failed, "backup " + id + " is damaged", e.what());
     }
     record_check("local", id, true, kDigestCheck);
     doc["id"] = id;
@@ -1164,7 +1159,7 @@ template <typename ImplPtr>
 class RunSlot {
  public:
   explicit RunSlot(ImplPtr impl) : impl_(std::move(impl)) {
-    if (impl_->running.exchange(true)) throw std::runtime_error("a backup is already running");
+    if (impl_->running.exchange(true)) throw Error(ErrorCode::already_running, "a backup or a check of the stored copies is already running");
   }
   ~RunSlot() {
     impl_->running = false;
@@ -1288,41 +1283,20 @@ asio::awaitable<void> BackupService::schedule_loop(std::function<bool()> stoppin
 }
 
 void BackupService::register_routes(http::Router& router) {
+  // Failures are Errors (already_running, not_configured, ...) or become
+  // `internal` at the router's boundary: no exception text reaches clients.
   router.add("POST", "/api/v1/backups", [this](http::Request& req) -> asio::awaitable<http::Response> {
-    std::optional<std::string> failure;
-    bool not_configured = false;
-    try {
-      json::object doc = co_await run("api", audit::actor_of(req), req.remote_address);
-      http::Response r = http::Response::json(201, doc);
-      r.set_header("Location", "/api/v1/backups");
-      co_return r;
-    } catch (const NotConfigured& e) {
-      failure = e.what();
-      not_configured = true;
-    } catch (const std::runtime_error& e) {
-      failure = e.what();
-    }
-    if (not_configured) co_return http::Response::problem(409, "Backup not configured", *failure);
-    if (failure->find("already running") != std::string::npos) {
-      co_return http::Response::problem(409, "Backup in progress", "A backup is already running.");
-    }
-    co_return http::Response::problem(500, "Backup failed", *failure);
+    json::object doc = co_await run("api", audit::actor_of(req), req.remote_address);
+    http::Response r = http::Response::json(201, doc);
+    r.set_header("Location", "/api/v1/backups");
+    co_return r;
   });
   // The keyless check of every stored copy (the console's "Verify stored
   // copies"): 200 with the report, damaged copies included (each also opens
-  // an incident); 409 while a backup runs.
+  // an incident); 409 already_running while a backup runs.
   router.add("POST", "/api/v1/backups/verify", [this](http::Request& req) -> asio::awaitable<http::Response> {
-    std::optional<std::string> failure;
-    try {
-      json::object doc = co_await verify_stored(audit::actor_of(req), req.remote_address);
-      co_return http::Response::json(200, doc);
-    } catch (const std::runtime_error& e) {
-      failure = e.what();
-    }
-    if (failure->find("already running") != std::string::npos) {
-      co_return http::Response::problem(409, "Backup in progress", "A backup or verification is already running.");
-    }
-    co_return http::Response::problem(500, "Verification failed", *failure);
+    json::object doc = co_await verify_stored(audit::actor_of(req), req.remote_address);
+    co_return http::Response::json(200, doc);
   });
   router.add("GET", "/api/v1/backups", [this](http::Request& req) -> asio::awaitable<http::Response> {
     json::object doc = co_await list(req.query_param("refresh").value_or("") == "true");
@@ -1332,14 +1306,8 @@ void BackupService::register_routes(http::Router& router) {
 
 void BackupService::register_control(http::ControlServer& control) {
   control.add("backup run", [this](const http::ControlRequest& req) -> asio::awaitable<json::value> {
-    std::optional<std::string> failure;
-    try {
-      json::object doc = co_await run("manual", audit::actor_of(req), std::string(audit::kControlSource));
-      co_return doc;
-    } catch (const std::exception& e) {
-      failure = e.what();
-    }
-    throw http::ControlError(*failure);
+    json::object doc = co_await run("manual", audit::actor_of(req), std::string(audit::kControlSource));
+    co_return doc;
   });
   control.add("backup list", [this](const http::ControlRequest&) -> asio::awaitable<json::value> {
     json::object doc = co_await list();
@@ -1350,24 +1318,13 @@ void BackupService::register_control(http::ControlServer& control) {
     std::string id;
     if (const auto* v = req.args.if_contains("id"); v != nullptr && v->is_string()) id = std::string(v->as_string());
     std::string actor = audit::actor_of(req);
-    std::optional<std::string> failure;
     if (id == "all") {
-      try {
-        json::object doc = co_await verify_stored(actor, std::string(audit::kControlSource));
-        co_return doc;
-      } catch (const std::exception& e) {
-        failure = e.what();
-      }
-      throw http::ControlError(*failure);
-    }
-    try {
-      auto job = [impl, id, actor]() { return impl->verify_blocking(id, actor); };
-      json::object doc = co_await offload(impl->blocking, std::move(job));
+      json::object doc = co_await verify_stored(actor, std::string(audit::kControlSource));
       co_return doc;
-    } catch (const std::exception& e) {
-      failure = e.what();
     }
-    throw http::ControlError(*failure);
+    auto job = [impl, id, actor]() { return impl->verify_blocking(id, actor); };
+    json::object doc = co_await offload(impl->blocking, std::move(job));
+    co_return doc;
   });
 }
 

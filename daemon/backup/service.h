@@ -13,6 +13,8 @@
 // files left by a crash are removed at the next run and never listed.
 #pragma once
 
+#include "core/module.h"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
@@ -79,5 +81,8 @@ class BackupService {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// This module as a daemon module (core/module.h).
+std::unique_ptr<Module> make_module(ModuleContext& ctx);
 
 }  // namespace privstack::backup

@@ -10,7 +10,7 @@ std::span<const Event> all_events() {
       daemon_started,   daemon_ready,      daemon_stopping,           daemon_stopped,
       daemon_fatal,     config_reloaded,   config_rejected,           config_restart_needed,
       tls_certificate_generated, tls_certificate_loaded, tls_certificate_expiring,
-      listener_started, http_internal_error, control_started,        control_denied,
+      listener_started, http_internal_error, http_request_failed, control_started,        control_denied,
       control_command,
       store_opened,     store_open_failed, store_migrated,            store_rekeyed,
       store_rekey_recovered, store_check_failed, store_check_passed, store_disk_full,

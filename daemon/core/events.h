@@ -34,6 +34,7 @@ inline constexpr Event tls_certificate_loaded{"55519d8b43714941a2712aad823a1ee0"
 inline constexpr Event tls_certificate_expiring{"29dcb2af88da4641b80234d748a1117e", "tls.certificate_expiring", Priority::warning};
 inline constexpr Event listener_started{"c873105896ca4371ac1e6fdb2f4dcc34", "listener.started", Priority::info};
 inline constexpr Event http_internal_error{"b512d5ae2f56465cba6ab9b952a47cb4", "http.internal_error", Priority::err};
+inline constexpr Event http_request_failed{"ee83acd01b914b4a965466bda2b561d5", "http.request_failed", Priority::warning};
 // Control socket
 inline constexpr Event control_started{"68964dd713fb47388f171283f55bc797", "control.started", Priority::info};
 inline constexpr Event control_denied{"fba1feb523104349870690741f2034c6", "control.denied", Priority::warning};

@@ -18,6 +18,8 @@
 //   privstackctl hostaudit run [--json] | hostaudit findings [--json]
 #pragma once
 
+#include "core/module.h"
+
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -120,5 +122,8 @@ class HostAuditService {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// This module as a daemon module (core/module.h).
+std::unique_ptr<Module> make_module(ModuleContext& ctx);
 
 }  // namespace privstack::hostaudit

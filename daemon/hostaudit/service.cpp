@@ -106,7 +106,7 @@ struct HostAuditService::Impl {
   // Blocking: runs on the blocking pool.
   json::object run_blocking(const std::string& trigger, const std::string& actor, const std::string& source) {
     std::unique_lock lock(running, std::try_to_lock);
-    if (!lock.owns_lock()) throw std::runtime_error("a host audit scan is already running");
+    if (!lock.owns_lock()) throw Error(ErrorCode::already_running, "a host audit scan is already running");
     auto cfg = config();
     // The previous scan: its state and its findings.
     struct Previous {
@@ -338,20 +338,10 @@ asio::awaitable<void> HostAuditService::schedule_loop(std::function<bool()> stop
 void HostAuditService::register_routes(http::Router& router) {
   auto impl = impl_;
   router.add("POST", "/api/v1/host-audit/scans", [this](http::Request& req) -> asio::awaitable<http::Response> {
-    try {
-      json::object doc = co_await run("api", audit::actor_of(req), req.remote_address);
-      http::Response r = http::Response::json(201, doc);
-      r.set_header("Location", "/api/v1/host-audit/scans/" + std::to_string(doc.at("id").as_int64()));
-      co_return r;
-    } catch (const SocketError&) {
-      co_return http::Response::problem(500, "Scan failed", "The listening sockets could not be read.");
-    } catch (const std::runtime_error& e) {
-      std::string what = e.what();
-      if (what.find("already running") != std::string::npos) {
-        co_return http::Response::problem(409, "Scan in progress", "A host audit scan is already running.");
-      }
-      throw;
-    }
+    json::object doc = co_await run("api", audit::actor_of(req), req.remote_address);
+    http::Response r = http::Response::json(201, doc);
+    r.set_header("Location", "/api/v1/host-audit/scans/" + std::to_string(doc.at("id").as_int64()));
+    co_return r;
   });
   router.add("GET", "/api/v1/host-audit/scans", [impl](http::Request&) -> asio::awaitable<http::Response> {
     auto job = [impl]() {
@@ -378,7 +368,7 @@ void HostAuditService::register_routes(http::Router& router) {
   router.add("GET", "/api/v1/host-audit/scans/{id}", [impl](http::Request& req) -> asio::awaitable<http::Response> {
     std::string id_text = req.params["id"];
     if (id_text.empty() || id_text.size() > 18 || !std::all_of(id_text.begin(), id_text.end(), ::isdigit)) {
-      co_return http::Response::problem(404, "Not found");
+      co_return http::Response::problem(ErrorCode::not_found, "No such scan.");
     }
     std::int64_t id = std::stoll(id_text);
     auto job = [impl, id]() {
@@ -387,7 +377,7 @@ void HostAuditService::register_routes(http::Router& router) {
       });
     };
     std::string report = co_await offload(impl->blocking, std::move(job));
-    if (report.empty()) co_return http::Response::problem(404, "Not found", "No such scan.");
+    if (report.empty()) co_return http::Response::problem(ErrorCode::not_found, "No such scan.");
     http::Response r = http::Response::text(200, std::move(report), "application/json");
     co_return r;
   });
@@ -402,8 +392,8 @@ void HostAuditService::register_control(http::ControlServer& control) {
     try {
       json::object doc = co_await run("manual", audit::actor_of(req), std::string(audit::kControlSource));
       co_return doc;
-    } catch (const std::exception& e) {
-      throw http::ControlError(std::string("host audit failed: ") + e.what());
+    } catch (const std::exception&) {
+      throw current_error_as("host audit failed");
     }
   });
   control.add("hostaudit findings", [this](const http::ControlRequest&) -> asio::awaitable<json::value> {

@@ -72,11 +72,21 @@ std::string reply_ok(const json::value& result) {
   return json::serialize(out) + "\n";
 }
 
-std::string reply_error(std::string_view message, int exit_code) {
+// The control socket's one translation of an Error:
+//   {"ok": false, "error": MESSAGE, "code": CODE, "reason"?: REASON,
+//    "detail"?: DETAIL, "exit_code": N, "correlation_id": ID}
+// Unlike HTTP clients, the peers here are the host's administrators (root
+// and the privstack group, checked with SO_PEERCRED), so the internal detail
+// (redacted like every log line) is shown to them as well.
+std::string reply_error(const Error& e, std::string_view correlation_id = {}) {
   json::object out;
   out["ok"] = false;
-  out["error"] = message;
-  out["exit_code"] = exit_code;
+  out["error"] = log::redact(e.message());
+  out["code"] = to_string(e.code());
+  if (!e.reason().empty()) out["reason"] = e.reason();
+  if (!e.internal_detail().empty()) out["detail"] = log::redact(e.internal_detail());
+  out["exit_code"] = exit_code(e.code());
+  out["correlation_id"] = correlation_id.empty() ? new_correlation_id() : std::string(correlation_id);
   return json::serialize(out) + "\n";
 }
 
@@ -126,7 +136,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<Impl> {
     if (!peer_allowed(peer)) {
       log::emit(log::events::control_denied, "control socket connection refused",
                 {{"PEER_UID", static_cast<std::int64_t>(peer.uid)}, {"PEER_PID", static_cast<std::int64_t>(peer.pid)}});
-      co_await send(reply_error("permission denied: run as root or as a member of the " + group + " group", 1));
+      co_await send(reply_error(Error(ErrorCode::forbidden, "permission denied: run as root or as a member of the " + group + " group")));
       co_return;
     }
 
@@ -143,7 +153,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<Impl> {
     asio::streambuf buffer(kMaxRequestBytes);
     auto [ec, n] = co_await asio::async_read_until(socket, buffer, '\n', as_tuple_awaitable);
     if (ec) {
-      if (ec == asio::error::not_found) co_await send(reply_error("request too large", 2));
+      if (ec == asio::error::not_found) co_await send(reply_error(Error(ErrorCode::payload_too_large, "request too large")));
       co_return;
     }
     std::string line(asio::buffers_begin(buffer.data()), asio::buffers_begin(buffer.data()) + static_cast<long>(n));
@@ -152,11 +162,12 @@ struct ControlServer::Impl : std::enable_shared_from_this<Impl> {
     std::string answer;
     ControlRequest request;
     request.peer = peer;
+    request.identity = Identity::local(peer.uid);
     boost::system::error_code parse_ec;
     json::value doc = json::parse(line, parse_ec);
     if (parse_ec || !doc.is_object() || !doc.as_object().contains("command") ||
         !doc.as_object().at("command").is_string()) {
-      answer = reply_error("malformed request", 2);
+      answer = reply_error(Error(ErrorCode::invalid_argument, "malformed request"));
     } else {
       request.command = std::string(doc.as_object().at("command").as_string());
       if (auto* args = doc.as_object().if_contains("args"); args && args->is_object()) {
@@ -164,19 +175,32 @@ struct ControlServer::Impl : std::enable_shared_from_this<Impl> {
       }
       auto it = handlers.find(request.command);
       if (it == handlers.end()) {
-        answer = reply_error("unknown command '" + request.command + "'", 2);
+        answer = reply_error(Error(ErrorCode::invalid_argument, "unknown command '" + request.command + "'"));
       } else {
         log::emit(log::events::control_command, "control command " + request.command,
                   {{"COMMAND", request.command}, {"PEER_UID", static_cast<std::int64_t>(peer.uid)}});
         try {
           json::value result = co_await it->second(request);
           answer = reply_ok(result);
-        } catch (const ControlError& e) {
-          answer = reply_error(log::redact(e.what()), e.exit_code());
+        } catch (const Error& e) {
+          std::string id = new_correlation_id();
+          if (e.code() == ErrorCode::internal || !e.internal_detail().empty()) {
+            log::emit(e.code() == ErrorCode::internal ? log::events::http_internal_error
+                                                      : log::events::http_request_failed,
+                      "control command " + request.command + " failed (" + std::string(to_string(e.code())) +
+                          "): " + e.what(),
+                      {{"COMMAND", request.command},
+                       {"ERROR_CODE", std::string(to_string(e.code()))},
+                       {"CORRELATION_ID", id}});
+          }
+          answer = reply_error(e, id);
         } catch (const std::exception& e) {
+          std::string id = new_correlation_id();
           log::emit(log::events::http_internal_error, std::string("control command failed: ") + e.what(),
-                    {{"COMMAND", request.command}});
-          answer = reply_error("internal error; see the daemon's log", 1);
+                    {{"COMMAND", request.command}, {"ERROR_CODE", "internal"}, {"CORRELATION_ID", id}});
+          answer = reply_error(Error(ErrorCode::internal, "internal error; see the daemon's log (correlation id " +
+                                                              id + ")"),
+                               id);
         }
       }
     }
@@ -298,10 +322,16 @@ json::value control_call(const std::filesystem::path& socket_path, std::string_v
   if (o.contains("ok") && o.at("ok").is_bool() && o.at("ok").as_bool()) {
     return o.contains("result") ? o.at("result") : json::value(nullptr);
   }
-  std::string message = o.contains("error") && o.at("error").is_string() ? std::string(o.at("error").as_string())
-                                                                         : "the daemon reported an error";
-  int code = o.contains("exit_code") && o.at("exit_code").is_int64() ? static_cast<int>(o.at("exit_code").as_int64()) : 1;
-  throw ControlError(message, code);
+  auto text = [&](std::string_view key) -> std::string {
+    const json::value* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  std::string message = text("error");
+  if (message.empty()) message = "the daemon reported an error";
+  ErrorCode code = parse_error_code(text("code")).value_or(ErrorCode::internal);
+  Error e(code, std::move(message), text("detail"));
+  if (std::string reason = text("reason"); !reason.empty()) e.with_reason(std::move(reason));
+  throw e;
 }
 
 }  // namespace privstack::http

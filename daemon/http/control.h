@@ -3,7 +3,8 @@
 // Protocol: the client writes one JSON object and a newline,
 //   {"command": "user add", "args": {...}}
 // and the daemon answers with one JSON object and a newline,
-//   {"ok": true, "result": ...}  or  {"ok": false, "error": "...", "exit_code": 1}
+//   {"ok": true, "result": ...}  or
+//   {"ok": false, "error": "...", "code": "not_found", "exit_code": 1, "correlation_id": "..."}
 // then closes. Peers are authenticated with SO_PEERCRED: root, the daemon's
 // own user, and members of the privstack group may connect; the socket file
 // is also mode 0660 so others cannot even connect.
@@ -21,6 +22,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/error.h"
+#include "core/identity.h"
+
 namespace boost::asio {
 class io_context;
 }
@@ -37,19 +41,12 @@ struct ControlRequest {
   std::string command;
   boost::json::object args;
   PeerCredentials peer;
+  Identity identity;  // Identity::local(peer.uid)
 };
 
-// Thrown by a handler for an expected failure; the message goes to the
-// client as it is, so it must be safe to show.
-class ControlError : public std::runtime_error {
- public:
-  explicit ControlError(const std::string& message, int exit_code = 1)
-      : std::runtime_error(message), exit_code_(exit_code) {}
-  int exit_code() const { return exit_code_; }
-
- private:
-  int exit_code_;
-};
+// Handlers report expected failures by throwing privstack::Error
+// (core/error.h): the client gets its message, code and exit code; any other
+// exception is answered as `internal` and logged.
 
 using ControlHandler = std::function<boost::asio::awaitable<boost::json::value>(const ControlRequest&)>;
 
@@ -73,8 +70,9 @@ class ControlServer {
 };
 
 // Client side, used by privstackctl: sends one request and returns the
-// "result" value. Throws ControlError with the daemon's message and exit code
-// on {"ok": false}, and std::runtime_error when the daemon cannot be reached.
+// "result" value. Throws privstack::Error with the daemon's message, code and
+// detail on {"ok": false}, and std::runtime_error when the daemon cannot be
+// reached.
 boost::json::value control_call(const std::filesystem::path& socket_path, std::string_view command,
                                 const boost::json::object& args);
 

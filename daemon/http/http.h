@@ -13,7 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
+#include "core/identity.h"
+
 namespace privstack::http {
+
+struct Route;
 
 struct Header {
   std::string name;
@@ -30,16 +35,13 @@ struct Request {
   std::string remote_address;                 // peer IP address
   std::map<std::string, std::string> params;  // from "{name}" segments of the route
 
-  // Who is calling, set by the authentication middleware (auth::guard) before
-  // the handler runs; nullopt for anonymous requests. Handlers use it for
-  // audit entries and per-user data; the permission check already happened.
-  struct Identity {
-    std::string user;
-    std::string role;
-    std::string credential;     // "session" or "token"
-    std::string credential_id;  // API token id; empty for sessions
-  };
-  std::optional<Identity> identity;
+  // The route this request resolved to, set once by Router::handle() before
+  // any middleware runs; nullptr when no route matches (404/405/static).
+  const Route* route = nullptr;
+  // Who is calling, set by the authentication middleware (auth) before the
+  // handler runs; nullopt for anonymous requests. Handlers use it for audit
+  // entries and per-user data; the permission check already happened.
+  std::optional<privstack::Identity> identity;
 
   // Case-insensitive header lookup; the first value if repeated.
   std::optional<std::string_view> header(std::string_view name) const;
@@ -68,54 +70,81 @@ struct Response {
   std::optional<std::string_view> header(std::string_view name) const;
 
   static Response json(int status, const boost::json::value& value);
-  // An RFC 9457 problem document. `detail` must be safe to show anyone: no
-  // internals, paths, or SQL.
-  static Response problem(int status, std::string_view title, std::string_view detail = {});
+  // An RFC 9457 problem document for `error`: its code's HTTP status and
+  // title, the client-safe message as `detail`, and the members `code`
+  // (ErrorCode's name), `reason` (when the error has one), `errors` (field
+  // errors) and `correlation_id` (the error's own, or a new one). Never the
+  // internal detail. http/problem.cpp is the one place codes become statuses.
+  static Response problem(const Error& error, std::string_view correlation_id = {});
+  static Response problem(ErrorCode code, std::string_view detail = {});
   static Response text(int status, std::string body, std::string_view content_type);
 };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+
+// One registered route. Its index is its position in registration order, so
+// middleware can keep per-route data in a vector (auth's permission rules).
+struct Route {
+  std::string method;  // as registered; "GET" also serves HEAD
+  std::string pattern;
+  std::vector<std::string> segments;
+  Handler handler;
+  std::size_t index = 0;
+};
+
+// Runs the rest of the chain (the next middleware, finally the route).
+using Next = std::function<boost::asio::awaitable<Response>(Request&)>;
+// Wraps every request: sees request.route (resolved already) and decides
+// whether and how to call next.
+using Middleware = std::function<boost::asio::awaitable<Response>(Request&, const Next& next)>;
 
 class Router {
  public:
   // `pattern` is a path like "/api/v1/users/{id}"; a "{name}" segment
   // matches one non-empty segment and lands in Request::params.
   void add(std::string_view method, std::string_view pattern, Handler handler);
-
-  // Routes the request: the handler's response, 404 for an unknown path
-  // (or the fallback's response), 405 with Allow for a known path and
-  // another method.
-  boost::asio::awaitable<Response> dispatch(Request& request) const;
-
+  // Middleware runs in the order added, the first outermost.
+  void use(Middleware middleware);
   // Serves paths that match no route (static console files).
   void set_fallback(Handler handler);
 
-  // The route that dispatch() would run for this request, without running
-  // it: its pattern and parameters. nullopt when no route matches the
-  // method and path (dispatch then answers 404/405 or uses the fallback).
-  struct Match {
-    std::string method;   // as registered ("GET" also for HEAD requests)
-    std::string pattern;
-    std::map<std::string, std::string> params;
-  };
-  std::optional<Match> match(const Request& request) const;
+  // The whole request: resolves the route once (request.route, params),
+  // runs the middleware and then the route's handler; for no route: 405
+  // with Allow for a known path with another method, else the fallback or
+  // 404. The one error boundary of the HTTP API: a privstack::Error becomes
+  // its problem document; any other exception becomes `internal`, its text
+  // logged to the journal with the correlation id the client gets.
+  boost::asio::awaitable<Response> handle(Request& request) const;
 
-  struct Route {
-    std::string method;
-    std::string pattern;
-  };
-  std::vector<Route> routes() const;
+  // The route handle() would run for this method and path; nullptr if none.
+  const Route* resolve(const Request& request, std::map<std::string, std::string>* params = nullptr) const;
+
+  const std::vector<Route>& routes() const { return routes_; }
 
  private:
-  struct Entry {
-    std::string method;
-    std::string pattern;
-    std::vector<std::string> segments;
-    Handler handler;
-  };
-  std::vector<Entry> entries_;
+  boost::asio::awaitable<Response> run_chain(Request& request, std::size_t i) const;
+  boost::asio::awaitable<Response> unrouted(Request& request) const;
+  std::vector<Route> routes_;
+  std::vector<Middleware> middleware_;
   Handler fallback_;
 };
+
+// The HTTP status for an error code: the one place codes become statuses.
+int status_of(ErrorCode code);
+
+// The error boundary's translations (http/problem.cpp), also used by the
+// server for failures outside the router. error_response() logs an error
+// that has internal detail (or is `internal`) to the journal under the
+// correlation id it puts into the body; internal_error_response() does the
+// same for any other exception, whose text never reaches the client.
+Response error_response(const Error& error, const Request& request);
+Response internal_error_response(const std::exception& error, const Request& request);
+
+// The error boundary as a middleware, for a chain whose outer middleware
+// (metrics) must see the status of failed requests: below it, a thrown
+// Error or exception becomes its response. Router::handle() has the same
+// boundary around the whole chain as the last resort.
+Middleware error_boundary();
 
 // Percent-decodes a URL component; nullopt on a malformed escape or when the
 // result contains a NUL byte.

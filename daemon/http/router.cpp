@@ -40,26 +40,6 @@ int hex_value(char c) {
   return -1;
 }
 
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 423: return "Locked";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-  }
-}
-
 }  // namespace
 
 std::optional<std::string_view> Request::header(std::string_view name) const {
@@ -115,17 +95,6 @@ Response Response::json(int status, const boost::json::value& value) {
   return r;
 }
 
-Response Response::problem(int status, std::string_view title, std::string_view detail) {
-  boost::json::object doc;
-  doc["type"] = "about:blank";
-  doc["title"] = title.empty() ? std::string_view(reason_phrase(status)) : title;
-  doc["status"] = status;
-  if (!detail.empty()) doc["detail"] = detail;
-  Response r = json(status, doc);
-  r.set_header("Content-Type", "application/problem+json");
-  return r;
-}
-
 Response Response::text(int status, std::string body, std::string_view content_type) {
   Response r;
   r.status = status;
@@ -135,14 +104,13 @@ Response Response::text(int status, std::string body, std::string_view content_t
 }
 
 void Router::add(std::string_view method, std::string_view pattern, Handler handler) {
-  entries_.push_back({std::string(method), std::string(pattern), split_path(pattern), std::move(handler)});
+  routes_.push_back(
+      Route{std::string(method), std::string(pattern), split_path(pattern), std::move(handler), routes_.size()});
 }
 
-std::vector<Router::Route> Router::routes() const {
-  std::vector<Route> out;
-  for (const Entry& e : entries_) out.push_back({e.method, e.pattern});
-  return out;
-}
+void Router::use(Middleware middleware) { middleware_.push_back(std::move(middleware)); }
+
+void Router::set_fallback(Handler handler) { fallback_ = std::move(handler); }
 
 namespace {
 
@@ -161,47 +129,77 @@ bool match_segments(const std::vector<std::string>& pattern, const std::vector<s
   return true;
 }
 
-}  // namespace
-
-void Router::set_fallback(Handler handler) { fallback_ = std::move(handler); }
-
-std::optional<Router::Match> Router::match(const Request& request) const {
-  std::vector<std::string> segments = split_path(request.path);
-  bool trailing_slash = request.path.size() > 1 && request.path.back() == '/';
-  if (trailing_slash) return std::nullopt;
-  for (const Entry& e : entries_) {
-    bool method_ok = e.method == request.method || (e.method == "GET" && request.method == "HEAD");
-    if (!method_ok) continue;
-    std::map<std::string, std::string> params;
-    if (match_segments(e.segments, segments, params)) return Match{e.method, e.pattern, std::move(params)};
-  }
-  return std::nullopt;
+bool method_matches(const Route& route, std::string_view method) {
+  return route.method == method || (route.method == "GET" && method == "HEAD");
 }
 
-boost::asio::awaitable<Response> Router::dispatch(Request& request) const {
+// A trailing slash is a different resource ("/a/" is not "/a") except root.
+bool has_trailing_slash(std::string_view path) { return path.size() > 1 && path.back() == '/'; }
+
+}  // namespace
+
+const Route* Router::resolve(const Request& request, std::map<std::string, std::string>* params) const {
+  if (has_trailing_slash(request.path)) return nullptr;
   std::vector<std::string> segments = split_path(request.path);
-  // A trailing slash is a different resource ("/a/" is not "/a") except root.
-  bool trailing_slash = request.path.size() > 1 && request.path.back() == '/';
-  std::string allowed;
-  for (const Entry& e : entries_) {
-    if (trailing_slash) break;
-    std::map<std::string, std::string> params;
-    if (!match_segments(e.segments, segments, params)) continue;
-    bool method_ok = e.method == request.method || (e.method == "GET" && request.method == "HEAD");
-    if (method_ok) {
-      request.params = std::move(params);
-      co_return co_await e.handler(request);
+  for (const Route& route : routes_) {
+    if (!method_matches(route, request.method)) continue;
+    std::map<std::string, std::string> found;
+    if (match_segments(route.segments, segments, found)) {
+      if (params) *params = std::move(found);
+      return &route;
     }
-    if (!allowed.empty()) allowed += ", ";
-    allowed += e.method;
+  }
+  return nullptr;
+}
+
+boost::asio::awaitable<Response> Router::unrouted(Request& request) const {
+  std::string allowed;
+  if (!has_trailing_slash(request.path)) {
+    std::vector<std::string> segments = split_path(request.path);
+    for (const Route& route : routes_) {
+      std::map<std::string, std::string> ignored;
+      if (!match_segments(route.segments, segments, ignored)) continue;
+      if (!allowed.empty()) allowed += ", ";
+      allowed += route.method;
+    }
   }
   if (!allowed.empty()) {
-    Response r = Response::problem(405, "Method Not Allowed");
+    Response r = Response::problem(ErrorCode::method_not_allowed, "This resource does not support that method.");
     r.set_header("Allow", allowed);
     co_return r;
   }
   if (fallback_) co_return co_await fallback_(request);
-  co_return Response::problem(404, "Not Found");
+  co_return Response::problem(ErrorCode::not_found, "No such resource.");
+}
+
+boost::asio::awaitable<Response> Router::run_chain(Request& request, std::size_t i) const {
+  if (i < middleware_.size()) {
+    Next next = [this, i](Request& r) { return run_chain(r, i + 1); };
+    co_return co_await middleware_[i](request, next);
+  }
+  if (request.route) co_return co_await request.route->handler(request);
+  co_return co_await unrouted(request);
+}
+
+boost::asio::awaitable<Response> Router::handle(Request& request) const {
+  request.route = resolve(request, &request.params);
+  static const Middleware boundary = error_boundary();
+  Next chain = [this](Request& r) { return run_chain(r, 0); };
+  co_return co_await boundary(request, chain);
+}
+
+Middleware error_boundary() {
+  return [](Request& request, const Next& next) -> boost::asio::awaitable<Response> {
+    std::optional<Response> failed;
+    try {
+      co_return co_await next(request);
+    } catch (const Error& e) {
+      failed = error_response(e, request);
+    } catch (const std::exception& e) {
+      failed = internal_error_response(e, request);
+    }
+    co_return std::move(*failed);
+  };
 }
 
 std::optional<std::string> percent_decode(std::string_view text) {

@@ -331,17 +331,17 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       auto [h_ec, h_n] = co_await bhttp::async_read_header(stream, buffer, parser, as_tuple_awaitable);
       conn->idle = false;
       if (h_ec == bhttp::error::header_limit) {
-        co_await write_response(*conn, Response::problem(431, "Request Header Fields Too Large"), false, false, 11);
+        co_await write_response(*conn, Response::problem(ErrorCode::headers_too_large, "The request's header fields are over the limit."), false, false, 11);
         break;
       }
       if (h_ec == bhttp::error::body_limit) {  // a declared Content-Length over the limit
-        co_await write_response(*conn, Response::problem(413, "Content Too Large"), false, false, 11);
+        co_await write_response(*conn, Response::problem(ErrorCode::payload_too_large, "The request body is over the limit."), false, false, 11);
         break;
       }
       if (h_ec) {
         if (h_n > 0 && h_ec != asio::error::operation_aborted && h_ec != beast::error::timeout &&
             h_ec != asio::error::eof) {
-          co_await write_response(*conn, Response::problem(400, "Bad Request"), false, false, 11);
+          co_await write_response(*conn, Response::problem(ErrorCode::invalid_argument, "The request is not valid HTTP."), false, false, 11);
         }
         break;
       }
@@ -359,19 +359,19 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         std::tie(b_ec, body_bytes) = co_await bhttp::async_read(stream, buffer, parser, as_tuple_awaitable);
       }
       if (b_ec == bhttp::error::body_limit) {
-        co_await write_response(*conn, Response::problem(413, "Content Too Large"), false, false, 11);
+        co_await write_response(*conn, Response::problem(ErrorCode::payload_too_large, "The request body is over the limit."), false, false, 11);
         break;
       }
       if (b_ec) {
         if (b_ec != asio::error::operation_aborted && b_ec != beast::error::timeout && b_ec != asio::error::eof) {
-          co_await write_response(*conn, Response::problem(400, "Bad Request"), false, false, 11);
+          co_await write_response(*conn, Response::problem(ErrorCode::invalid_argument, "The request is not valid HTTP."), false, false, 11);
         }
         break;
       }
 
       if (!rate_limiter.allow(remote)) {
         ++rate_limited;
-        Response limited = Response::problem(429, "Too Many Requests", "Slow down and retry later.");
+        Response limited = Response::problem(ErrorCode::rate_limited, "Slow down and retry later.");
         limited.set_header("Retry-After", std::to_string(rate_limiter.retry_after_seconds()));
         co_await write_response(*conn, std::move(limited), false, false, 11);
         break;
@@ -384,14 +384,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       Response response;
       ++in_flight;
       if (!target_ok) {
-        response = Response::problem(400, "Bad Request", "The request target is not a valid path.");
+        response = Response::problem(ErrorCode::invalid_argument, "The request target is not a valid path.");
       } else {
         try {
           response = co_await handler(request);
         } catch (const std::exception& e) {
-          log::emit(log::events::http_internal_error, std::string("request failed: ") + e.what(),
-                    {{"METHOD", request.method}, {"PATH", request.path}, {"REMOTE", remote}});
-          response = Response::problem(500, "Internal Server Error");
+          // The router is the error boundary; this is the last resort for a
+          // handler given to the server directly (tests).
+          response = internal_error_response(e, request);
         }
       }
       keep_alive = keep_alive && !stopping;

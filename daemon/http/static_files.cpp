@@ -81,7 +81,7 @@ bool etag_matches(std::string_view header, std::string_view etag) {
   return false;
 }
 
-Response not_found() { return Response::problem(404, "Not Found"); }
+Response not_found() { return Response::problem(ErrorCode::not_found, "No such resource."); }
 
 }  // namespace
 
@@ -138,7 +138,7 @@ Handler StaticFiles::handler() const {
 
 Response StaticFiles::serve(const Request& request) const {
   if (request.method != "GET" && request.method != "HEAD") {
-    Response r = Response::problem(405, "Method Not Allowed");
+    Response r = Response::problem(ErrorCode::method_not_allowed, "Static files are served with GET and HEAD only.");
     r.set_header("Allow", "GET, HEAD");
     return r;
   }

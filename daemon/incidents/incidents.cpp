@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/json.hpp>
 #include <chrono>
@@ -20,6 +21,7 @@
 #include "core/metrics.h"
 #include "core/offload.h"
 #include "core/secret.h"
+#include "http/body.h"
 #include "http/control.h"
 #include "http/http.h"
 #include "incidents/mail.h"
@@ -228,6 +230,9 @@ struct IncidentService::Impl {
   std::string hostname;
 
   // ---- rule state (pool thread only)
+  // The rules' thresholds: read at start() and replaced by reload(), so a
+  // SIGHUP reaches them through the module contract like every setting.
+  Config::Incidents rules;
   std::deque<Ev> login_events;  // failures and lockouts in the window
   std::map<std::string, std::deque<Ev>> counted;  // other counting rules, by rule name
 
@@ -287,8 +292,7 @@ struct IncidentService::Impl {
   }
 
   void process(const Ev& ev) {
-    auto cfg = config();
-    const auto& ic = cfg->incidents;
+    const Config::Incidents& ic = rules;
     std::int64_t cutoff = ev.at_us - static_cast<std::int64_t>(ic.window.count()) * 1000000;
     const std::string& n = ev.name;
 
@@ -588,31 +592,26 @@ struct IncidentService::Impl {
 
   // ------------------------------------------------------------------ operator actions
 
-  struct ActionError : std::runtime_error {
-    ActionError(int s, const std::string& m) : std::runtime_error(m), status(s) {}
-    int status;
-  };
-
   // action: acknowledge, resolve, assign, comment, breach.
   json::object act(std::int64_t id, const std::string& action, const std::string& actor, const json::object& body) {
     std::string text;
     if (auto it = body.find("comment"); it != body.end() && it->value().is_string()) text = it->value().as_string().c_str();
     if (auto it = body.find("text"); it != body.end() && it->value().is_string()) text = it->value().as_string().c_str();
-    if (text.size() > 4000) throw ActionError(400, "comment is longer than 4000 characters");
+    if (text.size() > 4000) throw Error(ErrorCode::invalid_argument, "comment is longer than 4000 characters");
     std::string owner;
     bool breach = false;
     if (action == "assign") {
       auto it = body.find("owner");
       if (it == body.end() || !it->value().is_string() || it->value().as_string().empty() ||
           it->value().as_string().size() > 256) {
-        throw ActionError(400, "owner (a non-empty string) is required");
+        throw Error(ErrorCode::invalid_argument, "owner (a non-empty string) is required");
       }
       owner = it->value().as_string().c_str();
     } else if (action == "comment") {
-      if (text.empty()) throw ActionError(400, "text (a non-empty string) is required");
+      if (text.empty()) throw Error(ErrorCode::invalid_argument, "text (a non-empty string) is required");
     } else if (action == "breach") {
       auto it = body.find("personal_data_breach");
-      if (it == body.end() || !it->value().is_bool()) throw ActionError(400, "personal_data_breach (true/false) is required");
+      if (it == body.end() || !it->value().is_bool()) throw Error(ErrorCode::invalid_argument, "personal_data_breach (true/false) is required");
       breach = it->value().as_bool();
     }
     std::int64_t t = now_us();
@@ -620,16 +619,16 @@ struct IncidentService::Impl {
     std::string message;
     store.write([&](store::Connection& c) {
       auto state = c.query_one<std::string>("SELECT state FROM incidents WHERE id = ?1", id);
-      if (!state) throw ActionError(404, "No such incident.");
+      if (!state) throw Error(ErrorCode::not_found, "No such incident.");
       sev = static_cast<Severity>(c.query_one<std::int64_t>("SELECT severity FROM incidents WHERE id = ?1", id).value_or(1));
       if (action == "acknowledge") {
-        if (*state != "open") throw ActionError(409, "Only an open incident can be acknowledged (it is " + *state + ").");
+        if (*state != "open") throw Error(ErrorCode::conflict, "Only an open incident can be acknowledged (it is " + *state + ").");
         c.exec("UPDATE incidents SET state = 'acknowledged', updated_us = ?2, owner = CASE WHEN owner = '' THEN ?3 "
                "ELSE owner END WHERE id = ?1",
                id, t, actor);
         message = "acknowledged by " + actor;
       } else if (action == "resolve") {
-        if (*state == "resolved") throw ActionError(409, "The incident is already resolved.");
+        if (*state == "resolved") throw Error(ErrorCode::conflict, "The incident is already resolved.");
         c.exec("UPDATE incidents SET state = 'resolved', updated_us = ?2, resolved_us = ?2 WHERE id = ?1", id, t);
         message = "resolved by " + actor;
       } else if (action == "assign") {
@@ -813,6 +812,7 @@ IncidentService::~IncidentService() { stop(); }
 
 void IncidentService::start() {
   auto impl = impl_;
+  impl->rules = impl->config()->incidents;  // before the first event is observed
   impl->update_open_gauge();
   impl->sender = std::thread([impl] { impl->sender_loop(); });
   impl->observer_id = log::add_observer([impl](const log::Emitted& e) { impl->observe(e); });
@@ -830,7 +830,10 @@ void IncidentService::stop() {
   impl_->pool.join();
 }
 
-void IncidentService::reload() {}
+void IncidentService::reload(const Config& next) {
+  // On the pool thread, between two events: the rule state is its alone.
+  asio::post(impl_->pool, [impl = impl_, rules = next.incidents] { impl->rules = rules; });
+}
 
 asio::awaitable<void> IncidentService::drain() {
   auto job = [] { return 0; };
@@ -855,8 +858,7 @@ void IncidentService::register_routes(http::Router& router) {
     std::string state = req.query_param("state").value_or("");
     if (!state.empty() && state != "all" && state != "unresolved" && state != "open" && state != "acknowledged" &&
         state != "resolved") {
-      co_return http::Response::problem(400, "Bad Request",
-                                        "state must be open, acknowledged, resolved, unresolved or all.");
+      throw Error(ErrorCode::invalid_argument, "state must be open, acknowledged, resolved, unresolved or all.");
     }
     auto job = [impl, state] { return impl->list(state); };
     json::object doc = co_await offload(impl->pool.get_executor(), std::move(job));
@@ -864,10 +866,10 @@ void IncidentService::register_routes(http::Router& router) {
   });
   router.add("GET", "/api/v1/incidents/{id}", [impl](http::Request& req) -> asio::awaitable<http::Response> {
     auto id = parse_id(req.params["id"]);
-    if (!id) co_return http::Response::problem(404, "Not Found", "No such incident.");
+    if (!id) throw Error(ErrorCode::not_found, "No such incident.");
     auto job = [impl, i = *id] { return impl->get(i); };
     auto doc = co_await offload(impl->pool.get_executor(), std::move(job));
-    if (!doc) co_return http::Response::problem(404, "Not Found", "No such incident.");
+    if (!doc) throw Error(ErrorCode::not_found, "No such incident.");
     co_return http::Response::json(200, *doc);
   });
   for (std::string action : {"acknowledge", "resolve", "assign", "comments", "breach"}) {
@@ -875,29 +877,11 @@ void IncidentService::register_routes(http::Router& router) {
     router.add("POST", "/api/v1/incidents/{id}/" + action,
                [impl, name](http::Request& req) -> asio::awaitable<http::Response> {
                  auto id = parse_id(req.params["id"]);
-                 if (!id) co_return http::Response::problem(404, "Not Found", "No such incident.");
-                 json::object body;
-                 if (!req.body.empty()) {
-                   boost::system::error_code ec;
-                   json::value v = json::parse(req.body, ec);
-                   if (ec || !v.is_object()) {
-                     co_return http::Response::problem(400, "Bad Request", "The body must be a JSON object.");
-                   }
-                   body = std::move(v.as_object());
-                 }
+                 if (!id) throw Error(ErrorCode::not_found, "No such incident.");
+                 json::object body = http::read_json_object(req);
                  std::string actor = audit::actor_of(req);
-                 auto job = [impl, i = *id, name, actor, body]() -> std::pair<int, json::value> {
-                   try {
-                     return {200, impl->act(i, name, actor, body)};
-                   } catch (const Impl::ActionError& e) {
-                     return {e.status, json::value(e.what())};
-                   }
-                 };
-                 auto [status, v] = co_await offload(impl->pool.get_executor(), std::move(job));
-                 if (status != 200) {
-                   std::string_view title = status == 404 ? "Not Found" : status == 409 ? "Conflict" : "Bad Request";
-                   co_return http::Response::problem(status, title, v.as_string().c_str());
-                 }
+                 auto job = [impl, i = *id, name, actor, body] { return impl->act(i, name, actor, body); };
+                 json::object v = co_await offload(impl->pool.get_executor(), std::move(job));
                  co_return http::Response::json(200, v);
                });
   }
@@ -919,10 +903,10 @@ void IncidentService::register_control(http::ControlServer& control) {
     if (auto it = req.args.find("id"); it != req.args.end() && it->value().is_string()) {
       id = parse_id(it->value().as_string().c_str());
     }
-    if (!id) throw http::ControlError("usage: incidents show ID", 2);
+    if (!id) throw Error(ErrorCode::invalid_argument, "usage: incidents show ID");
     auto job = [impl, i = *id] { return impl->get(i); };
     auto doc = co_await offload(impl->pool.get_executor(), std::move(job));
-    if (!doc) throw http::ControlError("no such incident");
+    if (!doc) throw Error(ErrorCode::not_found, "no such incident");
     co_return *doc;
   });
   for (std::string action : {"acknowledge", "resolve", "assign", "comment"}) {
@@ -931,18 +915,11 @@ void IncidentService::register_control(http::ControlServer& control) {
       if (auto it = req.args.find("id"); it != req.args.end() && it->value().is_string()) {
         id = parse_id(it->value().as_string().c_str());
       }
-      if (!id) throw http::ControlError("usage: incidents " + action + " ID", 2);
+      if (!id) throw Error(ErrorCode::invalid_argument, "usage: incidents " + action + " ID");
       std::string actor = audit::actor_of(req);
       json::object body = req.args;
-      auto job = [impl, i = *id, action, actor, body]() -> std::pair<int, json::value> {
-        try {
-          return {200, impl->act(i, action, actor, body)};
-        } catch (const Impl::ActionError& e) {
-          return {e.status, json::value(e.what())};
-        }
-      };
-      auto [status, v] = co_await offload(impl->pool.get_executor(), std::move(job));
-      if (status != 200) throw http::ControlError(v.as_string().c_str());
+      auto job = [impl, i = *id, action, actor, body] { return impl->act(i, action, actor, body); };
+      json::object v = co_await offload(impl->pool.get_executor(), std::move(job));
       co_return v;
     });
   }

@@ -12,6 +12,8 @@
 // thread (an io thread, usually).
 #pragma once
 
+#include "core/module.h"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
@@ -51,8 +53,9 @@ class IncidentService {
   // Stops observing; pending work is finished or dropped. Idempotent.
   void stop();
 
-  // Re-reads the rule thresholds and webhook settings (SIGHUP).
-  void reload();
+  // New rule thresholds (SIGHUP); webhook and mail settings are read from
+  // the current configuration at each delivery.
+  void reload(const Config& next);
 
   void register_routes(http::Router& router);
   void register_control(http::ControlServer& control);
@@ -69,5 +72,8 @@ class IncidentService {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// This module as a daemon module (core/module.h).
+std::unique_ptr<Module> make_module(ModuleContext& ctx);
 
 }  // namespace privstack::incidents

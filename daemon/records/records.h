@@ -11,6 +11,8 @@
 // every audit entry made under the grant.
 #pragma once
 
+#include "core/module.h"
+
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "core/error.h"
 #include "http/control.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -52,10 +55,7 @@ struct Result {
   std::int64_t updated_at = 0;
 };
 
-struct FieldError {
-  std::string field;
-  std::string message;
-};
+using privstack::FieldError;  // core/error.h: the problem body's `errors` entries
 
 std::vector<FieldError> validate(const Recipient& r);
 std::vector<FieldError> validate(const Result& r);
@@ -76,10 +76,6 @@ void apply_json(const boost::json::object& in, Result& out, bool create, std::ve
 std::string format_score(double score);
 
 // ------------------------------------------------------------------ repository
-
-struct Conflict : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 struct RecipientFilter {
   std::optional<std::string> external_id, email, group;
@@ -109,8 +105,8 @@ class Repository {
  public:
   static void migrate(store::Store& store);
 
-  static std::int64_t insert(store::Connection& c, Recipient& r);  // throws Conflict (external_id taken)
-  static std::int64_t insert(store::Connection& c, Result& r);     // throws Conflict (no such recipient)
+  static std::int64_t insert(store::Connection& c, Recipient& r);  // throws Error(conflict) (external_id taken)
+  static std::int64_t insert(store::Connection& c, Result& r);     // throws Error(conflict) (no such recipient)
   static std::optional<Recipient> recipient(store::Connection& c, std::int64_t id);
   static std::optional<Recipient> recipient_by_external_id(store::Connection& c, std::string_view external_id);
   static std::optional<Result> result(store::Connection& c, std::int64_t id);
@@ -202,5 +198,8 @@ class RecordsService {
   audit::AuditLog& audit_;
   Settings settings_;
 };
+
+// This module as a daemon module (core/module.h).
+std::unique_ptr<Module> make_module(ModuleContext& ctx);
 
 }  // namespace privstack::records

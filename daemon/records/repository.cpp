@@ -90,7 +90,7 @@ Grant read_grant(const store::Statement& s) {
 void Repository::migrate(store::Store& store) { store.migrate("records", kMigrations); }
 
 std::int64_t Repository::insert(store::Connection& c, Recipient& r) {
-  if (recipient_by_external_id(c, r.external_id)) throw Conflict("a recipient with this external_id exists");
+  if (recipient_by_external_id(c, r.external_id)) throw Error(ErrorCode::conflict, "a recipient with this external_id exists");
   if (r.created_at == 0) r.created_at = now_s();
   r.updated_at = r.created_at;
   if (r.id > 0) {
@@ -106,11 +106,11 @@ std::int64_t Repository::insert(store::Connection& c, Recipient& r) {
 }
 
 std::int64_t Repository::insert(store::Connection& c, Result& r) {
-  if (!recipient(c, r.recipient_id)) throw Conflict("no recipient with this id");
+  if (!recipient(c, r.recipient_id)) throw Error(ErrorCode::conflict, "no recipient with this id");
   if (r.created_at == 0) r.created_at = now_s();
   r.updated_at = r.created_at;
   if (r.id > 0) {
-    if (result(c, r.id)) throw Conflict("a result with this id exists");
+    if (result(c, r.id)) throw Error(ErrorCode::conflict, "a result with this id exists");
     c.exec("INSERT INTO results (id, recipient_id, achievement, score, status, completed_at, credential_id, "
            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
            r.id, r.recipient_id, r.achievement, r.score, r.status, r.completed_at, r.credential_id, r.created_at,
@@ -150,13 +150,13 @@ std::optional<Result> Repository::result(store::Connection& c, std::int64_t id) 
 
 void Repository::update(store::Connection& c, const Recipient& r) {
   auto other = recipient_by_external_id(c, r.external_id);
-  if (other && other->id != r.id) throw Conflict("a recipient with this external_id exists");
+  if (other && other->id != r.id) throw Error(ErrorCode::conflict, "a recipient with this external_id exists");
   c.exec("UPDATE recipients SET external_id = ?, name = ?, email = ?, grp = ?, updated_at = ? WHERE id = ?",
          r.external_id, r.name, r.email, r.group, now_s(), r.id);
 }
 
 void Repository::update(store::Connection& c, const Result& r) {
-  if (!recipient(c, r.recipient_id)) throw Conflict("no recipient with this id");
+  if (!recipient(c, r.recipient_id)) throw Error(ErrorCode::conflict, "no recipient with this id");
   c.exec("UPDATE results SET recipient_id = ?, achievement = ?, score = ?, status = ?, completed_at = ?, "
          "credential_id = ?, updated_at = ? WHERE id = ?",
          r.recipient_id, r.achievement, r.score, r.status, r.completed_at, r.credential_id, now_s(), r.id);

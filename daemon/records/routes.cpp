@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "audit/routes.h"
+#include "auth/permissions.h"
+#include "http/body.h"
 #include "core/log.h"
 #include "records/records.h"
 
@@ -30,10 +32,6 @@ std::optional<std::int64_t> to_int(std::string_view s) {
   return v;
 }
 
-struct BadRequest : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 std::int64_t id_param(const Request& r) {
   auto it = r.params.find("id");
   if (it == r.params.end()) return 0;
@@ -46,7 +44,7 @@ std::optional<std::int64_t> int_query(const Request& r, std::string_view name, s
   if (!v) return std::nullopt;
   auto i = to_int(*v);
   if (!i || *i < min || *i > max) {
-    throw BadRequest(std::string(name) + ": an integer from " + std::to_string(min) + " to " + std::to_string(max));
+    throw Error(ErrorCode::invalid_argument, std::string(name) + ": an integer from " + std::to_string(min) + " to " + std::to_string(max));
   }
   return i;
 }
@@ -55,28 +53,19 @@ std::optional<std::int64_t> time_query(const Request& r, std::string_view name) 
   auto v = r.query_param(name);
   if (!v) return std::nullopt;
   auto t = audit::parse_time(*v);
-  if (!t) throw BadRequest(std::string(name) + ": YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds");
+  if (!t) throw Error(ErrorCode::invalid_argument, std::string(name) + ": YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds");
   return t;
 }
 
 json::object parse_body(const Request& r) {
-  boost::system::error_code ec;
-  json::value v = json::parse(r.body, ec);
-  if (ec || !v.is_object()) throw BadRequest("the body must be a JSON object");
-  return std::move(v.as_object());
+  // An empty body is not an object here: every records write needs fields.
+  return http::read_json_object(r, {.empty_is_object = false});
 }
 
 Response validation_problem(const std::vector<FieldError>& errors) {
-  json::array list;
-  for (const auto& e : errors) list.push_back(json::object{{"field", e.field}, {"message", e.message}});
-  json::object doc{{"type", "about:blank"},
-                   {"title", "Unprocessable Content"},
-                   {"status", 422},
-                   {"detail", "Some fields are not valid."},
-                   {"errors", std::move(list)}};
-  Response res = Response::json(422, doc);
-  res.set_header("Content-Type", "application/problem+json");
-  return res;
+  Error e(ErrorCode::validation_failed, "Some fields are not valid.");
+  e.field_errors = errors;
+  return Response::problem(e);
 }
 
 std::string list_detail(std::size_t n, std::int64_t first, std::int64_t last, const std::vector<std::string>& filters) {
@@ -131,13 +120,15 @@ void RecordsService::register_routes(http::Router& router) {
   // Runs `body` in one write transaction together with its audit entry
   // (`action` on `object`, which body may refine). A support caller needs an
   // active access grant; its reason goes into the entry. `body` runs in a
-  // savepoint: when it throws Conflict or returns an error status, its
+  // savepoint: when it throws an Error or returns an error status, its
   // changes are undone but the audit entry of the attempt is kept.
   using Body = std::function<Response(store::Connection&, audit::Entry&)>;
   auto run = [st, al](const Request& r, std::string action, std::string object,
                       Body body) -> asio::awaitable<Response> {
-    if (!r.identity) co_return Response::problem(401, "Unauthorized", "Sign in first.");
-    Caller caller{audit::actor_of(r), r.remote_address, r.identity->user, r.identity->role == "support"};
+    if (!r.identity) co_return Response::problem(ErrorCode::unauthenticated, "Sign in first.");
+    // Without records_read_any (support), each access needs an active grant.
+    bool needs_grant = !auth::role_has(r.identity->role, auth::Permission::records_read_any);
+    Caller caller{audit::actor_of(r), r.remote_address, r.identity->user, needs_grant};
     auto work = [al, caller, action, object, body](store::Connection& c) -> Response {
       audit::Entry e;
       e.actor = caller.actor;
@@ -150,9 +141,10 @@ void RecordsService::register_routes(http::Router& router) {
           e.outcome = std::string(audit::kDenied);
           e.detail = "no active access grant";
           al->append(c, e);
-          return Response::problem(403, "Reason required",
-                                   "Support access to customer data needs a stated reason: create an access grant "
-                                   "(POST /api/v1/records/access-grants) first.");
+          return Response::problem(Error(ErrorCode::forbidden,
+                                         "Support access to customer data needs a stated reason: create an "
+                                         "access grant (POST /api/v1/records/access-grants) first.")
+                                       .with_reason("reason_required"));
         }
         e.reason = grant->audit_reason();
         e.detail = "grant " + std::to_string(grant->id);
@@ -162,9 +154,12 @@ void RecordsService::register_routes(http::Router& router) {
         store::Transaction sp(c);
         try {
           res = body(c, e);
-        } catch (const Conflict& conflict) {
-          res = Response::problem(409, "Conflict", conflict.what());
-          if (e.detail.empty()) e.detail = conflict.what();
+        } catch (const Error& refused) {
+          // A conflict (external_id taken, no such recipient): undone, and
+          // the attempt is audited as a failure. Store failures propagate.
+          if (refused.code() != ErrorCode::conflict) throw;
+          res = Response::problem(refused);
+          if (e.detail.empty()) e.detail = refused.message();
         }
         if (res.status < 400) sp.commit();
       }
@@ -182,12 +177,8 @@ void RecordsService::register_routes(http::Router& router) {
   router.add("GET", "/api/v1/recipients", [run, add_detail](Request& r) -> asio::awaitable<Response> {
     RecipientFilter f;
     std::vector<std::string> used;
-    try {
-      f.after_id = int_query(r, "cursor", 0, INT64_MAX).value_or(0);
-      f.limit = static_cast<int>(int_query(r, "limit", 1, 1000).value_or(100));
-    } catch (const BadRequest& e) {
-      co_return Response::problem(400, "Bad Request", e.what());
-    }
+    f.after_id = int_query(r, "cursor", 0, INT64_MAX).value_or(0);
+    f.limit = static_cast<int>(int_query(r, "limit", 1, 1000).value_or(100));
     f.external_id = r.query_param("external_id");
     f.email = r.query_param("email");
     f.group = r.query_param("group");
@@ -206,11 +197,7 @@ void RecordsService::register_routes(http::Router& router) {
 
   router.add("POST", "/api/v1/recipients", [run](Request& r) -> asio::awaitable<Response> {
     json::object in;
-    try {
-      in = parse_body(r);
-    } catch (const BadRequest& e) {
-      co_return Response::problem(400, "Bad Request", e.what());
-    }
+    in = parse_body(r);
     Recipient rec;
     std::vector<FieldError> errors;
     apply_json(in, rec, true, errors);
@@ -233,7 +220,7 @@ void RecordsService::register_routes(http::Router& router) {
     auto op = run(r, "records.recipient.read", "recipient:" + std::to_string(id),
                            [id](store::Connection& c, audit::Entry&) {
                              auto rec = Repository::recipient(c, id);
-                             if (!rec) return Response::problem(404, "Not Found", "No such recipient.");
+                             if (!rec) return Response::problem(ErrorCode::not_found, "No such recipient.");
                              return Response::json(200, to_json(*rec));
                            });
     co_return co_await std::move(op);
@@ -242,16 +229,12 @@ void RecordsService::register_routes(http::Router& router) {
   router.add("PATCH", "/api/v1/recipients/{id}", [run](Request& r) -> asio::awaitable<Response> {
     std::int64_t id = id_param(r);
     json::object in;
-    try {
-      in = parse_body(r);
-    } catch (const BadRequest& e) {
-      co_return Response::problem(400, "Bad Request", e.what());
-    }
+    in = parse_body(r);
     // Named first: GCC 12 destroys temporaries in co_await expressions twice.
     auto op = run(r, "records.recipient.update", "recipient:" + std::to_string(id),
                            [id, in](store::Connection& c, audit::Entry& e) {
                              auto rec = Repository::recipient(c, id);
-                             if (!rec) return Response::problem(404, "Not Found", "No such recipient.");
+                             if (!rec) return Response::problem(ErrorCode::not_found, "No such recipient.");
                              std::vector<FieldError> errors;
                              apply_json(in, *rec, false, errors);
                              merge_errors(errors, validate(*rec));
@@ -271,7 +254,7 @@ void RecordsService::register_routes(http::Router& router) {
     auto op = run(r, "records.recipient.delete", "recipient:" + std::to_string(id),
                            [id](store::Connection& c, audit::Entry&) {
                              if (!Repository::delete_recipient(c, id)) {
-                               return Response::problem(404, "Not Found", "No such recipient.");
+                               return Response::problem(ErrorCode::not_found, "No such recipient.");
                              }
                              Response res;
                              res.status = 204;
@@ -284,15 +267,11 @@ void RecordsService::register_routes(http::Router& router) {
   router.add("GET", "/api/v1/results", [run, add_detail](Request& r) -> asio::awaitable<Response> {
     ResultFilter f;
     std::vector<std::string> used;
-    try {
-      f.after_id = int_query(r, "cursor", 0, INT64_MAX).value_or(0);
-      f.limit = static_cast<int>(int_query(r, "limit", 1, 1000).value_or(100));
-      f.recipient_id = int_query(r, "recipient_id", 1, INT64_MAX);
-      f.completed_from = time_query(r, "completed_from");
-      f.completed_to = time_query(r, "completed_to");
-    } catch (const BadRequest& e) {
-      co_return Response::problem(400, "Bad Request", e.what());
-    }
+    f.after_id = int_query(r, "cursor", 0, INT64_MAX).value_or(0);
+    f.limit = static_cast<int>(int_query(r, "limit", 1, 1000).value_or(100));
+    f.recipient_id = int_query(r, "recipient_id", 1, INT64_MAX);
+    f.completed_from = time_query(r, "completed_from");
+    f.completed_to = time_query(r, "completed_to");
     f.status = r.query_param("status");
     f.achievement = r.query_param("achievement");
     for (auto n : {"recipient_id", "status", "achievement", "completed_from", "completed_to"}) {
@@ -310,11 +289,7 @@ void RecordsService::register_routes(http::Router& router) {
 
   router.add("POST", "/api/v1/results", [run](Request& r) -> asio::awaitable<Response> {
     json::object in;
-    try {
-      in = parse_body(r);
-    } catch (const BadRequest& e) {
-      co_return Response::problem(400, "Bad Request", e.what());
-    }
+    in = parse_body(r);
     Result res_in;
     std::vector<FieldError> errors;
     apply_json(in, res_in, true, errors);
@@ -341,7 +316,7 @@ void RecordsService::register_routes(http::Router& router) {
     auto op = run(r, "records.result.read", "result:" + std::to_string(id),
                            [id](store::Connection& c, audit::Entry&) {
                              auto rec = Repository::result(c, id);
-                             if (!rec) return Response::problem(404, "Not Found", "No such result.");
+                             if (!rec) return Response::problem(ErrorCode::not_found, "No such result.");
                              return Response::json(200, to_json(*rec));
                            });
     co_return co_await std::move(op);
@@ -350,16 +325,12 @@ void RecordsService::register_routes(http::Router& router) {
   router.add("PATCH", "/api/v1/results/{id}", [run](Request& r) -> asio::awaitable<Response> {
     std::int64_t id = id_param(r);
     json::object in;
-    try {
-      in = parse_body(r);
-    } catch (const BadRequest& e) {
-      co_return Response::problem(400, "Bad Request", e.what());
-    }
+    in = parse_body(r);
     // Named first: GCC 12 destroys temporaries in co_await expressions twice.
     auto op = run(r, "records.result.update", "result:" + std::to_string(id),
                            [id, in](store::Connection& c, audit::Entry& e) {
                              auto rec = Repository::result(c, id);
-                             if (!rec) return Response::problem(404, "Not Found", "No such result.");
+                             if (!rec) return Response::problem(ErrorCode::not_found, "No such result.");
                              std::vector<FieldError> errors;
                              apply_json(in, *rec, false, errors);
                              merge_errors(errors, validate(*rec));
@@ -382,7 +353,7 @@ void RecordsService::register_routes(http::Router& router) {
     auto op = run(r, "records.result.delete", "result:" + std::to_string(id),
                            [id](store::Connection& c, audit::Entry&) {
                              if (!Repository::delete_result(c, id)) {
-                               return Response::problem(404, "Not Found", "No such result.");
+                               return Response::problem(ErrorCode::not_found, "No such result.");
                              }
                              Response res;
                              res.status = 204;
@@ -393,13 +364,9 @@ void RecordsService::register_routes(http::Router& router) {
 
   // ---- support access grants
   router.add("POST", "/api/v1/records/access-grants", [st, al, settings](Request& r) -> asio::awaitable<Response> {
-    if (!r.identity) co_return Response::problem(401, "Unauthorized", "Sign in first.");
+    if (!r.identity) co_return Response::problem(ErrorCode::unauthenticated, "Sign in first.");
     json::object in;
-    try {
-      in = parse_body(r);
-    } catch (const BadRequest& e) {
-      co_return Response::problem(400, "Bad Request", e.what());
-    }
+    in = parse_body(r);
     std::vector<FieldError> errors;
     std::string ticket, reason;
     std::int64_t minutes = settings.default_grant.count() / 60;
@@ -442,9 +409,9 @@ void RecordsService::register_routes(http::Router& router) {
   });
 
   router.add("GET", "/api/v1/records/access-grants", [st](Request& r) -> asio::awaitable<Response> {
-    if (!r.identity) co_return Response::problem(401, "Unauthorized", "Sign in first.");
+    if (!r.identity) co_return Response::problem(ErrorCode::unauthenticated, "Sign in first.");
     std::optional<std::string> user;
-    if (r.identity->role != "admin") user = r.identity->user;
+    if (!auth::role_has(r.identity->role, auth::Permission::records_grants_all)) user = r.identity->user;
     auto work = [user](store::Connection& c) { return Repository::grants(c, user, now_s()); };
     auto grants = co_await st->async_read(std::move(work));
     json::array items;
@@ -460,21 +427,15 @@ void RecordsService::register_routes(http::Router& router) {
   });
 
   // ---- portability
-  // Bulk export is not a support task (support reads single records under a
-  // grant); other roles with records.read may export.
+  // Bulk export needs records_export (the permission table): support reads
+  // single records under a grant and is denied by the matrix.
   auto start_export = [al](const Request& r, std::string object) -> asio::awaitable<std::optional<Response>> {
-    if (!r.identity) co_return Response::problem(401, "Unauthorized", "Sign in first.");
+    if (!r.identity) co_return Response::problem(ErrorCode::unauthenticated, "Sign in first.");
     audit::Entry e;
     e.actor = audit::actor_of(r);
     e.source = r.remote_address;
     e.action = "records.export";
     e.object = std::move(object);
-    if (r.identity->role == "support") {
-      e.outcome = std::string(audit::kDenied);
-      e.detail = "bulk export is not available to the support role";
-      co_await al->async_append(std::move(e));
-      co_return Response::problem(403, "Forbidden", "Bulk export is not available to the support role.");
-    }
     e.outcome = std::string(audit::kSuccess);
     e.detail = "started";
     co_await al->async_append(std::move(e));
@@ -571,7 +532,7 @@ void RecordsService::register_routes(http::Router& router) {
   });
 
   router.add("POST", "/api/v1/import/records.csv", [st, al](Request& r) -> asio::awaitable<Response> {
-    if (!r.identity) co_return Response::problem(401, "Unauthorized", "Sign in first.");
+    if (!r.identity) co_return Response::problem(ErrorCode::unauthenticated, "Sign in first.");
     audit::Entry e;
     e.actor = audit::actor_of(r);
     e.source = r.remote_address;
@@ -615,7 +576,7 @@ void RecordsService::register_control(http::ControlServer& control) {
   control.add("records export", [st, al, page_rows](const http::ControlRequest& r) -> asio::awaitable<json::value> {
     std::string format = "csv";
     if (auto* v = r.args.if_contains("format"); v && v->is_string()) format = std::string(v->as_string());
-    if (format != "csv" && format != "jsonl") throw http::ControlError("--format is csv or jsonl", 2);
+    if (format != "csv" && format != "jsonl") throw Error(ErrorCode::invalid_argument, "--format is csv or jsonl");
     std::string cursor;
     if (auto* v = r.args.if_contains("cursor"); v && v->is_string()) cursor = std::string(v->as_string());
     audit::Entry e;
@@ -630,7 +591,7 @@ void RecordsService::register_control(http::ControlServer& control) {
       ExportCursor after;
       if (!cursor.empty()) {
         auto c = ExportCursor::parse(cursor);
-        if (!c) throw http::ControlError("malformed cursor", 2);
+        if (!c) throw Error(ErrorCode::invalid_argument, "malformed cursor");
         after = *c;
       }
       // Entry and page in one transaction: no page without its audit entry.
@@ -649,7 +610,7 @@ void RecordsService::register_control(http::ControlServer& control) {
         auto dot = cursor.find('.');
         auto p = dot == std::string::npos ? std::nullopt : to_int(std::string_view(cursor).substr(0, dot));
         auto a = dot == std::string::npos ? std::nullopt : to_int(std::string_view(cursor).substr(dot + 1));
-        if (!p || !a || *p < 0 || *p > 1) throw http::ControlError("malformed cursor", 2);
+        if (!p || !a || *p < 0 || *p > 1) throw Error(ErrorCode::invalid_argument, "malformed cursor");
         phase = static_cast<int>(*p);
         after = *a;
       }
@@ -668,7 +629,7 @@ void RecordsService::register_control(http::ControlServer& control) {
 
   control.add("records import", [st, al](const http::ControlRequest& r) -> asio::awaitable<json::value> {
     auto* v = r.args.if_contains("content");
-    if (!v || !v->is_string()) throw http::ControlError("the file content is required", 2);
+    if (!v || !v->is_string()) throw Error(ErrorCode::invalid_argument, "the file content is required");
     auto body = std::make_shared<std::string>(v->as_string().data(), v->as_string().size());
     std::string file;
     if (auto* f = r.args.if_contains("file"); f && f->is_string()) file = std::string(f->as_string());
@@ -694,7 +655,7 @@ void RecordsService::register_control(http::ControlServer& control) {
       log::emit(log::events::records_import_rejected,
                 "records import rejected: " + std::to_string(rep.error_count) + " errors; nothing changed",
                 {{"ACTOR", e.actor}, {"ERRORS", rep.error_count}});
-      throw http::ControlError("import rejected, nothing was changed (" + std::to_string(rep.error_count) +
+      throw Error(ErrorCode::validation_failed, "import rejected, nothing was changed (" + std::to_string(rep.error_count) +
                                " errors):\n" + rep.describe_errors());
     }
     log::emit(log::events::records_imported, "customer records imported (" + std::to_string(rep.rows) + " rows)",

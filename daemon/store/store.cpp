@@ -25,7 +25,30 @@
 
 namespace privstack::store {
 
-bool Error::disk_full() const { return (sqlite_code_ & 0xff) == SQLITE_FULL; }
+namespace {
+
+bool is_full(int sqlite_code) { return (sqlite_code & 0xff) == SQLITE_FULL; }
+
+ErrorCode code_of(Error::Kind kind, int sqlite_code) {
+  if (is_full(sqlite_code)) return ErrorCode::insufficient_storage;
+  if (kind == Error::Kind::busy) return ErrorCode::unavailable;
+  return ErrorCode::internal;
+}
+
+std::string public_message(Error::Kind kind, int sqlite_code) {
+  if (is_full(sqlite_code)) return "The server's disk is full; nothing was changed. Retry when space is freed.";
+  if (kind == Error::Kind::busy) return "The store is busy; retry in a moment.";
+  return "The encrypted store failed; the journal has the details.";
+}
+
+}  // namespace
+
+Error::Error(Kind kind, const std::string& message, int sqlite_code)
+    : privstack::Error(code_of(kind, sqlite_code), public_message(kind, sqlite_code), message),
+      kind_(kind),
+      sqlite_code_(sqlite_code) {}
+
+bool Error::disk_full() const { return is_full(sqlite_code_); }
 
 namespace {
 

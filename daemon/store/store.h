@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/error.h"
 #include "core/secret.h"
 
 struct sqlite3;
@@ -58,8 +59,11 @@ namespace privstack::store {
 
 // ---------------------------------------------------------------- errors
 
-// Any store failure. what() never contains bound values or key material.
-class Error : public std::runtime_error {
+// Any store failure. what() never contains bound values or key material. It
+// is a privstack::Error: a full disk is insufficient_storage, a lock not
+// obtained in time unavailable, everything else internal; the client sees a
+// generic message, what() (the internal detail) goes to the journal.
+class Error : public privstack::Error {
  public:
   enum class Kind {
     generic,
@@ -71,8 +75,7 @@ class Error : public std::runtime_error {
     schema_too_new,  // the database was written by a newer privstack
     io,
   };
-  Error(Kind kind, const std::string& message, int sqlite_code = 0)
-      : std::runtime_error(message), kind_(kind), sqlite_code_(sqlite_code) {}
+  Error(Kind kind, const std::string& message, int sqlite_code = 0);
   Kind kind() const { return kind_; }
   int sqlite_code() const { return sqlite_code_; }
   // SQLITE_FULL: the file system holding the database has no space left.

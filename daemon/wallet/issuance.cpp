@@ -99,26 +99,26 @@ IssuanceService::IssuanceService(store::Store& store, audit::AuditLog* audit, Wa
 IssuanceService::~IssuanceService() = default;
 
 IssuedBatch IssuanceService::issue(const IssueRequest& request, const std::string& actor, const std::string& source) {
-  if (request.result_ids.empty()) throw WalletError("bad_request", "result_ids must list at least one result");
+  if (request.result_ids.empty()) throw Error(ErrorCode::invalid_argument, "result_ids must list at least one result").with_reason("bad_request");
   if (request.result_ids.size() > kMaxBatch) {
-    throw WalletError("bad_request", "at most " + std::to_string(kMaxBatch) + " results per batch");
+    throw Error(ErrorCode::invalid_argument, "at most " + std::to_string(kMaxBatch) + " results per batch").with_reason("bad_request");
   }
-  if (request.profile >= bip32::kHardened) throw WalletError("bad_request", "profile must be below 2^31");
+  if (request.profile >= bip32::kHardened) throw Error(ErrorCode::invalid_argument, "profile must be below 2^31").with_reason("bad_request");
   {
     std::set<std::int64_t> seen;
     for (auto id : request.result_ids) {
-      if (!seen.insert(id).second) throw WalletError("bad_request", "result " + std::to_string(id) + " is listed twice");
+      if (!seen.insert(id).second) throw Error(ErrorCode::invalid_argument, "result " + std::to_string(id) + " is listed twice").with_reason("bad_request");
     }
   }
   // Fail fast (and without reading customer data) while locked.
   const Status st = impl_->wallet.status();
-  if (!st.initialized) throw WalletError("not_initialized", "the wallet is not initialized", 409);
+  if (!st.initialized) throw Error(ErrorCode::not_configured, "the wallet is not initialized").with_reason("not_initialized");
   if (!st.unlocked) {
     if (impl_->audit != nullptr) {
       impl_->audit->append(impl_->entry(actor, source, "credential.issue", "credential-batch", audit::kDenied,
                                         "wallet locked; " + std::to_string(request.result_ids.size()) + " results"));
     }
-    throw WalletError("locked", "the wallet is locked: unlock it with the issuing password to issue", 409);
+    throw Error(ErrorCode::locked, "the wallet is locked: unlock it with the issuing password to issue").with_reason("locked");
   }
 
   std::lock_guard serial(impl_->issuing);
@@ -157,17 +157,17 @@ IssuedBatch IssuanceService::issue(const IssueRequest& request, const std::strin
       }
       rows.push_back(Row{std::move(*r), it->second});
     }
-    if (!missing.empty()) throw WalletError("not_found", "no such result: " + id_list(missing), 404);
+    if (!missing.empty()) throw Error(ErrorCode::not_found, "no such result: " + id_list(missing)).with_reason("not_found");
     if (!not_passed.empty()) {
-      throw WalletError("not_issuable", "only passed results get a credential; not passed: " + id_list(not_passed), 422);
+      throw Error(ErrorCode::validation_failed, "only passed results get a credential; not passed: " + id_list(not_passed)).with_reason("not_issuable");
     }
-    if (!issued.empty()) throw WalletError("already_issued", "already issued: " + id_list(issued), 409);
+    if (!issued.empty()) throw Error(ErrorCode::conflict, "already issued: " + id_list(issued)).with_reason("already_issued");
     const auto next = c.query_one<std::int64_t>(
         "SELECT COALESCE(MAX(key_index) + 1, 0) FROM credential_batches WHERE profile = ?",
         static_cast<std::int64_t>(request.profile));
     batch.key_index = static_cast<std::uint32_t>(next.value_or(0));
   });
-  if (batch.key_index >= bip32::kHardened) throw WalletError("bad_request", "this profile has no key index left");
+  if (batch.key_index >= bip32::kHardened) throw Error(ErrorCode::invalid_argument, "this profile has no key index left").with_reason("bad_request");
   batch.derivation_path = account_path(request.profile) + "/0/" + std::to_string(batch.key_index);
 
   // 2. The credentials, their leaves and the tree.
@@ -238,8 +238,8 @@ IssuedBatch IssuanceService::issue(const IssueRequest& request, const std::strin
       // Checked again inside the transaction: another writer may have issued meanwhile.
       auto current = records::Repository::result(c, rows[i].result.id);
       if (!current || current->credential_id) {
-        throw WalletError("already_issued", "result " + std::to_string(rows[i].result.id) +
-                                                " changed during issuance; nothing was issued", 409);
+        throw Error(ErrorCode::conflict, "result " + std::to_string(rows[i].result.id) +
+                                                " changed during issuance; nothing was issued").with_reason("already_issued");
       }
       current->credential_id = batch.credential_ids[i];
       records::Repository::update(c, *current);
@@ -287,8 +287,13 @@ json::object IssuanceService::verify(std::string_view file_text) {
       // Not issued here (or from another store): is the key this wallet's?
       try {
         key_matches = impl_->wallet.derive_public(v.derivation_path, "system:verify").public_key == v.public_key;
-      } catch (const WalletError&) {
-        // Not derivable while locked, or not initialized: unknown.
+      } catch (const Error& e) {
+        // Not derivable (locked, not initialized, a path it cannot take):
+        // unknown. A store failure is not an answer: it propagates.
+        if (e.code() == ErrorCode::internal || e.code() == ErrorCode::unavailable ||
+            e.code() == ErrorCode::insufficient_storage) {
+          throw;
+        }
       }
     }
   }
@@ -310,13 +315,13 @@ json::object IssuanceService::verify(std::string_view file_text) {
 
 json::object IssuanceService::revoke(const std::string& credential_id, const std::string& reason,
                                      const std::string& actor, const std::string& source) {
-  if (reason.empty() || reason.size() > 500) throw WalletError("bad_request", "a reason (1-500 characters) is required");
+  if (reason.empty() || reason.size() > 500) throw Error(ErrorCode::invalid_argument, "a reason (1-500 characters) is required").with_reason("bad_request");
   const std::int64_t t = unix_now();
   return impl_->store.write([&](store::Connection& c) {
     auto row = c.prepare("SELECT revoked_at, profile, batch_id FROM credentials WHERE id = ?");
     row.bind(1, credential_id);
-    if (!row.step()) throw WalletError("not_found", "no such credential", 404);
-    if (!row.is_null(0)) throw WalletError("already_revoked", "the credential is already revoked", 409);
+    if (!row.step()) throw Error(ErrorCode::not_found, "no such credential").with_reason("not_found");
+    if (!row.is_null(0)) throw Error(ErrorCode::conflict, "the credential is already revoked").with_reason("already_revoked");
     const std::int64_t profile = row.column_int64(1);
     const std::string batch_id = row.column_text(2);
     c.exec("UPDATE credentials SET revoked_at = ?, revoked_by = ?, revocation_reason = ? WHERE id = ?", t, actor,

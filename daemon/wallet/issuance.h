@@ -54,7 +54,7 @@ class IssuanceService {
   IssuanceService(store::Store& store, audit::AuditLog* audit, WalletService& wallet);
   ~IssuanceService();
 
-  // Throws WalletError: locked (409), not_initialized (409), bad_request
+  // Throws Error with reasons: locked, not_initialized, bad_request
   // (400), not_found (404, names the missing result ids), not_issuable
   // (422: status not "passed"), already_issued (409).
   IssuedBatch issue(const IssueRequest& request, const std::string& actor, const std::string& source);
@@ -65,7 +65,7 @@ class IssuanceService {
   boost::json::object verify(std::string_view file_text);
 
   // Adds the credential to its profile's revocation list (idempotent for an
-  // already revoked credential: WalletError already_revoked 409).
+  // already revoked credential: Error(conflict) with reason already_revoked).
   boost::json::object revoke(const std::string& credential_id, const std::string& reason, const std::string& actor,
                              const std::string& source);
   // The revocation list of an issuer profile.

@@ -20,6 +20,7 @@
 #include "core/health.h"
 #include "core/log.h"
 #include "core/offload.h"
+#include "http/body.h"
 #include "http/control.h"
 #include "http/http.h"
 #include "wallet/credential.h"
@@ -54,59 +55,26 @@ class WipeOnExit {
   std::vector<std::string*> secrets_;
 };
 
-// A problem document's title is for people (the console shows it as the
-// error's heading); `code` stays the stable name for programs.
-std::string_view title_of(const std::string& code) {
-  static const std::map<std::string, std::string_view, std::less<>> titles{
-      {"already_initialized", "The wallet already exists"},
-      {"already_issued", "Already issued"},
-      {"already_revoked", "Already revoked"},
-      {"bad_confirmation", "The words do not match"},
-      {"bad_mnemonic", "Invalid mnemonic"},
-      {"bad_passphrase", "Invalid BIP39 passphrase"},
-      {"bad_path", "Invalid derivation path"},
-      {"bad_request", "Invalid request"},
-      {"bad_window", "Invalid issuance window"},
-      {"locked", "The wallet is locked"},
-      {"no_pending_init", "Nothing to confirm"},
-      {"not_found", "Not found"},
-      {"not_initialized", "The wallet is not initialized"},
-      {"not_issuable", "Not issuable"},
-      {"policy", "Issuing password rejected"},
-      {"throttled", "Too many failed attempts"},
-      {"wrong_password", "Wrong issuing password"},
-  };
-  auto it = titles.find(code);
-  return it == titles.end() ? std::string_view(code) : it->second;
-}
-
-http::Response error_response(const WalletError& e) {
-  json::object doc{{"type", "about:blank"},
-                   {"title", title_of(e.code())},
-                   {"status", e.http_status()},
-                   {"detail", e.what()},
-                   {"code", e.code()}};
-  http::Response r = http::Response::json(e.http_status(), doc);
-  r.set_header("Content-Type", "application/problem+json");
-  if (e.code() == "throttled") r.set_header("Retry-After", std::to_string(std::max<std::int64_t>(1, e.retry_after.count())));
-  return r;
-}
-
 http::Response bad_request(const std::string& detail) {
-  return error_response(WalletError("bad_request", detail, 400));
+  return http::Response::problem(Error(ErrorCode::invalid_argument, detail).with_reason("bad_request"));
 }
 
-std::optional<json::object> body_object(const http::Request& req) {
-  if (req.body.empty()) return json::object{};
-  boost::system::error_code ec;
-  json::value v = json::parse(req.body, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  return std::move(v.as_object());
+// The JSON body (http::read_json_object), and the request's copy wiped
+// whether or not it parses: it may hold the issuing password.
+json::object take_body(http::Request& req) {
+  try {
+    json::object body = http::read_json_object(req);
+    wipe(req.body);
+    return body;
+  } catch (...) {
+    wipe(req.body);
+    throw;
+  }
 }
 
 std::optional<std::chrono::seconds> window_arg(const json::object& o) {
   if (const auto* w = o.if_contains("window_seconds"); w != nullptr && !w->is_null()) {
-    if (!w->is_int64()) throw WalletError("bad_window", "window_seconds must be an integer");
+    if (!w->is_int64()) throw Error(ErrorCode::invalid_argument, "window_seconds must be an integer").with_reason("bad_window");
     return std::chrono::seconds(w->get_int64());
   }
   return std::nullopt;
@@ -132,12 +100,12 @@ std::shared_ptr<std::string> take_secret(json::object& o, std::string_view key) 
 // positions as the object's keys, the way JSON objects must name them).
 std::map<int, std::string> words_arg(const json::object& o) {
   const auto* w = o.if_contains("words");
-  if (w == nullptr || !w->is_object()) throw WalletError("bad_request", "words must be an object {position: word}");
+  if (w == nullptr || !w->is_object()) throw Error(ErrorCode::invalid_argument, "words must be an object {position: word}").with_reason("bad_request");
   std::map<int, std::string> words;
   for (const auto& kv : w->get_object()) {
     const std::string_view key = kv.key();
     if (key.empty() || key.size() > 2 || !std::all_of(key.begin(), key.end(), ::isdigit) || !kv.value().is_string()) {
-      throw WalletError("bad_request", "words must map positions (1-24) to words");
+      throw Error(ErrorCode::invalid_argument, "words must map positions (1-24) to words").with_reason("bad_request");
     }
     words[std::stoi(std::string(key))] = std::string(kv.value().get_string());
   }
@@ -206,10 +174,10 @@ struct WalletModule::Impl {
                       std::optional<std::chrono::seconds> window) {
     try {
       wallet.unlock(password, actor, source, window);
-    } catch (const WalletError& e) {
-      if (e.code() == "wrong_password" || e.code() == "throttled") {
-        log::emit(log::events::wallet_unlock_failed, "issuing wallet unlock failed: " + e.code(),
-                  {{"USER", actor}, {"REMOTE", source}, {"REASON", e.code()}});
+    } catch (const Error& e) {
+      if (e.reason() == "wrong_password" || e.reason() == "throttled") {
+        log::emit(log::events::wallet_unlock_failed, "issuing wallet unlock failed: " + e.reason(),
+                  {{"USER", actor}, {"REMOTE", source}, {"REASON", e.reason()}});
       }
       throw;
     }
@@ -234,20 +202,20 @@ struct WalletModule::Impl {
   std::string issue(const json::object& body, const std::string& actor, const std::string& source) {
     IssueRequest r;
     const auto* ids = body.if_contains("result_ids");
-    if (ids == nullptr || !ids->is_array()) throw WalletError("bad_request", "result_ids must be an array of result ids");
+    if (ids == nullptr || !ids->is_array()) throw Error(ErrorCode::invalid_argument, "result_ids must be an array of result ids").with_reason("bad_request");
     for (const auto& v : ids->get_array()) {
-      if (!v.is_int64() || v.get_int64() <= 0) throw WalletError("bad_request", "result_ids must hold positive integers");
+      if (!v.is_int64() || v.get_int64() <= 0) throw Error(ErrorCode::invalid_argument, "result_ids must hold positive integers").with_reason("bad_request");
       r.result_ids.push_back(v.get_int64());
     }
     if (const auto* p = body.if_contains("profile"); p != nullptr && !p->is_null()) {
       if (!p->is_int64() || p->get_int64() < 0 || p->get_int64() >= static_cast<std::int64_t>(bip32::kHardened)) {
-        throw WalletError("bad_request", "profile must be an integer in 0..2147483647");
+        throw Error(ErrorCode::invalid_argument, "profile must be an integer in 0..2147483647").with_reason("bad_request");
       }
       r.profile = static_cast<std::uint32_t>(p->get_int64());
     }
     if (const auto* n = body.if_contains("issuer_name"); n != nullptr && !n->is_null()) {
       if (!n->is_string() || n->get_string().empty() || n->get_string().size() > 200) {
-        throw WalletError("bad_request", "issuer_name must be a string of 1-200 characters");
+        throw Error(ErrorCode::invalid_argument, "issuer_name must be a string of 1-200 characters").with_reason("bad_request");
       }
       r.issuer_name = std::string(n->get_string());
     }
@@ -395,14 +363,10 @@ asio::awaitable<void> WalletModule::expiry_loop(std::function<bool()> stopping) 
 
 void WalletModule::register_routes(http::Router& router) {
   auto impl = impl_;
-  // Runs blocking `fn` on the pool and maps WalletError to a problem response.
+  // Runs blocking `fn` on the pool; its Errors reach the router's boundary.
   auto run = [impl](auto fn, int status) -> asio::awaitable<http::Response> {
-    try {
-      json::object doc = co_await offload(impl->blocking, std::move(fn));
-      co_return http::Response::json(status, doc);
-    } catch (const WalletError& e) {
-      co_return error_response(e);
-    }
+    json::object doc = co_await offload(impl->blocking, std::move(fn));
+    co_return http::Response::json(status, doc);
   };
 
   router.add("GET", "/api/v1/wallet", [impl, run](http::Request&) -> asio::awaitable<http::Response> {
@@ -413,55 +377,41 @@ void WalletModule::register_routes(http::Router& router) {
   // administrator's browser once (over TLS, Cache-Control: no-store) and are
   // stored only after three of them are typed back.
   router.add("POST", "/api/v1/wallet/init", [impl](http::Request& req) -> asio::awaitable<http::Response> {
-    auto body = body_object(req);
-    wipe(req.body);
-    if (!body) co_return bad_request("the body must be a JSON object {password, passphrase?}");
-    const auto* pass_value = body->if_contains("passphrase");
+    json::object body = take_body(req);
+    const auto* pass_value = body.if_contains("passphrase");
     const bool pass_ok = pass_value == nullptr || pass_value->is_null() || pass_value->is_string();
-    auto pw = take_secret(*body, "password");
-    auto pass = take_secret(*body, "passphrase");
+    auto pw = take_secret(body, "password");
+    auto pass = take_secret(body, "passphrase");
     if (pw->empty() || !pass_ok) {
       wipe(*pw);
       wipe(*pass);
       co_return bad_request(pass_ok ? "password is required" : "passphrase must be a string");
     }
     auto job = [impl, pw, pass, actor = audit::actor_of(req)] { return impl->begin_init(*pw, *pass, actor); };
-    try {
-      json::object doc = co_await offload(impl->blocking, std::move(job));
-      http::Response r = http::Response::json(201, doc);
-      wipe(doc.at("mnemonic").as_string());
-      co_return r;
-    } catch (const WalletError& e) {
-      co_return error_response(e);
-    }
+    json::object doc = co_await offload(impl->blocking, std::move(job));
+    http::Response r = http::Response::json(201, doc);
+    wipe(doc.at("mnemonic").as_string());
+    co_return r;
   });
   router.add("POST", "/api/v1/wallet/init/confirm", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
-    auto body = body_object(req);
-    wipe(req.body);
-    if (!body) co_return bad_request("the body must be a JSON object {id, words}");
+    json::object body = take_body(req);
     std::map<int, std::string> words;
-    try {
-      words = words_arg(*body);
-    } catch (const WalletError& e) {
-      co_return error_response(e);
-    }
-    auto job = [impl, id = string_arg(*body, "id"), words = std::move(words), actor = audit::actor_of(req)]() mutable {
+    words = words_arg(body);
+    auto job = [impl, id = string_arg(body, "id"), words = std::move(words), actor = audit::actor_of(req)]() mutable {
       return impl->confirm_init(id, words, actor);
     };
     co_return co_await run(std::move(job), 200);
   });
   router.add("POST", "/api/v1/wallet/unlock", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
-    auto body = body_object(req);
-    wipe(req.body);
-    if (!body) co_return bad_request("the body must be a JSON object {password, window_seconds?}");
-    auto pw = take_secret(*body, "password");
+    json::object body = take_body(req);
+    auto pw = take_secret(body, "password");
     if (pw->empty()) co_return bad_request("password is required");
     std::optional<std::chrono::seconds> window;
     try {
-      window = window_arg(*body);
-    } catch (const WalletError& e) {
+      window = window_arg(body);
+    } catch (const Error&) {
       wipe(*pw);
-      co_return error_response(e);
+      throw;
     }
     auto job = [impl, pw, actor = audit::actor_of(req), source = req.remote_address, window] {
       WipeOnExit w{pw.get()};
@@ -470,14 +420,9 @@ void WalletModule::register_routes(http::Router& router) {
     co_return co_await run(std::move(job), 200);
   });
   router.add("POST", "/api/v1/wallet/extend", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
-    auto body = body_object(req);
-    if (!body) co_return bad_request("the body must be a JSON object {window_seconds?}");
+    json::object body = take_body(req);
     std::optional<std::chrono::seconds> window;
-    try {
-      window = window_arg(*body);
-    } catch (const WalletError& e) {
-      co_return error_response(e);
-    }
+    window = window_arg(body);
     auto job = [impl, actor = audit::actor_of(req), window] {
       impl->wallet.extend(actor, window);
       return impl->status_json();
@@ -502,17 +447,12 @@ void WalletModule::register_routes(http::Router& router) {
     co_return co_await run(std::move(job), 200);
   });
   router.add("POST", "/api/v1/credentials/issue", [impl](http::Request& req) -> asio::awaitable<http::Response> {
-    auto body = body_object(req);
-    if (!body) co_return bad_request("the body must be a JSON object {result_ids, profile?, issuer_name?}");
-    auto job = [impl, b = std::move(*body), actor = audit::actor_of(req), source = req.remote_address] {
+    json::object body = take_body(req);
+    auto job = [impl, b = std::move(body), actor = audit::actor_of(req), source = req.remote_address] {
       return impl->issue(b, actor, source);
     };
-    try {
-      std::string text = co_await offload(impl->blocking, std::move(job));
-      co_return http::Response::text(201, std::move(text), "application/json");
-    } catch (const WalletError& e) {
-      co_return error_response(e);
-    }
+    std::string text = co_await offload(impl->blocking, std::move(job));
+    co_return http::Response::text(201, std::move(text), "application/json");
   });
   router.add("POST", "/api/v1/credentials/verify", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
     auto job = [impl, text = std::move(req.body)] { return impl->issuance.verify(text); };
@@ -537,13 +477,12 @@ void WalletModule::register_routes(http::Router& router) {
   router.add("GET", "/api/v1/credentials/{id}", [impl](http::Request& req) -> asio::awaitable<http::Response> {
     auto job = [impl, id = req.params["id"]] { return impl->issuance.credential_file(id); };
     std::optional<std::string> file = co_await offload(impl->blocking, std::move(job));
-    if (!file) co_return http::Response::problem(404, "Not found", "No such credential.");
+    if (!file) co_return http::Response::problem(ErrorCode::not_found, "No such credential.");
     co_return http::Response::text(200, std::move(*file), "application/json");
   });
   router.add("POST", "/api/v1/credentials/{id}/revoke", [impl, run](http::Request& req) -> asio::awaitable<http::Response> {
-    auto body = body_object(req);
-    if (!body) co_return bad_request("the body must be a JSON object {reason}");
-    auto job = [impl, id = req.params["id"], reason = string_arg(*body, "reason"), actor = audit::actor_of(req),
+    json::object body = take_body(req);
+    auto job = [impl, id = req.params["id"], reason = string_arg(body, "reason"), actor = audit::actor_of(req),
                 source = req.remote_address] { return impl->revoke(id, reason, actor, source); };
     co_return co_await run(std::move(job), 200);
   });
@@ -552,12 +491,8 @@ void WalletModule::register_routes(http::Router& router) {
 void WalletModule::register_control(http::ControlServer& control) {
   auto impl = impl_;
   auto run = [impl](auto fn) -> asio::awaitable<json::value> {
-    try {
-      json::object doc = co_await offload(impl->blocking, std::move(fn));
-      co_return json::value(std::move(doc));
-    } catch (const WalletError& e) {
-      throw http::ControlError(e.what());
-    }
+    json::object doc = co_await offload(impl->blocking, std::move(fn));
+    co_return json::value(std::move(doc));
   };
   // Takes a secret argument out of the request (and wipes the request's copy).
   auto take = [](const http::ControlRequest& req, std::string_view key) {
@@ -577,11 +512,7 @@ void WalletModule::register_control(http::ControlServer& control) {
   });
   control.add("wallet init confirm", [impl, run](const http::ControlRequest& req) -> asio::awaitable<json::value> {
     std::map<int, std::string> words;
-    try {
-      words = words_arg(req.args);
-    } catch (const WalletError& e) {
-      throw http::ControlError(e.what(), 2);
-    }
+    words = words_arg(req.args);
     auto job = [impl, id = string_arg(req.args, "id"), words = std::move(words), actor = audit::actor_of(req)]() mutable {
       return impl->confirm_init(id, words, actor);
     };
@@ -604,11 +535,7 @@ void WalletModule::register_control(http::ControlServer& control) {
   control.add("wallet unlock", [impl, run, take](const http::ControlRequest& req) -> asio::awaitable<json::value> {
     auto pw = take(req, "password");
     std::optional<std::chrono::seconds> window;
-    try {
-      window = window_arg(req.args);
-    } catch (const WalletError& e) {
-      throw http::ControlError(e.what(), 2);
-    }
+    window = window_arg(req.args);
     auto job = [impl, pw, window, actor = audit::actor_of(req)] {
       WipeOnExit w{pw.get()};
       return impl->unlock(*pw, actor, std::string(audit::kControlSource), window);
@@ -617,11 +544,7 @@ void WalletModule::register_control(http::ControlServer& control) {
   });
   control.add("wallet extend", [impl, run](const http::ControlRequest& req) -> asio::awaitable<json::value> {
     std::optional<std::chrono::seconds> window;
-    try {
-      window = window_arg(req.args);
-    } catch (const WalletError& e) {
-      throw http::ControlError(e.what(), 2);
-    }
+    window = window_arg(req.args);
     auto job = [impl, window, actor = audit::actor_of(req)] {
       impl->wallet.extend(actor, window);
       return impl->status_json();
@@ -665,5 +588,46 @@ void WalletModule::register_control(http::ControlServer& control) {
     co_return co_await run(std::move(job));
   });
 }
+
+}  // namespace privstack::wallet
+
+// ---------------------------------------------------------------- the module
+
+namespace privstack::wallet {
+namespace {
+
+class WalletDaemonModule final : public Module {
+ public:
+  explicit WalletDaemonModule(ModuleContext& ctx)
+      : ctx_(ctx), wallet_(ctx.store, &ctx.audit, ctx.blocking, &ctx.health, settings_of(*ctx.config())) {
+    // The issuance window closes when the user who opened it signs out.
+    ctx.events.on_signed_out([this](const std::string& user) { wallet_.on_logout(user); });
+  }
+  std::string_view name() const override { return "wallet"; }
+  void register_routes(http::Router& router) override { wallet_.register_routes(router); }
+  void register_control_commands(http::ControlServer& control) override { wallet_.register_control(control); }
+  void start() override { ctx_.spawn(wallet_.expiry_loop(ctx_.stopping)); }
+  void reload(const Config& next) override { wallet_.update_window(next.wallet.issuance_window); }
+  boost::asio::awaitable<void> stop() override {
+    try {
+      co_await wallet_.shutdown();  // closes an open issuance window (audited)
+    } catch (const std::exception& e) {
+      log::emit(log::events::daemon_stopping, std::string("closing the issuance window failed: ") + e.what());
+    }
+  }
+
+ private:
+  static WalletSettings settings_of(const Config& c) {
+    WalletSettings ws;
+    ws.window = c.wallet.issuance_window;
+    return ws;
+  }
+  ModuleContext& ctx_;
+  WalletModule wallet_;
+};
+
+}  // namespace
+
+std::unique_ptr<Module> make_module(ModuleContext& ctx) { return std::make_unique<WalletDaemonModule>(ctx); }
 
 }  // namespace privstack::wallet

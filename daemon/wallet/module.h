@@ -17,6 +17,8 @@
 // init [--import]): the mnemonic never crosses the network.
 #pragma once
 
+#include "core/module.h"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -62,5 +64,8 @@ class WalletModule {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// This module as a daemon module (core/module.h).
+std::unique_ptr<Module> make_module(ModuleContext& ctx);
 
 }  // namespace privstack::wallet

@@ -78,7 +78,7 @@ void check_passphrase(std::string_view passphrase) {
   for (char ch : passphrase) {
     const auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c >= 0x7f) {
-      throw WalletError("bad_passphrase", "the BIP39 passphrase must be printable ASCII", 422);
+      throw Error(ErrorCode::validation_failed, "the BIP39 passphrase must be printable ASCII").with_reason("bad_passphrase");
     }
   }
 }
@@ -161,7 +161,7 @@ struct WalletService::Impl {
   void store_seal(const Pending& p, const std::string& actor, const std::string& action) {
     const std::int64_t t = unix_now();
     store.write([&](store::Connection& c) {
-      if (initialized(c)) throw WalletError("already_initialized", "the wallet is already initialized", 409);
+      if (initialized(c)) throw Error(ErrorCode::conflict, "the wallet is already initialized").with_reason("already_initialized");
       c.exec("INSERT INTO wallet_seed (id, format, kdf, memory_kib, iterations, parallelism, salt, nonce, "
              "ciphertext, master_fingerprint, created_at, sealed_at) VALUES (1, ?, 'argon2id', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
              p.blob.format, static_cast<std::int64_t>(p.blob.params.memory_kib),
@@ -178,7 +178,7 @@ struct WalletService::Impl {
 
   void check_policy(std::string_view password) {
     if (auto why = auth::password_policy_violation(password, "wallet")) {
-      throw WalletError("policy", "issuing password rejected: " + *why, 422);
+      throw Error(ErrorCode::validation_failed, "issuing password rejected: " + *why).with_reason("policy");
     }
   }
 
@@ -197,8 +197,8 @@ struct WalletService::Impl {
   std::chrono::seconds window_of(std::optional<std::chrono::seconds> d) const {
     const auto w = d.value_or(settings.window);
     if (w <= std::chrono::seconds(0) || w > settings.max_window) {
-      throw WalletError("bad_window", "the issuance window must be between 1 second and " +
-                                          std::to_string(settings.max_window.count()) + " seconds");
+      throw Error(ErrorCode::invalid_argument, "the issuance window must be between 1 second and " +
+                                          std::to_string(settings.max_window.count()) + " seconds").with_reason("bad_window");
     }
     return w;
   }
@@ -254,7 +254,7 @@ Status WalletService::status() {
 
 PendingInit WalletService::begin_init(std::string_view issuing_password, std::string_view bip39_passphrase,
                                       const std::string& actor) {
-  if (impl_->initialized()) throw WalletError("already_initialized", "the wallet is already initialized", 409);
+  if (impl_->initialized()) throw Error(ErrorCode::conflict, "the wallet is already initialized").with_reason("already_initialized");
   impl_->check_policy(issuing_password);
   check_passphrase(bip39_passphrase);
   const LockedBuffer entropy = bip39::generate_entropy(32);
@@ -299,7 +299,7 @@ void WalletService::confirm_init(const std::string& id, const std::map<int, std:
     if (!impl_->pending || !auth::constant_time_equals(impl_->pending->id, id) ||
         impl_->now() >= impl_->pending->expires) {
       impl_->pending.reset();
-      throw WalletError("no_pending_init", "no wallet initialization is waiting for confirmation (it expired or a newer one replaced it): start again", 409);
+      throw Error(ErrorCode::conflict, "no wallet initialization is waiting for confirmation (it expired or a newer one replaced it): start again").with_reason("no_pending_init");
     }
     bool ok = words.size() == impl_->pending->expected.size();
     for (const auto& [pos, expected] : impl_->pending->expected) {
@@ -314,7 +314,7 @@ void WalletService::confirm_init(const std::string& id, const std::map<int, std:
     if (!ok) {
       // The pending mnemonic stays: the customer can look again and retry.
       impl_->audit_now(impl_->entry(actor, "wallet.init_confirm", audit::kFailure, "confirmation words did not match"));
-      throw WalletError("bad_confirmation", "the confirmation words do not match the mnemonic", 422);
+      throw Error(ErrorCode::validation_failed, "the confirmation words do not match the mnemonic").with_reason("bad_confirmation");
     }
     p = std::move(impl_->pending);
     impl_->pending.reset();
@@ -324,13 +324,13 @@ void WalletService::confirm_init(const std::string& id, const std::map<int, std:
 
 void WalletService::import(std::string_view mnemonic, std::string_view issuing_password,
                            std::string_view bip39_passphrase, const std::string& actor) {
-  if (impl_->initialized()) throw WalletError("already_initialized", "the wallet is already initialized", 409);
+  if (impl_->initialized()) throw Error(ErrorCode::conflict, "the wallet is already initialized").with_reason("already_initialized");
   impl_->check_policy(issuing_password);
   check_passphrase(bip39_passphrase);
   try {
     (void)bip39::mnemonic_to_entropy(mnemonic);
   } catch (const bip39::Bip39Error& e) {
-    throw WalletError("bad_mnemonic", e.what());
+    throw Error(ErrorCode::invalid_argument, e.what()).with_reason("bad_mnemonic");
   }
   const LockedBuffer norm = bip39::normalize_mnemonic(mnemonic);
   Pending p;
@@ -344,14 +344,15 @@ void WalletService::unlock(std::string_view issuing_password, const std::string&
   const auto verdict = impl_->throttle.check("wallet");
   if (!verdict.allowed) {
     impl_->audit_now(impl_->entry(user, "wallet.unlock", audit::kDenied, "throttled", source));
-    WalletError e("throttled", "too many failed unlock attempts; try again in " +
-                                   std::to_string(std::max<std::int64_t>(1, verdict.retry_after.count())) + " s", 429);
+    Error e(ErrorCode::rate_limited, "too many failed unlock attempts; try again in " +
+                                   std::to_string(std::max<std::int64_t>(1, verdict.retry_after.count())) + " s");
+    e.with_reason("throttled");
     e.retry_after = verdict.retry_after;
     throw e;
   }
   std::string fingerprint;
   const auto blob = impl_->load_blob(&fingerprint);
-  if (!blob) throw WalletError("not_initialized", "the wallet is not initialized (an administrator creates it first)", 409);
+  if (!blob) throw Error(ErrorCode::not_configured, "the wallet is not initialized (an administrator creates it first)").with_reason("not_initialized");
   std::unique_ptr<bip32::ExtendedPrivateKey> master;
   try {
     const LockedBuffer payload = unseal(*blob, issuing_password, kSealContext);
@@ -361,7 +362,7 @@ void WalletService::unlock(std::string_view issuing_password, const std::string&
     impl_->audit_now(impl_->entry(user, "wallet.unlock", audit::kFailure,
                                   lockout ? "wrong issuing password; unlock locked out" : "wrong issuing password",
                                   source));
-    throw WalletError("wrong_password", "wrong issuing password", 403);
+    throw Error(ErrorCode::forbidden, "wrong issuing password").with_reason("wrong_password");
   }
   if (hex_of(master->neuter().fingerprint()) != fingerprint) {
     throw std::runtime_error("the unsealed wallet does not match its recorded master fingerprint");
@@ -383,7 +384,7 @@ void WalletService::extend(const std::string& user, std::optional<std::chrono::s
     impl_->expire_locked_if_due(events);
     if (!impl_->unlocked) {
       impl_->flush(events);
-      throw WalletError("locked", "the wallet is locked (unlock it with the issuing password)", 409);
+      throw Error(ErrorCode::locked, "the wallet is locked (unlock it with the issuing password)").with_reason("locked");
     }
     impl_->unlocked->until = impl_->now() + window;
     events.push_back(impl_->entry(user, "wallet.extend", audit::kSuccess, "window " + std::to_string(window.count()) + " s"));
@@ -429,14 +430,15 @@ void WalletService::change_password(std::string_view old_password, std::string_v
   impl_->check_policy(new_password);
   const auto verdict = impl_->throttle.check("wallet");
   if (!verdict.allowed) {
-    WalletError e("throttled", "too many failed attempts; try again in " +
-                                   std::to_string(std::max<std::int64_t>(1, verdict.retry_after.count())) + " s", 429);
+    Error e(ErrorCode::rate_limited, "too many failed attempts; try again in " +
+                                   std::to_string(std::max<std::int64_t>(1, verdict.retry_after.count())) + " s");
+    e.with_reason("throttled");
     e.retry_after = verdict.retry_after;
     throw e;
   }
   std::string fingerprint;
   const auto blob = impl_->load_blob(&fingerprint);
-  if (!blob) throw WalletError("not_initialized", "the wallet is not initialized", 409);
+  if (!blob) throw Error(ErrorCode::not_configured, "the wallet is not initialized").with_reason("not_initialized");
   SealedBlob resealed;
   try {
     const LockedBuffer payload = unseal(*blob, old_password, kSealContext);
@@ -447,7 +449,7 @@ void WalletService::change_password(std::string_view old_password, std::string_v
   } catch (const WrongPassword&) {
     impl_->throttle.record_failure("wallet");
     impl_->audit_now(impl_->entry(actor, "wallet.password_change", audit::kFailure, "wrong issuing password"));
-    throw WalletError("wrong_password", "wrong issuing password", 403);
+    throw Error(ErrorCode::forbidden, "wrong issuing password").with_reason("wrong_password");
   }
   impl_->throttle.record_success("wallet");
   const std::int64_t t = impl_->unix_now();
@@ -468,7 +470,7 @@ Derived WalletService::derive_public(std::string_view path, const std::string& a
   try {
     steps = bip32::parse_path(path);
   } catch (const bip32::Bip32Error& e) {
-    throw WalletError("bad_path", e.what());
+    throw Error(ErrorCode::invalid_argument, e.what()).with_reason("bad_path");
   }
   const std::string canonical = bip32::format_path(steps);
   std::vector<audit::Entry> events;
@@ -497,15 +499,15 @@ Derived WalletService::derive_public(std::string_view path, const std::string& a
   }
   impl_->flush(events);
   if (!key) {
-    if (!impl_->initialized()) throw WalletError("not_initialized", "the wallet is not initialized", 409);
+    if (!impl_->initialized()) throw Error(ErrorCode::not_configured, "the wallet is not initialized").with_reason("not_initialized");
     // Longest cached prefix, then normal steps only.
     for (std::size_t len = steps.size() + 1; len-- > 0;) {
       const std::string prefix = bip32::format_path(std::span<const std::uint32_t>(steps.data(), len));
       if (auto xpub = impl_->cached_xpub(prefix)) {
         for (std::size_t i = len; i < steps.size(); ++i) {
           if (steps[i] & bip32::kHardened) {
-            throw WalletError("locked", "the wallet is locked: a hardened step below " + prefix +
-                                            " needs the private key (unlock the wallet first)", 409);
+            throw Error(ErrorCode::locked, "the wallet is locked: a hardened step below " + prefix +
+                                            " needs the private key (unlock the wallet first)").with_reason("locked");
           }
         }
         key = bip32::derive_public_path(bip32::ExtendedPublicKey::parse(*xpub),
@@ -514,7 +516,7 @@ Derived WalletService::derive_public(std::string_view path, const std::string& a
         break;
       }
     }
-    if (!key) throw WalletError("locked", "the wallet is locked (unlock it with the issuing password)", 409);
+    if (!key) throw Error(ErrorCode::locked, "the wallet is locked (unlock it with the issuing password)").with_reason("locked");
   }
   if (to_cache) {
     const std::int64_t t = impl_->unix_now();
@@ -542,12 +544,12 @@ void WalletService::with_private_key(std::string_view path,
       try {
         key = std::make_unique<bip32::ExtendedPrivateKey>(impl_->unlocked->master->derive_path(path));
       } catch (const bip32::Bip32Error& e) {
-        throw WalletError("bad_path", e.what());
+        throw Error(ErrorCode::invalid_argument, e.what()).with_reason("bad_path");
       }
     }
   }
   impl_->flush(events);
-  if (!key) throw WalletError("locked", "the wallet is locked: unlock it with the issuing password to issue", 409);
+  if (!key) throw Error(ErrorCode::locked, "the wallet is locked: unlock it with the issuing password to issue").with_reason("locked");
   fn(*key);
 }
 

@@ -38,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
 #include "auth/throttle.h"
 #include "wallet/bip32.h"
 #include "wallet/locked_memory.h"
@@ -53,23 +54,11 @@ class AuditLog;
 
 namespace privstack::wallet {
 
-// An error safe to show to the caller. `code` is a stable machine-readable
-// name: not_initialized, already_initialized, locked, wrong_password,
-// throttled, policy, bad_mnemonic, bad_path, bad_confirmation, no_pending_init,
-// not_unlocked_by_you.
-class WalletError : public std::runtime_error {
- public:
-  WalletError(std::string code, const std::string& message, int http_status = 400)
-      : std::runtime_error(message), code_(std::move(code)), http_status_(http_status) {}
-  const std::string& code() const { return code_; }
-  int http_status() const { return http_status_; }
-  std::chrono::seconds retry_after{0};  // for "throttled"
-
- private:
-  std::string code_;
-  int http_status_;
-};
-
+// Wallet failures are privstack::Errors (core/error.h) whose reason() is the
+// wallet's stable name: not_initialized, already_initialized, locked,
+// wrong_password, throttled (rate_limited, with retry_after), policy,
+// bad_mnemonic, bad_path, bad_confirmation, no_pending_init,
+// not_unlocked_by_you, not_issuable, already_issued, already_revoked.
 struct WalletSettings {
   SealParams seal;                                         // for new seals
   std::chrono::seconds window{std::chrono::minutes(15)};   // default issuance window
@@ -127,17 +116,17 @@ class WalletService {
   PendingInit begin_init(std::string_view issuing_password, std::string_view bip39_passphrase, const std::string& actor);
   // `words`: position (1-based) -> word, for every confirm position.
   void confirm_init(const std::string& id, const std::map<int, std::string>& words, const std::string& actor);
-  // Existing mnemonic (checksum verified; WalletError bad_mnemonic names the
+  // Existing mnemonic (checksum verified; Error with reason bad_mnemonic names the
   // word position or the checksum). Stored at once.
   void import(std::string_view mnemonic, std::string_view issuing_password, std::string_view bip39_passphrase,
               const std::string& actor);
 
   // Opens (or, when already open, re-opens) the window for `duration`
-  // (default settings.window). Throttled: WalletError throttled with
+  // (default settings.window). Throttled: Error with reason throttled with
   // retry_after. Every attempt is audited.
   void unlock(std::string_view issuing_password, const std::string& user, const std::string& source,
               std::optional<std::chrono::seconds> duration = std::nullopt);
-  // Moves the deadline to now + duration; WalletError locked when not open.
+  // Moves the deadline to now + duration; Error(locked) when not open.
   void extend(const std::string& user, std::optional<std::chrono::seconds> duration = std::nullopt);
   // Closes the window (no-op when locked). reason: "manual", "logout", "expired", "shutdown".
   void lock(const std::string& user, const std::string& reason);
@@ -150,10 +139,10 @@ class WalletService {
   void change_password(std::string_view old_password, std::string_view new_password, const std::string& actor);
 
   // Public key / xpub of `path`. While unlocked any path; while locked only
-  // below a stored xpub with normal steps (else WalletError locked).
+  // below a stored xpub with normal steps (else Error(locked)).
   Derived derive_public(std::string_view path, const std::string& actor);
 
-  // Runs fn with the private key at `path` while unlocked (WalletError
+  // Runs fn with the private key at `path` while unlocked (Error
   // locked otherwise). The key is wiped when fn returns.
   void with_private_key(std::string_view path, const std::function<void(const bip32::ExtendedPrivateKey&)>& fn);
 

@@ -96,7 +96,8 @@ def test_errors_are_problem_documents_without_internals(d):
     status, h, body = get(d, b"/api/v1/nothing-here")
     assert status == 404 and h["content-type"] == "application/problem+json"
     doc = json.loads(body)
-    assert set(doc) <= {"type", "title", "status", "detail"}
+    assert set(doc) <= {"type", "title", "status", "detail", "code", "correlation_id"}
+    assert doc["code"] == "not_found" and len(doc["correlation_id"]) == 16
     status, h, body = raw_request(d, b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
                                      b"application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{{{{{")
     assert status in (400, 503)

@@ -176,13 +176,13 @@ def test_wallet_end_to_end(env, tmp_path):
 
     # Locked: issuance refused with a clear error.
     status, _, doc = iris.call("POST", "/api/v1/credentials/issue", {"result_ids": ids})
-    assert status == 409 and doc["code"] == "locked", doc
+    assert status == 409 and doc["reason"] == "locked", doc
 
     # Wrong password: 403, then throttled (429 with Retry-After), audited.
     status, _, doc = iris.call("POST", "/api/v1/wallet/unlock", {"password": WRONG_PW})
-    assert status == 403 and doc["code"] == "wrong_password", doc
+    assert status == 403 and doc["reason"] == "wrong_password", doc
     status, hdrs, doc = iris.call("POST", "/api/v1/wallet/unlock", {"password": WALLET_PW})
-    assert status == 429 and doc["code"] == "throttled", doc
+    assert status == 429 and doc["reason"] == "throttled", doc
     time.sleep(int(hdrs["retry-after"]) + 0.2)
     status, _, doc = iris.call("POST", "/api/v1/wallet/unlock", {"password": WALLET_PW})
     assert status == 200 and doc["state"] == "unlocked", doc
@@ -205,7 +205,7 @@ def test_wallet_end_to_end(env, tmp_path):
     # Support cannot issue; the issuer can.
     assert sam.call("POST", "/api/v1/credentials/issue", {"result_ids": ids})[0] == 403
     status, _, doc = iris.call("POST", "/api/v1/credentials/issue", {"result_ids": [failed_id]})
-    assert status == 422 and doc["code"] == "not_issuable"
+    assert status == 422 and doc["reason"] == "not_issuable"
     status, _, batch = iris.call("POST", "/api/v1/credentials/issue", {"result_ids": ids, "profile": 2})
     assert status == 201, batch
     assert batch["count"] == 6 and batch["derivation_path"] == "m/44'/0'/2'/0/0"
@@ -219,7 +219,7 @@ def test_wallet_end_to_end(env, tmp_path):
     assert res["credential_id"] == files[0]["credential"]["id"]
     # Again: refused.
     status, _, doc = iris.call("POST", "/api/v1/credentials/issue", {"result_ids": ids[:1]})
-    assert status == 409 and doc["code"] == "already_issued"
+    assert status == 409 and doc["reason"] == "already_issued"
 
     # Verification: API, CLI (offline + online), independent Python.
     for f in files:
@@ -292,12 +292,12 @@ def test_wallet_end_to_end(env, tmp_path):
     assert status == 200 and doc["state"] == "locked"
     more, _ = make_results(iris, 1, "W2")
     status, _, doc = iris.call("POST", "/api/v1/credentials/issue", {"result_ids": more})
-    assert status == 409 and doc["code"] == "locked"
+    assert status == 409 and doc["reason"] == "locked"
     # Public keys below the profile's account stay derivable while locked.
     status, _, doc = iris.call("GET", "/api/v1/wallet/derive?path=m/44'/0'/2'/0/7")
     assert status == 200 and doc["from_cache"] is True
     status, _, doc = iris.call("GET", "/api/v1/wallet/derive?path=m/44'/0'/5'")
-    assert status == 409 and doc["code"] == "locked"
+    assert status == 409 and doc["reason"] == "locked"
 
     # Logout of the unlocking user closes the window.
     status, _, doc = iris.call("POST", "/api/v1/wallet/unlock", {"password": WALLET_PW})
@@ -365,11 +365,11 @@ def test_wallet_init_over_https(env):
 
     # The issuing password follows the account password policy.
     status, _, doc = root.call("POST", "/api/v1/wallet/init", {"password": WEAK_PW})
-    assert status == 422 and doc["code"] == "policy", doc
+    assert status == 422 and doc["reason"] == "policy", doc
     status, _, doc = root.call("POST", "/api/v1/wallet/init", {"password": WALLET_PW, "passphrase": "café"})
-    assert status == 422 and doc["code"] == "bad_passphrase", doc
+    assert status == 422 and doc["reason"] == "bad_passphrase", doc
     status, _, doc = root.call("POST", "/api/v1/wallet/init", {})
-    assert status == 400 and doc["code"] == "bad_request", doc
+    assert status == 400 and doc["reason"] == "bad_request", doc
 
     status, hdrs, started = root.call("POST", "/api/v1/wallet/init", {"password": WALLET_PW})
     assert status == 201, started
@@ -386,16 +386,16 @@ def test_wallet_init_over_https(env):
     wrong = dict(right)
     wrong[str(positions[0])] = "zoo" if words[positions[0] - 1] != "zoo" else "abandon"
     status, _, doc = root.call("POST", "/api/v1/wallet/init/confirm", {"id": started["id"], "words": wrong})
-    assert status == 422 and doc["code"] == "bad_confirmation", doc
+    assert status == 422 and doc["reason"] == "bad_confirmation", doc
     status, _, doc = root.call("POST", "/api/v1/wallet/init/confirm",
                                {"id": started["id"], "words": {k: v for k, v in list(right.items())[:2]}})
-    assert status == 422 and doc["code"] == "bad_confirmation", doc
+    assert status == 422 and doc["reason"] == "bad_confirmation", doc
     assert root.call("GET", "/api/v1/wallet")[2]["state"] == "not_initialized"
     status, _, doc = root.call("POST", "/api/v1/wallet/init/confirm", {"id": started["id"], "words": {"x": "y"}})
-    assert status == 400 and doc["code"] == "bad_request", doc
+    assert status == 400 and doc["reason"] == "bad_request", doc
     # The issuer cannot unlock what does not exist yet.
     status, _, doc = iris.call("POST", "/api/v1/wallet/unlock", {"password": WALLET_PW})
-    assert status == 409 and doc["code"] == "not_initialized", doc
+    assert status == 409 and doc["reason"] == "not_initialized", doc
 
     # The right words (any case, surrounding spaces) store the wallet.
     typed = {k: f" {v.upper()} " for k, v in right.items()}
@@ -405,7 +405,7 @@ def test_wallet_init_over_https(env):
     assert re.fullmatch(r"[0-9a-f]{8}", fingerprint)
     # Confirmed once: the id is spent.
     status, _, doc = root.call("POST", "/api/v1/wallet/init/confirm", {"id": started["id"], "words": right})
-    assert status == 409 and doc["code"] == "no_pending_init", doc
+    assert status == 409 and doc["reason"] == "no_pending_init", doc
 
     # The stored wallet opens with the issuing password (an issuer unlocks).
     status, _, doc = iris.call("POST", "/api/v1/wallet/unlock", {"password": WALLET_PW})
@@ -417,7 +417,7 @@ def test_wallet_init_over_https(env):
 
     # A second init is refused, from the console and from the CLI.
     status, _, doc = root.call("POST", "/api/v1/wallet/init", {"password": WALLET_PW})
-    assert status == 409 and doc["code"] == "already_initialized" and "mnemonic" not in doc, doc
+    assert status == 409 and doc["reason"] == "already_initialized" and "mnemonic" not in doc, doc
     r = ctl(d, "wallet", "init", "--password-stdin", input=WALLET_PW + "\n")
     assert r.returncode == 1 and "already initialized" in r.stderr, r.stderr
 

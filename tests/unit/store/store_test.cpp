@@ -62,7 +62,7 @@ TEST_F(StoreTest, KeyFileIsHexAnd0600) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   Secret k = read_key_file(key_);
   EXPECT_EQ(k.size(), 64u);
-  EXPECT_THROW(init_key_file(key_), Error);  // never overwrites
+  EXPECT_THROW(init_key_file(key_), store::Error);  // never overwrites
 }
 
 TEST_F(StoreTest, LooseKeyFileIsRefused) {
@@ -70,7 +70,7 @@ TEST_F(StoreTest, LooseKeyFileIsRefused) {
   try {
     open();
     FAIL() << "opened with a world-readable key";
-  } catch (const Error& e) {
+  } catch (const store::Error& e) {
     EXPECT_NE(std::string(e.what()).find("chmod 600"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(db_));
@@ -83,7 +83,7 @@ TEST_F(StoreTest, MalformedKeyIsRefused) {
     out << "correct horse battery staple\n";
   }
   ::chmod(key_.c_str(), 0600);
-  EXPECT_THROW(open(), Error);
+  EXPECT_THROW(open(), store::Error);
   EXPECT_FALSE(fs::exists(db_));
 }
 
@@ -92,8 +92,8 @@ TEST_F(StoreTest, MissingKeyWithoutDatabaseSaysInitKey) {
   try {
     open();
     FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::missing_key);
+  } catch (const store::Error& e) {
+    EXPECT_EQ(e.kind(), store::Error::Kind::missing_key);
     EXPECT_NE(std::string(e.what()).find("privstackctl store init-key"), std::string::npos);
   }
   EXPECT_FALSE(fs::exists(db_));
@@ -154,15 +154,15 @@ TEST_F(StoreTest, ConstraintErrorsHaveTheirKind) {
   try {
     s->write([](Connection& c) { c.exec("INSERT INTO notes (body) VALUES (?1)", nullptr); });
     FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::constraint);
+  } catch (const store::Error& e) {
+    EXPECT_EQ(e.kind(), store::Error::Kind::constraint);
   }
 }
 
 TEST_F(StoreTest, ReadersAreReadOnly) {
   auto s = open();
   s->migrate("notes", kNotes);
-  EXPECT_THROW(s->read([](Connection& c) { c.exec("INSERT INTO notes (body) VALUES (?1)", "x"); }), Error);
+  EXPECT_THROW(s->read([](Connection& c) { c.exec("INSERT INTO notes (body) VALUES (?1)", "x"); }), store::Error);
 }
 
 // Readers get the larger page cache (a miss costs a page decrypt); the
@@ -196,7 +196,7 @@ TEST_F(StoreTest, FailingMigrationLeavesNothing) {
   static constexpr Migration bad[] = {
       {1, "CREATE TABLE a (x INTEGER); CREATE TABLE a (y INTEGER)"},
   };
-  EXPECT_THROW(s->migrate("bad", bad), Error);
+  EXPECT_THROW(s->migrate("bad", bad), store::Error);
   EXPECT_EQ(s->schema_version("bad"), 0);
   EXPECT_EQ(s->read([](Connection& c) {
     return *c.query_one<std::int64_t>("SELECT count(*) FROM sqlite_master WHERE name = 'a'");
@@ -212,8 +212,8 @@ TEST_F(StoreTest, NewerSchemaIsRefused) {
   try {
     s->migrate("notes", std::span<const Migration>(kNotes, 1));
     FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::schema_too_new);
+  } catch (const store::Error& e) {
+    EXPECT_EQ(e.kind(), store::Error::Kind::schema_too_new);
   }
 }
 
@@ -227,15 +227,15 @@ TEST_F(StoreTest, NewerStoreFormatIsRefusedAtOpen) {
   try {
     open();
     FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::schema_too_new);
+  } catch (const store::Error& e) {
+    EXPECT_EQ(e.kind(), store::Error::Kind::schema_too_new);
   }
 }
 
 TEST_F(StoreTest, GapsInMigrationsAreRejected) {
   auto s = open();
   static constexpr Migration gap[] = {{1, "CREATE TABLE g1 (x)"}, {3, "CREATE TABLE g3 (x)"}};
-  EXPECT_THROW(s->migrate("gap", gap), Error);
+  EXPECT_THROW(s->migrate("gap", gap), store::Error);
 }
 
 TEST_F(StoreTest, WrongKeyLeavesTheFileUntouched) {
@@ -252,8 +252,8 @@ TEST_F(StoreTest, WrongKeyLeavesTheFileUntouched) {
   try {
     open();
     FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::wrong_key) << e.what();
+  } catch (const store::Error& e) {
+    EXPECT_EQ(e.kind(), store::Error::Kind::wrong_key) << e.what();
     EXPECT_NE(std::string(e.what()).find("not modified"), std::string::npos);
   }
   struct stat st2 {};
@@ -271,8 +271,8 @@ TEST_F(StoreTest, MissingKeyWithDatabaseIsRefused) {
   try {
     open();
     FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::missing_key);
+  } catch (const store::Error& e) {
+    EXPECT_EQ(e.kind(), store::Error::Kind::missing_key);
   }
   EXPECT_EQ(read_all(db_), before);
 }
@@ -324,7 +324,7 @@ TEST_F(StoreTest, RekeyKeepsDataAndRetiresTheOldKey) {
   ::chmod(old_file.c_str(), 0600);
   Options o = options();
   o.key.path = old_file;
-  EXPECT_THROW(Store::open(o), Error);
+  EXPECT_THROW(Store::open(o), store::Error);
 }
 
 TEST_F(StoreTest, InterruptedRekeyAfterCommitIsCompletedAtOpen) {
@@ -387,7 +387,7 @@ TEST_F(StoreTest, TamperedPageIsDetected) {
     auto s = open();
     CheckReport r = s->check();
     detected = !r.ok;
-  } catch (const Error&) {
+  } catch (const store::Error&) {
     detected = true;
   }
   EXPECT_TRUE(detected);

@@ -227,8 +227,8 @@ class IssuanceTest : public ::testing::Test {
   std::string error_of(const std::function<void()>& fn) {
     try {
       fn();
-    } catch (const WalletError& e) {
-      return e.code();
+    } catch (const privstack::Error& e) {
+      return e.reason();
     }
     return "none";
   }

@@ -60,8 +60,8 @@ class WalletServiceTest : public ::testing::Test {
   std::string wallet_error(const std::function<void()>& fn) {
     try {
       fn();
-    } catch (const WalletError& e) {
-      return e.code();
+    } catch (const privstack::Error& e) {
+      return e.reason();
     }
     return "none";
   }
@@ -142,7 +142,7 @@ TEST_F(WalletServiceTest, ImportValidatesMnemonic) {
     wallet_->import("abandon abandon abandon abandon abandon abandonx abandon abandon abandon abandon abandon about",
                     kPassword, "", "user:alice");
     FAIL();
-  } catch (const WalletError& e) {
+  } catch (const privstack::Error& e) {
     EXPECT_NE(std::string(e.what()).find("word 6"), std::string::npos) << e.what();
   }
   wallet_->import(kMnemonic, kPassword, "TREZOR", "user:alice");
