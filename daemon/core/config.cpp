@@ -23,6 +23,11 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -34,6 +39,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <span>
 #include <sstream>
@@ -232,15 +238,55 @@ std::optional<std::string> check_outbound_url(const std::string& value) {
     return "URLs must not contain credentials (user:password@); secrets come from files";
   }
   std::string_view host = authority;
+  std::string_view port;
   if (host.starts_with("[")) {
-    host = host.substr(0, host.find(']') + 1);
+    std::size_t close = host.find(']');
+    if (close == std::string_view::npos) return "'" + value + "' has an IPv6 address without its closing ']'";
+    port = host.substr(close + 1);
+    host = host.substr(0, close + 1);
+    unsigned char buffer[sizeof(in6_addr)];
+    if (inet_pton(AF_INET6, std::string(host.substr(1, host.size() - 2)).c_str(), buffer) != 1) {
+      return "'" + value + "' has an invalid IPv6 address";
+    }
   } else {
-    host = host.substr(0, host.find(':'));
+    std::size_t colon = host.find(':');
+    if (colon != std::string_view::npos) port = host.substr(colon);
+    host = host.substr(0, colon);
+    for (char c : host) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') {
+        return "'" + value + "' has an invalid host name (letters, digits, '.', '-' and '_' only)";
+      }
+    }
   }
   if (host.empty()) return "'" + value + "' has no host name";
+  if (!port.empty()) {
+    // ":PORT", 1 to 65535
+    int number = 0;
+    std::string_view digits = port.substr(1);
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+    if (port.front() != ':' || digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+        number < 1 || number > 65535) {
+      return "'" + value + "' has an invalid port (expected :1 to :65535 after the host)";
+    }
+  }
   if (plain_http && host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
     return "'" + value + "' must use https:// (plain http:// is only allowed for 127.0.0.1, localhost or [::1])";
   }
+  return std::nullopt;
+}
+
+// The S3 endpoint is only scheme, host and port (the S3 client ignores any
+// path: the bucket and prefix have their own keys).
+std::optional<std::string> check_s3_endpoint(const std::string& value) {
+  if (auto why = check_outbound_url(value)) return why;
+  std::string_view rest = std::string_view(value).substr(value.find("://") + 3);
+  std::size_t end = rest.find_first_of("/?#");
+  if (end != std::string_view::npos && rest.substr(end) != "/") {
+    return "'" + value + "' has a path, query or fragment; the endpoint is only https://HOST[:PORT] (the bucket "
+           "and prefix are backup.s3.bucket and backup.s3.prefix)";
+  }
+  // The S3 client resolves the host as written, brackets included.
+  if (rest.starts_with("[")) return "'" + value + "': IPv6 address literals are not supported here; use a host name";
   return std::nullopt;
 }
 
@@ -255,13 +301,79 @@ std::optional<std::string> check_socket_path(const std::string& value) {
   return std::nullopt;
 }
 
+struct PkeyFree {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+struct BioFree {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+using Bio = std::unique_ptr<BIO, BioFree>;
+struct X509Free {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+using Certificate = std::unique_ptr<X509, X509Free>;
+
+// Base64 (whitespace ignored) -> bytes; nullopt when malformed.
+std::optional<std::vector<unsigned char>> decode_base64(std::string_view text) {
+  std::unique_ptr<EVP_ENCODE_CTX, decltype(&EVP_ENCODE_CTX_free)> ctx(EVP_ENCODE_CTX_new(), EVP_ENCODE_CTX_free);
+  if (!ctx || text.size() > 4096) return std::nullopt;
+  std::vector<unsigned char> out(text.size() / 4 * 3 + 3);
+  int n = 0;
+  int last = 0;
+  EVP_DecodeInit(ctx.get());
+  if (EVP_DecodeUpdate(ctx.get(), out.data(), &n, reinterpret_cast<const unsigned char*>(text.data()),
+                       static_cast<int>(text.size())) < 0 ||
+      EVP_DecodeFinal(ctx.get(), out.data() + n, &last) != 1) {
+    return std::nullopt;
+  }
+  out.resize(static_cast<std::size_t>(n + last));
+  return out;
+}
+
+// The two forms backup.recovery_public_key takes, as the backup reads them
+// (backup/archive.h, parse_recovery_public_key): a PEM "PUBLIC KEY" of an
+// X25519 key, or the base64 of its 32 raw bytes.
 std::optional<std::string> check_public_key(const std::string& value) {
   // A private key pasted here would be a secret in the configuration, and
   // would make every backup decryptable by anyone who can read this file.
   if (value.find("PRIVATE KEY") != std::string::npos) {
     return "this is a private key; only the recovery public key belongs in the configuration";
   }
-  return std::nullopt;
+  if (value.find("-----BEGIN") != std::string::npos) {
+    Bio bio(BIO_new_mem_buf(value.data(), static_cast<int>(value.size())));
+    Pkey key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    ERR_clear_error();
+    if (!key) return std::string("is not a PEM \"PUBLIC KEY\" (a block scalar, `|`, keeps its line breaks)");
+    if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_X25519) {
+      return std::string("is not an X25519 key (it is ") + EVP_PKEY_get0_type_name(key.get()) + ")";
+    }
+    return std::nullopt;
+  }
+  auto raw = decode_base64(value);
+  bool valid = raw && raw->size() == 32 && Pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, raw->data(), 32));
+  ERR_clear_error();
+  if (valid) return std::nullopt;
+  if (value.starts_with("/") || value.starts_with("~") || value.starts_with(".")) {
+    return "'" + value + "' is a file name; this key takes the public key itself: its PEM text (as a block "
+           "scalar, `|`) or the base64 of its 32 bytes";
+  }
+  return std::string("is neither a PEM \"PUBLIC KEY\" nor the base64 of a 32-byte X25519 public key");
+}
+
+// The certificates of a PEM file, leaf first; empty with `why` set when it
+// cannot be read or holds none.
+std::vector<Certificate> read_certificates(const std::filesystem::path& path, std::string& why) {
+  std::vector<Certificate> out;
+  Bio bio(BIO_new_file(path.c_str(), "r"));
+  if (!bio) {
+    why = "cannot read " + path.string() + ": " + std::strerror(errno);
+    return out;
+  }
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(cert);
+  ERR_clear_error();  // the read that ends the loop always fails
+  if (out.empty()) why = path.string() + " holds no PEM certificate";
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -276,7 +388,8 @@ using Member = std::variant<std::string& (*)(T&), std::filesystem::path& (*)(T&)
 
 enum class FileCheck {
   none,
-  must_exist,                // a file the daemon reads (certificate, CA bundle)
+  must_exist,                // a file the daemon reads
+  certificates,              // must_exist, holding at least one PEM certificate (certificate, CA bundle)
   secret,                    // check_secret_file(); missing is an error
   secret_created_if_missing  // check_secret_file() if it exists; the daemon creates it
 };
@@ -323,10 +436,10 @@ const std::vector<KeySpec<Config>>& config_keys() {
       {"control.socket", PRIVSTACK_FIELD(control.socket), {.check = check_socket_path}},
       {"state_directory", PRIVSTACK_FIELD(state_directory)},
       {"store.key_file", PRIVSTACK_FIELD(store.key_file), {.file = FileCheck::secret_created_if_missing}},
-      {"tls.certificate", PRIVSTACK_FIELD(tls.certificate), {.file = FileCheck::must_exist}},
-      // Not check_secret_file(): Debian's convention for TLS keys is 0640
-      // root:ssl-cert, which that check (rightly, for our own secrets) refuses.
-      {"tls.private_key", PRIVSTACK_FIELD(tls.private_key), {.file = FileCheck::must_exist}},
+      {"tls.certificate", PRIVSTACK_FIELD(tls.certificate), {.file = FileCheck::certificates}},
+      // The daemon loads it only after check_secret_file() (http/tls.cpp), so
+      // Debian's 0640 root:ssl-cert keys are refused here as they are at start.
+      {"tls.private_key", PRIVSTACK_FIELD(tls.private_key), {.file = FileCheck::secret}},
       {"console.web_root", PRIVSTACK_FIELD(console.web_root)},
       {"auth.session_idle_timeout", PRIVSTACK_FIELD(auth.session_idle_timeout)},
       {"auth.session_lifetime", PRIVSTACK_FIELD(auth.session_lifetime)},
@@ -340,14 +453,14 @@ const std::vector<KeySpec<Config>>& config_keys() {
       {"backup.retention.weekly", PRIVSTACK_FIELD(backup.retention.weekly), {.min = 0, .max = 1000}},
       {"backup.retention.monthly", PRIVSTACK_FIELD(backup.retention.monthly), {.min = 0, .max = 1000}},
       {"backup.recovery_public_key", PRIVSTACK_FIELD(backup.recovery_public_key), {.check = check_public_key}},
-      {"backup.s3.endpoint", PRIVSTACK_FIELD(backup.s3.endpoint), {.check = check_outbound_url}},
+      {"backup.s3.endpoint", PRIVSTACK_FIELD(backup.s3.endpoint), {.check = check_s3_endpoint}},
       {"backup.s3.region", PRIVSTACK_FIELD(backup.s3.region), {.check = check_not_empty}},
       {"backup.s3.bucket", PRIVSTACK_FIELD(backup.s3.bucket)},
       {"backup.s3.prefix", PRIVSTACK_FIELD(backup.s3.prefix)},
       {"backup.s3.access_key_id", PRIVSTACK_FIELD(backup.s3.access_key_id)},
       {"backup.s3.secret_access_key_file", PRIVSTACK_FIELD(backup.s3.secret_access_key_file), {.file = FileCheck::secret}},
       {"backup.s3.path_style", PRIVSTACK_FIELD(backup.s3.path_style)},
-      {"backup.s3.ca_file", PRIVSTACK_FIELD(backup.s3.ca_file), {.file = FileCheck::must_exist}},
+      {"backup.s3.ca_file", PRIVSTACK_FIELD(backup.s3.ca_file), {.file = FileCheck::certificates}},
       {"backup.s3.put_only", PRIVSTACK_FIELD(backup.s3.put_only)},
       {"backup.s3.object_lock.mode", PRIVSTACK_FIELD(backup.s3.object_lock.mode), {.check = check_lock_mode}},
       {"backup.s3.object_lock.retain_days", PRIVSTACK_FIELD(backup.s3.object_lock.retain_days), {.min = 0, .max = 36500}},
@@ -356,7 +469,7 @@ const std::vector<KeySpec<Config>>& config_keys() {
       {"host_audit.allowed_ports", PRIVSTACK_FIELD(host_audit.allowed_ports)},
       {"notifications.webhook.url", PRIVSTACK_FIELD(notifications.webhook.url), {.check = check_outbound_url}},
       {"notifications.webhook.secret_file", PRIVSTACK_FIELD(notifications.webhook.secret_file), {.file = FileCheck::secret}},
-      {"notifications.webhook.ca_file", PRIVSTACK_FIELD(notifications.webhook.ca_file), {.file = FileCheck::must_exist}},
+      {"notifications.webhook.ca_file", PRIVSTACK_FIELD(notifications.webhook.ca_file), {.file = FileCheck::certificates}},
       {"notifications.email.to", PRIVSTACK_FIELD(notifications.email.to), {.check = check_mail_address}},
       {"notifications.email.from", PRIVSTACK_FIELD(notifications.email.from), {.check = check_mail_address}},
       {"notifications.email.sendmail", PRIVSTACK_FIELD(notifications.email.sendmail)},
@@ -509,6 +622,7 @@ class Loader {
   void check_file(const std::string& shown, const YAML::Mark& mark, const std::filesystem::path& path, FileCheck kind);
 
   void check_combinations(Config& config);
+  void check_tls_pair(const std::filesystem::path& certificate, const std::filesystem::path& private_key);
   bool is_set(const std::string& path) const { return marks_.contains(path); }
   // A key whose value was refused keeps its default, which must not trigger
   // follow-up complaints ("bucket is required" after "bucket: expected a string").
@@ -709,10 +823,14 @@ void Loader::check_file(const std::string& shown, const YAML::Mark& mark, const 
     case FileCheck::none:
       return;
     case FileCheck::must_exist:
+    case FileCheck::certificates:
       if (::stat(path.c_str(), &st) != 0) {
         report(mark, shown + ": cannot read " + path.string() + ": " + std::strerror(errno));
       } else if (!S_ISREG(st.st_mode)) {
         report(mark, shown + ": " + path.string() + " is not a regular file");
+      } else if (kind == FileCheck::certificates) {
+        std::string why;
+        if (read_certificates(path, why).empty()) report(mark, shown + ": " + why);
       }
       return;
     case FileCheck::secret_created_if_missing:
@@ -801,6 +919,13 @@ void Loader::check_combinations(Config& config) {
                                " is not; set both, or neither to use a generated self-signed certificate");
   }
 
+  // The key must be the certificate's, as the daemon checks when it loads
+  // them (SSL_CTX_check_private_key); only when both files passed their own checks.
+  if (!config.tls.certificate.empty() && !config.tls.private_key.empty() && !failed("tls.certificate") &&
+      !failed("tls.private_key")) {
+    check_tls_pair(config.tls.certificate, config.tls.private_key);
+  }
+
   // Retention: keeping nothing at all would delete every backup it makes.
   const auto& retention = config.backup.retention;
   if (retention.daily == 0 && retention.weekly == 0 && retention.monthly == 0 && is_set("backup.retention")) {
@@ -829,6 +954,30 @@ void Loader::check_combinations(Config& config) {
 
   // Backups live under the state directory unless placed elsewhere on purpose.
   if (!is_set("backup.local_directory")) config.backup.local_directory = config.state_directory / "backups";
+}
+
+void Loader::check_tls_pair(const std::filesystem::path& certificate, const std::filesystem::path& private_key) {
+  const YAML::Mark& where = marks_.at("tls.private_key");
+  std::string why;
+  std::vector<Certificate> chain = read_certificates(certificate, why);
+  if (chain.empty()) return;  // reported at tls.certificate
+  Bio bio(BIO_new_file(private_key.c_str(), "r"));
+  if (!bio) {
+    report(where, "tls.private_key: cannot read " + private_key.string() + ": " + std::strerror(errno));
+    return;
+  }
+  // No passphrase prompt: the daemon cannot answer one either.
+  auto no_prompt = [](char*, int, int, void*) -> int { return -1; };
+  Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_prompt, nullptr));
+  bool matches = key && X509_check_private_key(chain.front().get(), key.get()) == 1;
+  ERR_clear_error();
+  if (!key) {
+    report(where, "tls.private_key: " + private_key.string() +
+                      " is not a PEM private key, or it is passphrase-protected (the daemon cannot prompt)");
+  } else if (!matches) {
+    report(where, "tls.private_key: " + private_key.string() + " is not the key of the certificate in " +
+                      certificate.string());
+  }
 }
 
 ConfigResult Loader::run(const std::string& text) {

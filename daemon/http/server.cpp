@@ -16,10 +16,16 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <openssl/ssl.h>
+
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <list>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include "core/log.h"
 #include "core/metrics.h"
@@ -61,6 +67,9 @@ struct Connection {
   // connection's strand, read by the acceptor.
   std::atomic<bool> idle{true};
   std::atomic<bool> evicted{false};
+  // A response went out since the last request header was awaited: closing
+  // now needs a lingering close (ServerLimits::linger_timeout). Strand only.
+  bool answered = false;
 };
 
 template <class Socket>
@@ -261,6 +270,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
     wire += "\r\n";
     if (!head) wire += body;
+    conn.answered = true;
     beast::get_lowest_layer(conn.stream).expires_after(limits.write_timeout);
     co_await asio::async_write(conn.stream, asio::buffer(wire), as_tuple_awaitable);
   }
@@ -282,6 +292,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (chunked) res.chunked(true);
     auto& lowest = beast::get_lowest_layer(conn.stream);
     bhttp::response_serializer<bhttp::empty_body> sr{res};
+    conn.answered = true;
     lowest.expires_after(limits.write_timeout);
     auto [h_ec, h_n] = co_await bhttp::async_write_header(conn.stream, sr, as_tuple_awaitable);
     if (h_ec) co_return false;
@@ -327,6 +338,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       bhttp::request_parser<bhttp::string_body> parser;
       limit_parser(parser, limits);
       conn->idle = true;
+      conn->answered = false;
       lowest.expires_after(served == 0 ? limits.header_timeout : limits.idle_timeout);
       auto [h_ec, h_n] = co_await bhttp::async_read_header(stream, buffer, parser, as_tuple_awaitable);
       conn->idle = false;
@@ -412,8 +424,42 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       lowest.close();
       co_return;
     }
+    if (conn->answered) {
+      co_await linger_close(*conn);
+      co_return;
+    }
     lowest.expires_after(std::chrono::seconds(1));
     co_await stream.async_shutdown(as_tuple_awaitable);
+  }
+
+  // Ends a connection whose client may still be sending (the rest of an
+  // oversized header or body, pipelined requests) without resetting it, so
+  // the answer already sent is not lost: close_notify, FIN, then read and
+  // discard until the client closes, within linger_timeout and linger_bytes.
+  asio::awaitable<void> linger_close(Connection& conn) {
+    auto& lowest = beast::get_lowest_layer(conn.stream);
+    const auto deadline = std::chrono::steady_clock::now() + limits.linger_timeout;
+    conn.idle = true;  // evictable, and cut short by Server::shutdown()
+    // close_notify without waiting for the client's: with the peer's marked
+    // as received, SSL_shutdown is complete once its own alert is written.
+    SSL* ssl = conn.stream.native_handle();
+    SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+    lowest.expires_at(deadline);
+    co_await conn.stream.async_shutdown(as_tuple_awaitable);
+    boost::system::error_code ec;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    // Raw TCP from here on: what the client sends is not even decrypted.
+    std::vector<char> scratch(16 * 1024);
+    std::size_t drained = 0;
+    while (!ec && drained < limits.linger_bytes && !conn.evicted && !stopping &&
+           std::chrono::steady_clock::now() < deadline) {
+      lowest.expires_at(deadline);
+      std::size_t n = 0;
+      std::tie(ec, n) = co_await lowest.async_read_some(
+          asio::buffer(scratch.data(), std::min(scratch.size(), limits.linger_bytes - drained)), as_tuple_awaitable);
+      drained += n;
+    }
+    lowest.close();
   }
 };
 

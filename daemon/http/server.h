@@ -27,12 +27,21 @@ struct ServerLimits {
   std::chrono::seconds body_timeout{30};
   std::chrono::seconds idle_timeout{30};  // between keep-alive requests
   std::chrono::seconds write_timeout{30};
+  // Lingering close, after the server has answered and ends the connection
+  // (431, 413, 400, Connection: close): close_notify and FIN are sent, then
+  // what the client still sends (the rest of an oversized header or body) is
+  // read and discarded until it closes, for at most linger_timeout and
+  // linger_bytes in all. Closing with unread input would make the kernel
+  // reset the connection, and the client could lose the answer.
+  std::chrono::seconds linger_timeout{5};
+  std::size_t linger_bytes = 4 * 1024 * 1024;
   std::size_t max_connections = 10000;
   // Per client address. When an address (or the whole server) is at its
   // limit, a new connection evicts that address's (the server's) oldest
-  // connection that has not yet sent a complete request header, so idle and
-  // slowloris connections cannot lock out a client that talks promptly; if
-  // there is none, the new connection is refused.
+  // connection that has not yet sent a complete request header (or is in its
+  // lingering close), so idle and slowloris connections cannot lock out a
+  // client that talks promptly; if there is none, the new connection is
+  // refused.
   std::size_t max_connections_per_address = 256;
   std::size_t max_requests_per_connection = 1000;
   // Token bucket per client address: sustained requests per second and

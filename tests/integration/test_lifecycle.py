@@ -176,6 +176,55 @@ def test_command_line(tmp_path):
     assert r.returncode == 0 and "configuration OK" in r.stdout
 
 
+
+def check_config(path):
+    return subprocess.run([str(PRIVSTACKD), "--config", str(path), "--check-config"], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_check_config_validates_key_material(tmp_path):
+    """Issue 26: --check-config parses the recovery key and the TLS pair
+    instead of leaving them to fail at run time."""
+    subprocess.run(["openssl", "genpkey", "-algorithm", "X25519", "-out", str(tmp_path / "recovery.pem")], check=True)
+    pub = subprocess.run(["openssl", "pkey", "-in", str(tmp_path / "recovery.pem"), "-pubout"], check=True,
+                         capture_output=True, text=True).stdout
+    (tmp_path / "recovery.pub").write_text(pub)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost", "-days", "2"],
+                   check=True, capture_output=True)
+    key.chmod(0o600)
+    tls = f"tls:\n  certificate: {cert}\n  private_key: {key}\n"
+    good = tmp_path / "good.yaml"
+    indented = "".join("    " + line + "\n" for line in pub.strip().splitlines())
+    good.write_text(tls + "backup:\n  recovery_public_key: |\n" + indented)
+    r = check_config(good)
+    assert r.returncode == 0 and "configuration OK" in r.stdout, r.stderr
+
+    # The mistake from the issue: the key's file name instead of the key.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(tls + f"backup:\n  recovery_public_key: {tmp_path / 'recovery.pub'}\n")
+    r = check_config(bad)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"{bad}:5:24: backup.recovery_public_key: '{tmp_path / 'recovery.pub'}' is a file name; this key takes the "
+        "public key itself: its PEM text (as a block scalar, `|`) or the base64 of its 32 bytes"], r.stderr
+
+    # A key that is not the certificate's, and one readable by the group.
+    other = tmp_path / "other.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+                    str(other)], check=True)
+    other.chmod(0o600)
+    mismatched = tmp_path / "mismatched.yaml"
+    mismatched.write_text(f"tls:\n  certificate: {cert}\n  private_key: {other}\n")
+    r = check_config(mismatched)
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"{mismatched}:3:16: tls.private_key: {other} is not the key of the certificate in {cert}"
+    key.chmod(0o640)
+    r = check_config(good)
+    assert r.returncode == 1 and r.stderr.startswith(f"{good}:3:16: tls.private_key: secret file {key} has mode 0640")
+
+
 def next_index_with_prefix(d, prefix, start, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -6,9 +6,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -63,6 +67,79 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Key material made with OpenSSL for the checks that parse it.
+std::string pem_of(EVP_PKEY* key, bool private_part) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (private_part) {
+    PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  } else {
+    PEM_write_bio_PUBKEY(bio, key);
+  }
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<std::size_t>(len));
+  BIO_free(bio);
+  return out;
+}
+
+// A self-signed P-256 certificate and its key, as PEM.
+struct TlsPair {
+  std::string certificate;
+  std::string key;
+};
+TlsPair make_tls_pair() {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(cert, X509_get_subject_name(cert));
+  X509_set_pubkey(cert, key);
+  X509_sign(cert, key, EVP_sha256());
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(bio, cert);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  TlsPair pair{std::string(data, static_cast<std::size_t>(len)), pem_of(key, true)};
+  BIO_free(bio);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return pair;
+}
+
+// An X25519 public key: PEM, and the base64 of its 32 raw bytes.
+struct RecoveryKey {
+  std::string pem;
+  std::string base64;
+};
+RecoveryKey make_recovery_key() {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519");
+  unsigned char raw[32];
+  std::size_t len = sizeof raw;
+  EVP_PKEY_get_raw_public_key(key, raw, &len);
+  unsigned char b64[64] = {};
+  EVP_EncodeBlock(b64, raw, static_cast<int>(len));
+  RecoveryKey out{pem_of(key, false), reinterpret_cast<char*>(b64)};
+  EVP_PKEY_free(key);
+  return out;
+}
+
+// The YAML block scalar for a multi-line value, indented by `indent` spaces.
+std::string block(const std::string& text, int indent) {
+  std::string out = "|\n";
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    out += std::string(static_cast<std::size_t>(indent), ' ') + text.substr(start, end - start) + "\n";
+    start = end + 1;
+  }
+  return out;
+}
 
 // --- to_string and parse_duration ------------------------------------------
 
@@ -142,8 +219,10 @@ TEST(ConfigTest, DecodesEveryKey) {
   TempDir dir;
   auto s3_secret = dir.write("s3", "s3cr3t\n", 0600);
   auto hook_secret = dir.write("hook", "h00k\n", 0600);
-  auto cert = dir.write("cert.pem", "x", 0644);
-  auto key = dir.write("key.pem", "x", 0640);  // TLS keys may follow Debian's 0640 root:ssl-cert
+  TlsPair tls = make_tls_pair();
+  auto cert = dir.write("cert.pem", tls.certificate, 0644);
+  auto key = dir.write("key.pem", tls.key, 0600);
+  const std::string recovery = make_recovery_key().base64;
   Config c = parse_ok(
       "listen: {address: '::', port: 443}\n"
       "control: {socket: /run/ps.sock}\n"
@@ -160,7 +239,7 @@ TEST(ConfigTest, DecodesEveryKey) {
       "backup:\n"
       "  schedule: hourly\n"
       "  retention: {daily: 0, weekly: 0, monthly: 1000}\n"
-      "  recovery_public_key: MCowBQYDK2VuAyEA\n"
+      "  recovery_public_key: " + recovery + "\n"
       "  s3:\n"
       "    endpoint: http://127.0.0.1:9000\n"
       "    region: eu-west-1\n"
@@ -195,7 +274,7 @@ TEST(ConfigTest, DecodesEveryKey) {
   EXPECT_EQ(c.backup.retention.daily, 0);
   EXPECT_EQ(c.backup.retention.weekly, 0);
   EXPECT_EQ(c.backup.retention.monthly, 1000);
-  EXPECT_EQ(c.backup.recovery_public_key, "MCowBQYDK2VuAyEA");
+  EXPECT_EQ(c.backup.recovery_public_key, recovery);
   EXPECT_EQ(c.backup.s3.endpoint, "http://127.0.0.1:9000");
   EXPECT_EQ(c.backup.s3.region, "eu-west-1");
   EXPECT_EQ(c.backup.s3.bucket, "b");
@@ -254,7 +333,8 @@ TEST(ConfigTest, ShippedExamplesAreValidWhenUncommented) {
   // "  # key: value", "  #   - key: value" (lower-case keys: prose is not uncommented).
   const std::regex example(R"(^( *)# ( *(- )?[a-z_]+:( .*)?)$)");
   // Files that do not exist on a test machine, and the endpoint that needs them.
-  const std::regex needs_files(R"(_file|certificate|private_key|endpoint)");
+  // The recovery key's example is elided ("..."): each site has its own.
+  const std::regex needs_files(R"(_file|certificate|private_key|endpoint|recovery_public_key)");
   std::string text, line;
   int uncommented = 0;
   while (std::getline(in, line)) {
@@ -540,16 +620,112 @@ TEST(ConfigTest, RecoveryKeyMustBePublic) {
                           "public key belongs in the configuration"));
 }
 
+// Issue 26: a file name here used to pass, and every backup then failed.
+TEST(ConfigTest, RecoveryKeyMustBeAnX25519PublicKeyNotAFileName) {
+  EXPECT_THAT(check("backup:\n  recovery_public_key: /etc/privstack/recovery.pub\n"),
+              ElementsAre("t.yaml:2:24: backup.recovery_public_key: '/etc/privstack/recovery.pub' is a file name; "
+                          "this key takes the public key itself: its PEM text (as a block scalar, `|`) or the "
+                          "base64 of its 32 bytes"));
+  EXPECT_THAT(check("backup:\n  recovery_public_key: MCowBQYDK2VuAyEA\n"),
+              ElementsAre("t.yaml:2:24: backup.recovery_public_key: is neither a PEM \"PUBLIC KEY\" nor the base64 "
+                          "of a 32-byte X25519 public key"));
+  RecoveryKey key = make_recovery_key();
+  EXPECT_EQ(parse_ok("backup:\n  recovery_public_key: " + key.base64 + "\n").backup.recovery_public_key, key.base64);
+  EXPECT_EQ(parse_ok("backup:\n  recovery_public_key: " + block(key.pem, 4)).backup.recovery_public_key, key.pem);
+  // A PEM public key of another type.
+  EVP_PKEY* ec = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  std::string ec_pem = pem_of(ec, false);
+  EVP_PKEY_free(ec);
+  EXPECT_THAT(check("backup:\n  recovery_public_key: " + block(ec_pem, 4)),
+              ElementsAre("t.yaml:2:24: backup.recovery_public_key: is not an X25519 key (it is EC)"));
+  // PEM flattened onto one line (no block scalar) does not parse.
+  std::string flat = key.pem;
+  std::replace(flat.begin(), flat.end(), '\n', ' ');
+  EXPECT_THAT(check("backup:\n  recovery_public_key: \"" + flat + "\"\n"),
+              ElementsAre("t.yaml:2:24: backup.recovery_public_key: is not a PEM \"PUBLIC KEY\" (a block scalar, "
+                          "`|`, keeps its line breaks)"));
+}
+
+TEST(ConfigTest, TlsCertificateAndKeyMustLoadAndMatch) {
+  TempDir dir;
+  TlsPair pair = make_tls_pair();
+  TlsPair other = make_tls_pair();
+  auto cert = dir.write("cert.pem", pair.certificate, 0644);
+  auto key = dir.write("key.pem", pair.key, 0600);
+  auto tls = [](const std::filesystem::path& c, const std::filesystem::path& k) {
+    return "tls:\n  certificate: " + c.string() + "\n  private_key: " + k.string() + "\n";
+  };
+  EXPECT_EQ(parse_ok(tls(cert, key)).tls.private_key, key);
+  auto wrong_key = dir.write("other-key.pem", other.key, 0600);
+  EXPECT_THAT(check(tls(cert, wrong_key)),
+              ElementsAre("t.yaml:3:16: tls.private_key: " + wrong_key.string() +
+                          " is not the key of the certificate in " + cert.string()));
+  auto not_cert = dir.write("not-cert.pem", "hello\n", 0644);
+  EXPECT_THAT(check(tls(not_cert, key)),
+              ElementsAre("t.yaml:2:16: tls.certificate: " + not_cert.string() + " holds no PEM certificate"));
+  auto not_key = dir.write("not-key.pem", pair.certificate, 0600);
+  EXPECT_THAT(check(tls(cert, not_key)),
+              ElementsAre("t.yaml:3:16: tls.private_key: " + not_key.string() +
+                          " is not a PEM private key, or it is passphrase-protected (the daemon cannot prompt)"));
+  // The daemon loads the key only after check_secret_file() (http/tls.cpp).
+  auto open_key = dir.write("open-key.pem", pair.key, 0640);
+  EXPECT_THAT(check(tls(cert, open_key)),
+              ElementsAre("t.yaml:3:16: tls.private_key: secret file " + open_key.string() +
+                          " has mode 0640, which lets group or other users read it; run: chmod 600 " +
+                          open_key.string()));
+}
+
+TEST(ConfigTest, CaFilesMustHoldCertificates) {
+  TempDir dir;
+  auto ca = dir.write("ca.pem", make_tls_pair().certificate, 0644);
+  auto junk = dir.write("junk.pem", "not a certificate\n", 0644);
+  EXPECT_EQ(parse_ok("notifications: {webhook: {ca_file: " + ca.string() + "}}\n").notifications.webhook.ca_file, ca);
+  EXPECT_THAT(check("backup:\n  s3:\n    ca_file: " + junk.string() + "\n"),
+              ElementsAre("t.yaml:3:14: backup.s3.ca_file: " + junk.string() + " holds no PEM certificate"));
+  EXPECT_THAT(check("notifications: {webhook: {ca_file: " + junk.string() + "}}\n"),
+              ElementsAre("t.yaml:1:36: notifications.webhook.ca_file: " + junk.string() + " holds no PEM certificate"));
+}
+
+TEST(ConfigTest, S3EndpointIsSchemeHostAndPort) {
+  auto endpoint = [](const std::string& url) { return check("backup: {s3: {endpoint: '" + url + "'}}\n"); };
+  const std::string at = "t.yaml:1:25: backup.s3.endpoint: '";
+  EXPECT_THAT(endpoint("https://s3.example.com/bucket"),
+              ElementsAre(at + "https://s3.example.com/bucket' has a path, query or fragment; the endpoint is only "
+                               "https://HOST[:PORT] (the bucket and prefix are backup.s3.bucket and backup.s3.prefix)"));
+  EXPECT_THAT(endpoint("https://s3.example.com?x=1"), ElementsAre(HasSubstr("has a path, query or fragment")));
+  EXPECT_THAT(endpoint("https://s3.example.com:99999"),
+              ElementsAre(at + "https://s3.example.com:99999' has an invalid port (expected :1 to :65535 after the "
+                               "host)"));
+  EXPECT_THAT(endpoint("https://s3.example.com:"), ElementsAre(HasSubstr("has an invalid port")));
+  EXPECT_THAT(endpoint("https://s3 example.com"),
+              ElementsAre(at + "https://s3 example.com' has an invalid host name (letters, digits, '.', '-' and '_' "
+                               "only)"));
+  EXPECT_THAT(endpoint("http://[::1]:9000"),
+              ElementsAre(at + "http://[::1]:9000': IPv6 address literals are not supported here; use a host name"));
+  // Valid ones go on to the rules for an endpoint (bucket, keys, ...).
+  for (const char* good : {"https://s3.eu-central-1.amazonaws.com", "https://minio.lan:9000/", "http://127.0.0.1:9000"}) {
+    for (const std::string& p : endpoint(good)) EXPECT_THAT(p, HasSubstr("is required when")) << good;
+  }
+}
+
+TEST(ConfigTest, WebhookUrlHostAndPort) {
+  auto url = [](const std::string& u) { return check("notifications: {webhook: {url: '" + u + "'}}\n"); };
+  EXPECT_THAT(url("https://hooks.example:0/x"), ElementsAre(HasSubstr("has an invalid port")));
+  EXPECT_THAT(url("https://[fe80::zz]/x"), ElementsAre(HasSubstr("has an invalid IPv6 address")));
+  EXPECT_THAT(url("https://[::1/x"), ElementsAre(HasSubstr("without its closing ']'")));
+  EXPECT_THAT(url("https://[2001:db8::1]:8443/hook?a=b"), IsEmpty());
+}
+
 // --- combinations -----------------------------------------------------------
 
 TEST(ConfigTest, TlsNeedsBothFiles) {
   TempDir dir;
-  auto cert = dir.write("cert.pem", "x", 0644);
+  auto cert = dir.write("cert.pem", make_tls_pair().certificate, 0644);
   EXPECT_THAT(check("tls:\n  certificate: " + cert.string() + "\n"),
               ElementsAre("t.yaml:2:16: tls.certificate is set but tls.private_key is not; set both, or neither to "
                           "use a generated self-signed certificate"));
   EXPECT_THAT(check("tls:\n  private_key: " + (dir.path() / "nope.pem").string() + "\n"),
-              ElementsAre("t.yaml:2:16: tls.private_key: cannot read " + (dir.path() / "nope.pem").string() +
+              ElementsAre("t.yaml:2:16: tls.private_key: cannot read secret file " + (dir.path() / "nope.pem").string() +
                               ": No such file or directory",
                           "t.yaml:2:16: tls.private_key is set but tls.certificate is not; set both, or neither to "
                           "use a generated self-signed certificate"));
