@@ -313,7 +313,8 @@ void print_hostaudit_report(const json::value& v) {
     const json::object& s = sv.as_object();
     std::string procs;
     for (const auto& p : s.at("processes").as_array()) {
-      procs += (procs.empty() ? "" : ",") + std::string(p.as_object().at("name").as_string()) + "/" +
+      if (!procs.empty()) procs += ',';  // not `"," + std::string`: GCC 12 -O3 false -Wrestrict (PR 105651)
+      procs += std::string(p.as_object().at("name").as_string()) + "/" +
                std::to_string(p.as_object().at("pid").as_int64());
     }
     std::printf("%-5s %-40s %-13s %-7s %s\n", std::string(s.at("proto").as_string()).c_str(),

@@ -55,7 +55,10 @@ void remove_database_files(const fs::path& base) {
 // A live process of that id (a concurrent restore, or a reused id) keeps them.
 void remove_dead_restores_scratch(const fs::path& database) {
   const fs::path dir = database.parent_path().empty() ? fs::path(".") : database.parent_path();
-  const std::string prefix = "." + database.filename().string() + ".restore-";
+  // Appended, not `"." + string`: GCC 12 -O3 false -Wrestrict (PR 105651).
+  std::string prefix(1, '.');
+  prefix += database.filename().string();
+  prefix += ".restore-";
   std::error_code ec;
   std::vector<fs::path> dead;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {

@@ -200,7 +200,7 @@ std::variant<StaticFiles::CachedFile, Response> StaticFiles::load(const std::str
     i = j + 1;
   }
   bool wants_directory = relative.empty() || path.back() == '/';
-  if (relative.empty()) relative = ".";
+  if (relative.empty()) relative.push_back('.');  // not `= "."`: GCC 12 -O3 false -Wrestrict (PR 105651)
 
   bool kernel_checked = false;
   Fd file(open_beneath(root_fd_, relative, kernel_checked));
