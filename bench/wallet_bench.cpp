@@ -23,7 +23,7 @@
 #include "wallet/wallet.h"
 
 using namespace privstack;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 long peak_rss_kib() {
@@ -31,7 +31,7 @@ long peak_rss_kib() {
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss;
 }
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(SteadyClock::time_point t) { return std::chrono::duration<double>(SteadyClock::now() - t).count(); }
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
              "", "bench");
     std::vector<std::int64_t> ids;
     ids.reserve(static_cast<std::size_t>(n));
-    auto t_seed = Clock::now();
+    auto t_seed = SteadyClock::now();
     st->write([&](store::Connection& c) {
       records::Recipient r;
       for (long i = 0; i < n; ++i) {
@@ -80,19 +80,19 @@ int main(int argc, char** argv) {
       }
     });
     const double seed_s = seconds_since(t_seed);
-    auto t_unlock = Clock::now();
+    auto t_unlock = SteadyClock::now();
     w.unlock(password, "bench", "bench");
     const double unlock_s = seconds_since(t_unlock);
     const long rss_before = peak_rss_kib();
 
-    auto t_issue = Clock::now();
+    auto t_issue = SteadyClock::now();
     wallet::IssueRequest req;
     req.result_ids = ids;
     const wallet::IssuedBatch b = issuance.issue(req, "bench", "bench");
     const double issue_s = seconds_since(t_issue);
     const long rss_issue = peak_rss_kib();
 
-    auto t_verify = Clock::now();
+    auto t_verify = SteadyClock::now();
     long valid = 0;
     for (const auto& f : b.files) valid += wallet::credential::verify_text(f).valid ? 1 : 0;
     const double verify_s = seconds_since(t_verify);

@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include <openssl/crypto.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -27,6 +26,7 @@
 #include "backup/restore.h"
 #include "backup/s3_client.h"
 #include "core/config.h"
+#include "core/crypto.h"
 #include "core/secret.h"
 #include "core/version.h"
 #include "http/control.h"
@@ -740,10 +740,7 @@ int backup_restore(Invocation& inv) {
     }
     auto key = load_recovery_key(inv);
     if (!key) return 2;
-    struct WipeKey {
-      std::vector<std::uint8_t>& k;
-      ~WipeKey() { OPENSSL_cleanse(k.data(), k.size()); }
-    } wipe_key{*key};
+    privstack::CleanseOnExit wipe_key{*key};
     std::filesystem::path temp_dir =
         std::filesystem::exists(target.state_directory, ec) ? target.state_directory : std::filesystem::temp_directory_path();
     ArchiveInput in;
@@ -842,10 +839,7 @@ int backup_verify(Invocation& inv) {
     }
     auto key = load_recovery_key(inv);
     if (!key) return 2;
-    struct WipeKey {
-      std::vector<std::uint8_t>& k;
-      ~WipeKey() { OPENSSL_cleanse(k.data(), k.size()); }
-    } wipe_key{*key};
+    privstack::CleanseOnExit wipe_key{*key};
     const std::filesystem::path temp_dir = std::filesystem::temp_directory_path();
     ArchiveInput in;
     open_archive(name, config, temp_dir, in);

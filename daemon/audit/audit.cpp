@@ -1,9 +1,7 @@
 #include "audit/audit.h"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/json/parse.hpp>
@@ -15,7 +13,10 @@
 #include <sstream>
 
 #include "audit/csv.h"
+#include "core/crypto.h"
+#include "core/encoding.h"
 #include "core/log.h"
+#include "core/time.h"
 
 // GCC 12 false positive on Asio's coroutine frame allocator (as in auth.cpp).
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -49,37 +50,11 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 )sql"},
 };
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string to_hex(const unsigned char* data, std::size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    out[2 * i] = digits[data[i] >> 4];
-    out[2 * i + 1] = digits[data[i] & 15];
-  }
-  return out;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // 32 bytes from 64 hex digits; zeros when malformed (the hash then cannot match).
 std::array<unsigned char, 32> unhex32(std::string_view hex) {
   std::array<unsigned char, 32> out{};
   if (hex.size() != 64) return out;
-  for (std::size_t i = 0; i < 32; ++i) {
-    int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return {};
-    out[i] = static_cast<unsigned char>(hi * 16 + lo);
-  }
+  if (auto bytes = hex_decode(hex)) std::copy(bytes->begin(), bytes->end(), out.begin());
   return out;
 }
 
@@ -111,7 +86,8 @@ class ChainHasher {
         EVP_DigestUpdate(ctx_, canon_.data(), canon_.size()) != 1 || EVP_DigestFinal_ex(ctx_, out.data(), &len) != 1) {
       throw std::runtime_error("SHA-256 failed");
     }
-    hex_ = to_hex(out.data(), out.size());
+    hex_.clear();
+    hex_append(hex_, out);
     return hex_;
   }
 
@@ -199,7 +175,7 @@ std::string chain_hash(std::string_view previous_hash, const Entry& e) {
             EVP_DigestUpdate(ctx, canon.data(), canon.size()) == 1 && EVP_DigestFinal_ex(ctx, md, &len) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok) throw std::runtime_error("SHA-256 failed");
-  return to_hex(md, len);
+  return hex_encode(ByteView(md, len));
 }
 
 std::string anchor_message(std::int64_t seq, std::string_view hash, std::int64_t time_us) {
@@ -301,10 +277,7 @@ Secret AuditLog::load_or_create_anchor_key(const std::filesystem::path& state_di
   if (auto cred = read_credential("audit-anchor.key")) return std::move(*cred);
   auto path = state_directory / "audit-anchor.key";
   if (!std::filesystem::exists(path)) {
-    unsigned char raw[32];
-    if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no randomness for the audit anchor key");
-    std::string hex = to_hex(raw, sizeof raw);
-    OPENSSL_cleanse(raw, sizeof raw);
+    std::string hex = random_hex(32);
     write_secret_file(path, hex);
     wipe(hex);
     if (created) *created = true;
@@ -313,7 +286,7 @@ Secret AuditLog::load_or_create_anchor_key(const std::filesystem::path& state_di
 }
 
 Entry AuditLog::append(store::Connection& c, Entry e) {
-  if (e.time_us == 0) e.time_us = now_us();
+  if (e.time_us == 0) e.time_us = default_clock().unix_micros();
   e.actor = clean(e.actor, 256);
   e.source = clean(e.source, 128);
   e.action = clean(e.action, 128);
@@ -476,7 +449,7 @@ Anchor AuditLog::make_anchor(std::int64_t seq, std::string hash) const {
   Anchor a;
   a.seq = seq;
   a.hash = std::move(hash);
-  a.time_us = now_us();
+  a.time_us = default_clock().unix_micros();
   std::string msg = anchor_message(a.seq, a.hash, a.time_us);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -485,7 +458,7 @@ Anchor AuditLog::make_anchor(std::int64_t seq, std::string hash) const {
             msg.size(), mac, &len)) {
     throw std::runtime_error("HMAC failed");
   }
-  a.mac = to_hex(mac, len);
+  a.mac = hex_encode(ByteView(mac, len));
   return a;
 }
 
@@ -498,8 +471,7 @@ bool AuditLog::anchor_valid(const Anchor& a) const {
             msg.size(), mac, &len)) {
     return false;
   }
-  std::string expect = to_hex(mac, len);
-  return expect.size() == a.mac.size() && CRYPTO_memcmp(expect.data(), a.mac.data(), expect.size()) == 0;
+  return constant_time_equals(hex_encode(ByteView(mac, len)), a.mac);
 }
 
 std::optional<Anchor> AuditLog::latest_anchor_raw() const {

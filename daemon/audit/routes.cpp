@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/log.h"
+#include "core/time.h"
 
 // GCC 12 false positive on Asio's coroutine frame allocator (as in auth.cpp).
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -138,16 +139,6 @@ std::optional<std::int64_t> parse_time(std::string_view s) {
   tm.tm_min = mi;
   tm.tm_sec = se;
   return static_cast<std::int64_t>(timegm(&tm));
-}
-
-std::string format_time(std::int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
 }
 
 void register_routes(AuditLog& audit, http::Router& router) {

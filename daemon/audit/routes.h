@@ -32,8 +32,7 @@ inline constexpr std::string_view kControlSource = "control-socket";
 // Time values in the API: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" (optionally
 // with fractional seconds, dropped) or an integer of Unix seconds.
 std::optional<std::int64_t> parse_time(std::string_view text);
-// "YYYY-MM-DDTHH:MM:SSZ".
-std::string format_time(std::int64_t unix_seconds);
+// Times are formatted with format_rfc3339() (core/time.h).
 
 void register_routes(AuditLog& log, http::Router& router);
 void register_control(AuditLog& log, http::ControlServer& control);

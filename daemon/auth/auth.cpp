@@ -13,7 +13,10 @@
 #include "auth/throttle.h"
 #include "auth/totp.h"
 #include "auth/util.h"
+#include "core/crypto.h"
+#include "core/encoding.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "http/body.h"
 #include "http/control.h"
 
@@ -42,15 +45,8 @@ const std::string kNoSession;  // "keep no session" for revoke_sessions()
 
 using privstack::offload;  // core/offload.h
 
-std::string iso8601(std::int64_t t) {
-  if (t <= 0) return {};
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+// RFC 3339, or "" for "never" (0).
+std::string iso8601(std::int64_t t) { return t <= 0 ? std::string() : format_rfc3339(t); }
 
 bool valid_username(std::string_view name) {
   if (name.empty() || name.size() > 64 || name == "me") return false;
@@ -289,7 +285,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
   // Who is calling. `touch` updates the session's idle clock.
   // Returns nullopt for anonymous; throws Error(unauthenticated) for a bad bearer token.
   asio::awaitable<std::optional<Principal>> authenticate(const Request& request, bool touch) {
-    std::int64_t now = unix_now();
+    std::int64_t now = default_clock().unix_seconds();
     if (auto authz = request.header("Authorization")) {
       std::string_view v = *authz;
       if (v.size() < 7 || !(v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) {
@@ -510,7 +506,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
         r.body = json::serialize(doc);
         co_return r;
       }
-      std::int64_t now = unix_now();
+      std::int64_t now = default_clock().unix_seconds();
       bool second_ok = false;
       UserRecord updated;
       {
@@ -555,7 +551,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
       co_await store_user(u);
     }
 
-    std::int64_t now = unix_now();
+    std::int64_t now = default_clock().unix_seconds();
     SessionRecord record;
     std::string token;
     std::chrono::seconds lifetime, idle;
@@ -705,7 +701,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     auto pw = std::make_shared<Secret>(std::move(password));
     auto job3 = [pw, params] { return hash_password(pw->reveal(), params); };
     std::string hash = co_await offload(blocking, std::move(job3));
-    std::int64_t now = unix_now();
+    std::int64_t now = default_clock().unix_seconds();
     UserRecord u;
     u.name = name;
     u.role = role;
@@ -739,7 +735,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     std::string hash = co_await offload(blocking, std::move(job4));
     UserRecord u = get_user_copy(name);
     u.password_hash = hash;
-    u.password_changed_at = unix_now();
+    u.password_changed_at = default_clock().unix_seconds();
     co_await store_user(u);
     co_await revoke_sessions(name, keep_session);
     event(log::events::auth_user_changed, {.user = name, .actor = actor, .by = by, .remote = remote, .action = "password",
@@ -993,7 +989,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     if (u.totp_enabled) throw Error(ErrorCode::conflict, "TOTP is already enabled.");
     auto key = base32_decode(u.totp_secret);
     if (u.totp_secret.empty() || !key) throw Error(ErrorCode::conflict, "Start the enrollment first (POST).");
-    auto step = totp_verify(*key, code, unix_now(), u.totp_last_step);
+    auto step = totp_verify(*key, code, default_clock().unix_seconds(), u.totp_last_step);
     if (!step) {
       event(log::events::auth_totp_failed, {.user = u.name, .remote = request.remote_address,
                                             .reason = "enrollment", .message = "TOTP enrollment code wrong for " +
@@ -1087,11 +1083,11 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
       }
       days = it->value().as_int64();
     }
-    std::int64_t now = unix_now();
+    std::int64_t now = default_clock().unix_seconds();
     std::string secret = "pst_" + random_token(32);
     auto id_bytes = random_bytes(8);
     TokenRecord t;
-    t.id = hex(id_bytes.data(), id_bytes.size());
+    t.id = hex_encode(id_bytes);
     t.name = name;
     t.owner = p.user.name;
     t.role = role;
@@ -1153,7 +1149,7 @@ void AuthService::set_event_sink(std::shared_ptr<AuthEventSink> sink) {
 void AuthService::load() {
   AuthSnapshot snap = impl_->repo.load();
   std::string dummy = hash_password(random_token(24), impl_->settings.argon2);
-  std::int64_t now = unix_now();
+  std::int64_t now = default_clock().unix_seconds();
   std::lock_guard lock(impl_->mu);
   impl_->dummy_hash = dummy;
   impl_->users.clear();

@@ -1,7 +1,6 @@
 #include "auth/password.h"
 
 #include <argon2.h>
-#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <charconv>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "auth/util.h"
+#include "core/crypto.h"
 
 namespace privstack::auth {
 namespace {
@@ -151,7 +151,7 @@ std::optional<std::string> password_policy_violation(std::string_view password, 
   bool repeated = true;
   for (std::size_t i = 2; i < lowered.size() && repeated; ++i) repeated = lowered[i] == lowered[i - 2];
   if (repeated) return "The password must not be a repeated pattern.";
-  OPENSSL_cleanse(lowered.data(), lowered.size());
+  cleanse(lowered);
   return std::nullopt;
 }
 

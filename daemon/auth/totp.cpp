@@ -6,27 +6,10 @@
 #include <stdexcept>
 
 #include "auth/util.h"
+#include "core/crypto.h"
+#include "core/encoding.h"
 
 namespace privstack::auth {
-namespace {
-
-std::string percent_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string hotp(const std::vector<std::uint8_t>& key, std::uint64_t counter, int digits) {
   unsigned char msg[8];

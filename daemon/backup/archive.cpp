@@ -4,7 +4,6 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <zstd.h>
 
@@ -15,6 +14,10 @@
 #include <ctime>
 #include <memory>
 #include <optional>
+
+#include "core/crypto.h"
+#include "core/encoding.h"
+#include "core/time.h"
 
 namespace privstack::backup {
 namespace {
@@ -60,51 +63,20 @@ struct SecretBytes {
   SecretBytes() = default;
   explicit SecretBytes(std::size_t n) : bytes(n) {}
   ~SecretBytes() {
-    if (!bytes.empty()) OPENSSL_cleanse(bytes.data(), bytes.size());
+    cleanse(bytes);
   }
   SecretBytes(const SecretBytes&) = delete;
   SecretBytes& operator=(const SecretBytes&) = delete;
 };
 
-Bytes random_bytes(std::size_t n) {
-  Bytes out(n);
-  if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) fail("the system random generator failed");
-  return out;
-}
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (auto b : bytes) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
-  }
-  return out;
-}
-
-std::string base64(std::span<const std::uint8_t> bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
+// Base64 as the header and the recovery key file have it; line breaks and
+// blanks (PEM-like wrapping) are ignored, empty text is malformed.
 std::optional<Bytes> unbase64(std::string_view text) {
   std::string clean;
   for (char c : text)
     if (c != '\n' && c != '\r' && c != ' ' && c != '\t') clean.push_back(c);
-  if (clean.empty() || clean.size() % 4 != 0) return std::nullopt;
-  Bytes out(clean.size() / 4 * 3);
-  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(clean.data()),
-                          static_cast<int>(clean.size()));
-  if (n < 0) return std::nullopt;
-  std::size_t pad = 0;
-  if (clean.back() == '=') ++pad;
-  if (clean.size() >= 2 && clean[clean.size() - 2] == '=') ++pad;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
+  if (clean.empty()) return std::nullopt;
+  return base64_decode(clean);
 }
 
 void put_u32(Bytes& out, std::uint32_t v) {
@@ -193,7 +165,7 @@ class Gcm {
     Bytes tag(sealed.begin() + static_cast<std::ptrdiff_t>(n), sealed.end());
     if (EVP_CIPHER_CTX_ctrl(ctx_.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag.data()) != 1) return false;
     if (EVP_DecryptFinal_ex(ctx_.get(), out.data() + n, &len) != 1) {
-      OPENSSL_cleanse(out.data(), out.size());
+      cleanse(out);
       out.clear();
       return false;
     }
@@ -279,15 +251,6 @@ Bytes wrap_aad(std::string_view archive_id) {
   return aad;
 }
 
-std::string utc_text(std::int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string header_json(const ArchiveHeader& h) {
   json::object rows;
   for (const auto& [table, count] : h.metadata.row_counts) rows[table] = count;
@@ -296,7 +259,7 @@ std::string header_json(const ArchiveHeader& h) {
   o["version"] = h.version;
   o["archive_id"] = h.archive_id;
   o["created"] = h.metadata.created_unix;
-  o["created_utc"] = utc_text(h.metadata.created_unix);
+  o["created_utc"] = format_rfc3339(h.metadata.created_unix);
   o["created_ms"] = h.metadata.created_ms;
   o["source_host"] = h.metadata.source_host;
   o["schema_version"] = h.metadata.schema_version;
@@ -307,9 +270,9 @@ std::string header_json(const ArchiveHeader& h) {
   o["chunk_size"] = h.chunk_size;
   o["key_wrapping"] = json::object{{"algorithm", h.key_wrapping},
                                    {"recovery_key_id", h.recovery_key_id},
-                                   {"ephemeral_public_key", base64(h.ephemeral_public)},
-                                   {"nonce", base64(h.wrap_nonce)},
-                                   {"wrapped_key", base64(h.wrapped_key)}};
+                                   {"ephemeral_public_key", base64_encode(h.ephemeral_public)},
+                                   {"nonce", base64_encode(h.wrap_nonce)},
+                                   {"wrapped_key", base64_encode(h.wrapped_key)}};
   return json::serialize(o);
 }
 
@@ -466,7 +429,7 @@ std::vector<std::uint8_t> recovery_public_from_private(std::span<const std::uint
 
 std::string recovery_key_id(std::span<const std::uint8_t> public_key) {
   Bytes digest = sha256(public_key);
-  return hex(std::span(digest).first(8));
+  return hex_encode(std::span(digest).first(8));
 }
 
 // ---- writer ----------------------------------------------------------------
@@ -550,7 +513,7 @@ ArchiveWriter::ArchiveWriter(Sink sink, std::span<const std::uint8_t> recovery_p
   h.chunk_size = options.chunk_size;
   h.key_wrapping = std::string(kKeyWrapping);
   h.recovery_key_id = recovery_key_id(recovery_public_key);
-  h.archive_id = hex(random_bytes(16));
+  h.archive_id = random_hex(16);
 
   // Fresh data key, wrapped for the recovery key with an ephemeral X25519 key.
   SecretBytes& data_key = w.data_key;

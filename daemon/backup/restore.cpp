@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -19,6 +18,7 @@
 
 #include "audit/audit.h"
 #include "backup/snapshot.h"
+#include "core/crypto.h"
 #include "core/secret.h"
 #include "store/store.h"
 
@@ -138,9 +138,9 @@ Checked restore_and_check(const RestoreStep& restore, const fs::path& scratch_db
   // The anchor key stays in memory: anchors belong to the machine that wrote
   // them, not to the archive; the daemon writes a fresh one at start-up.
   unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) fail("the system random generator failed");
+  random_fill(raw, sizeof raw);
   Secret anchor_key(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
-  OPENSSL_cleanse(raw, sizeof raw);
+  cleanse(raw, sizeof raw);
   {
     audit::AuditLog log(*st, std::move(anchor_key));
     out.chain = log.verify();

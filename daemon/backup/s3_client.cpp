@@ -2,7 +2,6 @@
 
 #include <sys/mman.h>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/md5.h>
 #include <openssl/rand.h>
@@ -29,8 +28,11 @@
 #include <type_traits>
 
 #include "backup/s3_clock.h"
+#include "core/crypto.h"
+#include "core/encoding.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/time.h"
 
 namespace privstack::backup {
 namespace {
@@ -46,18 +48,6 @@ std::string md5_raw(std::span<const std::uint8_t> data) {
   if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr) != 1)
     throw S3Error("MD5 failed", 0, "InternalError");
   return std::string(reinterpret_cast<char*>(digest), len);
-}
-
-std::string base64(const std::string& raw) {
-  std::string out(4 * ((raw.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::string hex(const std::string& raw) {
-  return sigv4::hex(std::span(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
 }
 
 std::string unquote(std::string s) {
@@ -296,7 +286,7 @@ S3Client::S3Client(S3Config config) : config_(std::move(config)) {
 }
 
 S3Client::~S3Client() {
-  OPENSSL_cleanse(config_.credentials.secret_access_key.data(), config_.credentials.secret_access_key.size());
+  cleanse(config_.credentials.secret_access_key);
 }
 
 S3Client::Response S3Client::request_once(const std::string& method, const std::string& key, const sigv4::Pairs& query,
@@ -312,7 +302,7 @@ S3Client::Response S3Client::request_once(const std::string& method, const std::
   sreq.path = path;
   sreq.query = query;
   // Signed with the endpoint's time when it told us our clock is off.
-  std::string date = sigv4::amz_date(std::chrono::system_clock::now() + S3ClockOffset::get());
+  std::string date = sigv4::amz_date(default_clock().system_now() + S3ClockOffset::get());
   sreq.payload_sha256 = sigv4::sha256_hex(body);
   sreq.headers = {{"host", host_header}, {"x-amz-date", date}, {"x-amz-content-sha256", sreq.payload_sha256}};
   if (!config_.credentials.session_token.empty())
@@ -427,7 +417,7 @@ bool S3Client::learn_clock_offset(const Response& r, const std::string& code) {
   // HEAD answers carry no body, so no <Code>: a 403 whose Date is far
   // from ours is taken for the same refusal.
   if (r.status != 403) return false;
-  auto local = std::chrono::system_clock::now();
+  auto local = default_clock().system_now();
   auto server = parse_http_date(r.header("Date"));
   if (!server) server = parse_http_date(first(r.body, "ServerTime"));
   if (!server) return false;
@@ -449,7 +439,7 @@ constexpr const char* kLockDate = "%Y-%m-%dT%H:%M:%SZ";
 
 std::string S3Client::lock_retain_until() const {
   if (config_.lock_retain_days <= 0) return {};
-  auto until = std::chrono::system_clock::now() + std::chrono::hours(24) * config_.lock_retain_days;
+  auto until = default_clock().system_now() + std::chrono::hours(24) * config_.lock_retain_days;
   return sigv4::utc_time(until, kLockDate);
 }
 
@@ -466,9 +456,9 @@ sigv4::Pairs S3Client::write_headers() const {
 void S3Client::put_object(const std::string& key, std::span<const std::uint8_t> data) {
   std::string md5 = md5_raw(data);
   sigv4::Pairs headers = write_headers();
-  headers.emplace_back("content-md5", base64(md5));  // also what Object Lock requires on a PUT
+  headers.emplace_back("content-md5", base64_encode(md5));  // also what Object Lock requires on a PUT
   Response r = checked("PUT", key, {}, data, headers);
-  if (unquote(r.header("ETag")) != hex(md5) && !r.header("ETag").empty())
+  if (unquote(r.header("ETag")) != hex_encode(md5) && !r.header("ETag").empty())
     throw S3Error("S3 PUT " + key + ": the server's ETag does not match the data sent", 0, "BadDigest");
 }
 
@@ -510,7 +500,7 @@ void S3Client::put_object_retention(const std::string& key) {
   std::string body = "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>" + config_.lock_mode +
                      "</Mode><RetainUntilDate>" + lock_retain_until() + "</RetainUntilDate></Retention>";
   std::span<const std::uint8_t> data(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
-  checked("PUT", key, {{"retention", ""}}, data, {{"content-md5", base64(md5_raw(data))}});
+  checked("PUT", key, {{"retention", ""}}, data, {{"content-md5", base64_encode(md5_raw(data))}});
 }
 
 void S3Client::check_object_retention(const std::string& key) {
@@ -525,7 +515,7 @@ void S3Client::check_object_retention(const std::string& key) {
   }
   // An hour's slack for the time the upload took; dates compare as text
   // in this format (2026-12-23T09:00:00, any fraction or zone after it).
-  std::string at_least = sigv4::utc_time(std::chrono::system_clock::now() +
+  std::string at_least = sigv4::utc_time(default_clock().system_now() +
                                              std::chrono::hours(24) * config_.lock_retain_days - std::chrono::hours(1),
                                          kLockDate)
                              .substr(0, 19);
@@ -548,12 +538,12 @@ std::string S3Client::upload_part(const std::string& key, const std::string& upl
                                   std::span<const std::uint8_t> data) {
   std::string md5 = md5_raw(data);
   Response r = checked("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}}, data,
-                       {{"content-md5", base64(md5)}});
+                       {{"content-md5", base64_encode(md5)}});
   std::string etag = unquote(r.header("ETag"));
-  if (!etag.empty() && etag != hex(md5))
+  if (!etag.empty() && etag != hex_encode(md5))
     throw S3Error("S3 UploadPart " + key + " #" + std::to_string(number) + ": ETag differs from the part's MD5", 0,
                   "BadDigest");
-  return hex(md5);
+  return hex_encode(md5);
 }
 
 void S3Client::complete_multipart_upload(const std::string& key, const std::string& upload_id,
@@ -679,7 +669,7 @@ std::uint64_t S3StreamUpload::finish(bool head_check) {
   std::string expected_etag;
   if (upload_id_.empty()) {
     client_.put_object(key_, buffer_);
-    expected_etag = hex(md5_raw(buffer_));
+    expected_etag = hex_encode(md5_raw(buffer_));
     buffer_.clear();
   } else {
     send_all_parts();
@@ -692,7 +682,7 @@ std::uint64_t S3StreamUpload::finish(bool head_check) {
       for (std::size_t i = 0; i + 1 < p.etag.size(); i += 2)
         concat.push_back(static_cast<char>(std::stoi(p.etag.substr(i, 2), nullptr, 16)));
     }
-    expected_etag = hex(md5_raw(std::span(reinterpret_cast<const std::uint8_t*>(concat.data()), concat.size()))) +
+    expected_etag = hex_encode(md5_raw(std::span(reinterpret_cast<const std::uint8_t*>(concat.data()), concat.size()))) +
                     "-" + std::to_string(parts_.size());
   }
   done_ = true;

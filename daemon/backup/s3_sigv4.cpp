@@ -10,6 +10,9 @@
 #include <map>
 #include <stdexcept>
 
+#include "core/encoding.h"
+#include "core/time.h"
+
 namespace privstack::backup::sigv4 {
 namespace {
 
@@ -54,21 +57,10 @@ bool valid_amz_date(std::string_view d) {
 
 }  // namespace
 
-std::string hex(std::span<const std::uint8_t> data) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(data.size() * 2);
-  for (auto b : data) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
-  }
-  return out;
-}
-
 std::string sha256_hex(std::span<const std::uint8_t> data) {
   std::uint8_t digest[SHA256_DIGEST_LENGTH];
   SHA256(data.data(), data.size(), digest);
-  return hex(digest);
+  return hex_encode(digest);
 }
 
 std::string sha256_hex(std::string_view data) {
@@ -85,20 +77,7 @@ std::vector<std::uint8_t> signing_key(std::string_view secret, std::string_view 
 }
 
 std::string uri_encode(std::string_view text, bool encode_slash) {
-  static const char* digits = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && !encode_slash)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(digits[c >> 4]);
-      out.push_back(digits[c & 15]);
-    }
-  }
-  return out;
+  return percent_encode(text, encode_slash ? "" : "/");
 }
 
 std::string encode_path(std::string_view decoded_path) {
@@ -122,12 +101,7 @@ std::string encode_query(const Pairs& query) {
 }
 
 std::string utc_time(std::chrono::system_clock::time_point when, const char* format) {
-  std::time_t t = std::chrono::system_clock::to_time_t(when);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::size_t n = std::strftime(buf, sizeof buf, format, &tm);
-  return std::string(buf, n);
+  return format_utc(std::chrono::system_clock::to_time_t(when), format);
 }
 
 std::string amz_date(std::chrono::system_clock::time_point when) { return utc_time(when, "%Y%m%dT%H%M%SZ"); }
@@ -160,7 +134,7 @@ Signed sign(const Request& request, const Credentials& credentials, std::string_
   out.string_to_sign = "AWS4-HMAC-SHA256\n" + std::string(amz_date_text) + "\n" + scope + "\n" +
                        sha256_hex(out.canonical_request);
   auto key = signing_key(credentials.secret_access_key, date, region, service);
-  out.signature = hex(hmac(key, out.string_to_sign));
+  out.signature = hex_encode(hmac(key, out.string_to_sign));
   out.authorization = "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + "/" + scope +
                       ", SignedHeaders=" + signed_headers + ", Signature=" + out.signature;
   return out;

@@ -71,6 +71,5 @@ std::string sha256_hex(std::span<const std::uint8_t> data);
 std::string sha256_hex(std::string_view data);
 std::vector<std::uint8_t> signing_key(std::string_view secret, std::string_view date, std::string_view region,
                                       std::string_view service);
-std::string hex(std::span<const std::uint8_t> data);
 
 }  // namespace privstack::backup::sigv4

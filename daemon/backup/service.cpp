@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <malloc.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,11 +32,14 @@
 #include "backup/retention.h"
 #include "backup/s3_client.h"
 #include "backup/snapshot.h"
+#include "core/crypto.h"
+#include "core/encoding.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/offload.h"
 #include "core/schedule.h"
+#include "core/time.h"
 #include "http/control.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -53,18 +55,7 @@ namespace {
 constexpr std::string_view kSuffix = ".psbak";
 constexpr std::string_view kPartial = ".partial";
 
-std::int64_t now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string utc_stamp(std::int64_t t, const char* format) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
+std::int64_t now_unix() { return default_clock().unix_seconds(); }
 
 // "20261122T210400Z" -> Unix seconds; nullopt when malformed.
 std::optional<std::int64_t> parse_stamp(std::string_view s) {
@@ -115,7 +106,7 @@ fs::path digest_path(const fs::path& archive) { return archive.string() + std::s
 std::optional<std::string> read_digest(const fs::path& archive) {
   std::ifstream in(digest_path(archive));
   std::string hex;
-  if (!(in >> hex) || hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
+  if (!(in >> hex) || hex.size() != 64 || !hex_decode(hex, HexInput::lower_only)) {
     return std::nullopt;
   }
   return hex;
@@ -164,13 +155,7 @@ class HashingFile {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_DigestFinal_ex(ctx_, md, &len);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned int i = 0; i < len; ++i) {
-      hex += kHex[md[i] >> 4];
-      hex += kHex[md[i] & 0xf];
-    }
-    return hex;
+    return hex_encode(ByteView(md, len));
   }
 
  private:
@@ -208,12 +193,6 @@ json::object check_stored_copy(const fs::path& file, const std::optional<std::st
   return doc;
 }
 
-// Zeroes a secret it holds a reference to when it goes out of scope.
-struct SecretWipe {
-  std::string& secret;
-  ~SecretWipe() { OPENSSL_cleanse(secret.data(), secret.size()); }
-};
-
 // How long GET /api/v1/backups answers from the last listing of the bucket
 // before listing it again: the console reloads the page often, and a
 // listing is a round trip to the off-site store (or a timeout when it is
@@ -226,7 +205,7 @@ constexpr std::chrono::seconds kListingTimeout{10};
 // An archive's name (its id): its creation time and the start of its
 // random id. Local files and S3 keys are this plus kSuffix.
 std::string archive_name(const ArchiveHeader& h) {
-  return utc_stamp(h.metadata.created_unix, "%Y%m%dT%H%M%SZ") + "-" + h.archive_id.substr(0, 8);
+  return format_utc(h.metadata.created_unix, "%Y%m%dT%H%M%SZ") + "-" + h.archive_id.substr(0, 8);
 }
 
 struct LocalArchive {
@@ -393,7 +372,7 @@ struct BackupService::Impl {
     o["size"] = a.size;
     o["good"] = a.good;
     o["created"] = a.header.metadata.created_unix;
-    o["created_at"] = utc_stamp(a.header.metadata.created_unix, "%Y-%m-%dT%H:%M:%SZ");
+    o["created_at"] = format_rfc3339(a.header.metadata.created_unix);
     if (a.good) {
       o["archive_id"] = a.header.archive_id;
       o["recovery_key_id"] = a.header.recovery_key_id;
@@ -479,7 +458,7 @@ struct BackupService::Impl {
     }
     try {
       S3Config sc = s3_config(c);
-      SecretWipe wipe{sc.credentials.secret_access_key};
+      CleanseOnExit wipe{sc.credentials.secret_access_key};
       sc.timeout = kListingTimeout;
       // One attempt: retries with backoff are for the run, which must ship;
       // the page only shows where the bucket stands, and five timed-out
@@ -641,7 +620,7 @@ struct BackupService::Impl {
         if (entry.path().filename().string().starts_with("privstack-verify-")) fs::remove_all(entry.path(), ec);
       }
       std::int64_t started = now_unix();
-      temp = dir / ("." + utc_stamp(started, "%Y%m%dT%H%M%SZ") + "-" + std::to_string(::getpid()) +
+      temp = dir / ("." + format_utc(started, "%Y%m%dT%H%M%SZ") + "-" + std::to_string(::getpid()) +
                     std::string(kPartial));
       int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
       if (fd < 0) throw std::runtime_error("cannot create " + temp.string() + ": " + std::strerror(errno));
@@ -657,7 +636,7 @@ struct BackupService::Impl {
       // unreadable secret) is the upload's failure: the local copy is still
       // made.
       S3Config s3;
-      SecretWipe wipe_s3_secret{s3.credentials.secret_access_key};
+      CleanseOnExit wipe_s3_secret{s3.credentials.secret_access_key};
       std::unique_ptr<S3Client> s3_client;
       std::unique_ptr<FollowingUpload> follower;  // declared after the client: destroyed first
       std::string s3_setup_error;
@@ -741,7 +720,7 @@ struct BackupService::Impl {
       doc["file"] = final_path.string();
       doc["trigger"] = trigger;
       doc["created"] = h.metadata.created_unix;
-      doc["created_at"] = utc_stamp(h.metadata.created_unix, "%Y-%m-%dT%H:%M:%SZ");
+      doc["created_at"] = format_rfc3339(h.metadata.created_unix);
       doc["archive_id"] = h.archive_id;
       doc["recovery_key_id"] = h.recovery_key_id;
       doc["archive_bytes"] = snap.archive_bytes;
@@ -866,7 +845,7 @@ struct BackupService::Impl {
   json::value check_json(const std::string& place, const std::string& id) {
     auto it = copy_checks.find({place, id});  // caller holds `mutex`
     if (it == copy_checks.end()) return nullptr;
-    json::object o{{"ok", it->second.ok}, {"at", utc_stamp(it->second.at, "%Y-%m-%dT%H:%M:%SZ")}, {"by", it->second.by}};
+    json::object o{{"ok", it->second.ok}, {"at", format_rfc3339(it->second.at)}, {"by", it->second.by}};
     if (!it->second.error.empty()) o["error"] = it->second.error;
     return o;
   }
@@ -886,7 +865,7 @@ struct BackupService::Impl {
       return o;
     }
     o["listable"] = true;
-    o["listed_at"] = listing ? json::value(utc_stamp(listing->listed_at, "%Y-%m-%dT%H:%M:%SZ")) : json::value(nullptr);
+    o["listed_at"] = listing ? json::value(format_rfc3339(listing->listed_at)) : json::value(nullptr);
     o["listed_by"] = listing ? json::value(listing->listed_by) : json::value(nullptr);
     o["archives"] = listing ? listing->archives.size() : 0;
     std::lock_guard lock(mutex);
@@ -930,7 +909,7 @@ struct BackupService::Impl {
     json::array out;
     for (const auto& [id, copy] : sorted) {
       json::object e{{"id", id}, {"created", copy.created},
-                     {"created_at", utc_stamp(copy.created, "%Y-%m-%dT%H:%M:%SZ")}};
+                     {"created_at", format_rfc3339(copy.created)}};
       json::object local{{"present", copy.local != nullptr}};
       if (copy.local) {
         local["size"] = copy.local->size;
@@ -1109,7 +1088,7 @@ struct BackupService::Impl {
         try {
           set_phase("verifying (download)");
           S3Config sc = s3_config(c);
-          SecretWipe wipe{sc.credentials.secret_access_key};
+          CleanseOnExit wipe{sc.credentials.secret_access_key};
           S3Client client(sc);
           {
             std::ofstream out(temp, std::ios::binary | std::ios::trunc);
@@ -1226,7 +1205,7 @@ asio::awaitable<void> BackupService::schedule_loop(std::function<bool()> stoppin
     if (cfg->backup.verify_schedule != current_verify || first) {
       current_verify = cfg->backup.verify_schedule;
       verify_schedule = Schedule::parse(current_verify);  // checked at config load
-      next_verify = verify_schedule ? verify_schedule->next_after(std::chrono::system_clock::now()) : std::nullopt;
+      next_verify = verify_schedule ? verify_schedule->next_after(default_clock().system_now()) : std::nullopt;
     }
     if (cfg->backup.schedule != current || first) {
       current = cfg->backup.schedule;
@@ -1236,7 +1215,7 @@ asio::awaitable<void> BackupService::schedule_loop(std::function<bool()> stoppin
         log::emit(log::events::backup_failed,
                   "backup.schedule \"" + current + "\" is not valid (" + error + "); no scheduled backups");
       }
-      next = schedule ? schedule->next_after(std::chrono::system_clock::now()) : std::nullopt;
+      next = schedule ? schedule->next_after(default_clock().system_now()) : std::nullopt;
       if (first && schedule && !cfg->backup.recovery_public_key.empty()) {
         // A run missed while the daemon was down (the slot after the newest
         // archive has passed) runs now.
@@ -1244,19 +1223,19 @@ asio::awaitable<void> BackupService::schedule_loop(std::function<bool()> stoppin
         std::optional<std::int64_t> newest = co_await offload(impl->blocking, std::move(job));
         if (newest) {
           auto due = schedule->next_after(std::chrono::system_clock::from_time_t(static_cast<std::time_t>(*newest)));
-          if (due && *due <= std::chrono::system_clock::now()) next = std::chrono::system_clock::now();
+          if (due && *due <= default_clock().system_now()) next = default_clock().system_now();
         }
       }
       first = false;
     }
-    auto now = std::chrono::system_clock::now();
+    auto now = default_clock().system_now();
     if (next && now >= *next) {
       try {
         co_await run("schedule", "system", "");
       } catch (const std::exception&) {
         // Logged by the run (backup.failed), or a run is already going.
       }
-      next = schedule->next_after(std::chrono::system_clock::now());
+      next = schedule->next_after(default_clock().system_now());
       continue;
     }
     if (next_verify && now >= *next_verify) {
@@ -1266,8 +1245,8 @@ asio::awaitable<void> BackupService::schedule_loop(std::function<bool()> stoppin
       } catch (const std::exception&) {
         busy = true;  // a backup is running (damaged copies do not throw)
       }
-      next_verify = busy ? std::chrono::system_clock::now() + std::chrono::minutes(1)
-                         : verify_schedule->next_after(std::chrono::system_clock::now());
+      next_verify = busy ? default_clock().system_now() + std::chrono::minutes(1)
+                         : verify_schedule->next_after(default_clock().system_now());
       continue;
     }
     auto wait = std::chrono::seconds(60);

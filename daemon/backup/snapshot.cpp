@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/encoding.h"
+#include "core/time.h"
 #include "store/store.h"
 
 namespace privstack::backup {
@@ -166,16 +168,8 @@ void append_value(std::string& out, const Value& value) {
       break;
     }
     case SQLITE_BLOB: {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      const auto* p = reinterpret_cast<const unsigned char*>(value.bytes.data());
-      const std::size_t n = value.bytes.size();
       out += "X'";
-      std::size_t at = out.size();
-      out.resize(at + 2 * n);
-      for (std::size_t k = 0; k < n; ++k) {
-        out[at++] = kHex[p[k] >> 4];
-        out[at++] = kHex[p[k] & 15];
-      }
+      hex_append(out, byte_view(value.bytes), HexCase::upper);
       out += '\'';
       break;
     }
@@ -579,9 +573,7 @@ SnapshotResult snapshot_store(store::Store& store, const Sink& sink, std::span<c
   return store.read([&](store::Connection& c) {
     SmallCacheWhileDumping small_cache(c.native());
     ArchiveMetadata meta;
-    meta.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+    meta.created_ms = default_clock().unix_millis();
     meta.created_unix = meta.created_ms / 1000;
     meta.source_host = source_host;
     meta.row_counts = count_rows(c);

@@ -1,9 +1,6 @@
 #include "core/error.h"
 
-#include <openssl/rand.h>
-
-#include <array>
-#include <stdexcept>
+#include "core/crypto.h"
 
 namespace privstack {
 namespace {
@@ -87,19 +84,6 @@ Error current_error_as(std::string_view what_failed) {
   }
 }
 
-std::string new_correlation_id() {
-  std::array<unsigned char, 8> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-    throw std::runtime_error("the random number generator failed");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xf];
-  }
-  return out;
-}
+std::string new_correlation_id() { return random_hex(8); }
 
 }  // namespace privstack

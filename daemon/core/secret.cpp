@@ -1,7 +1,6 @@
 #include "core/secret.h"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/crypto.h"
 #include "core/secret_registry.h"
 
 namespace privstack {
@@ -40,7 +40,7 @@ Secret& Secret::operator=(Secret&& other) noexcept {
 void Secret::release() noexcept {
   if (data_) {
     detail::unregister_secret(data_.get());
-    OPENSSL_cleanse(data_.get(), size_ + 1);
+    cleanse(data_.get(), size_ + 1);
     data_.reset();
   }
   size_ = 0;
@@ -49,7 +49,7 @@ void Secret::release() noexcept {
 void wipe(std::string& s) noexcept {
   // Wipe the whole capacity: a shorter string may have left bytes past size().
   s.resize(s.capacity());
-  OPENSSL_cleanse(s.data(), s.size());
+  cleanse(s.data(), s.size());
   s.clear();
 }
 
@@ -90,21 +90,21 @@ Secret read_file_unchecked(const std::filesystem::path& path) {
       if (errno == EINTR) continue;
       int err = errno;
       ::close(fd);
-      OPENSSL_cleanse(chunk, sizeof chunk);
+      cleanse(chunk, sizeof chunk);
       wipe(buffer);
       throw std::runtime_error("cannot read secret file " + path.string() + ": " + std::strerror(err));
     }
     if (n == 0) break;
     if (buffer.size() + static_cast<size_t>(n) > 1024 * 1024) {
       ::close(fd);
-      OPENSSL_cleanse(chunk, sizeof chunk);
+      cleanse(chunk, sizeof chunk);
       wipe(buffer);
       throw std::runtime_error("secret file " + path.string() + " is larger than 1 MiB");
     }
     buffer.append(chunk, static_cast<size_t>(n));
   }
   ::close(fd);
-  OPENSSL_cleanse(chunk, sizeof chunk);
+  cleanse(chunk, sizeof chunk);
   std::string_view value(buffer);
   if (!value.empty() && value.back() == '\n') value.remove_suffix(1);
   Secret secret(value);

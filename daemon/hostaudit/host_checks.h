@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/time.h"
 #include "hostaudit/findings.h"
 
 namespace privstack::hostaudit {
@@ -38,7 +39,7 @@ struct HostCheckInput {
   std::filesystem::path certificate;             // PEM; empty to skip
   std::filesystem::path proc_sys = "/proc/sys";
   bool run_commands = true;  // sshd -T, apt-get/dnf (off in unit tests)
-  std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
+  std::chrono::system_clock::time_point now = default_clock().system_now();
 };
 
 struct HostCheckReport {

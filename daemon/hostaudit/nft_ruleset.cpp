@@ -16,6 +16,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/encoding.h"
+
 namespace privstack::hostaudit {
 
 namespace json = boost::json;
@@ -637,13 +639,7 @@ std::string Ruleset::fingerprint() const {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(canonical.data(), canonical.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
+  return hex_encode(ByteView(digest, len));
 }
 
 const Chain* Ruleset::find(const std::string& family, const std::string& table, const std::string& name) const {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <set>
 
+#include "core/time.h"
 #include "hostaudit/hostaudit.h"
 #include "store/store.h"
 
@@ -21,9 +22,6 @@ namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
@@ -131,7 +129,7 @@ PreviousScan ScanReport::state() const {
 
 ScanReport scan(const Config& config, const ScanOptions& options) {
   ScanReport r;
-  r.started_us = now_us();
+  r.started_us = default_clock().unix_micros();
 
   auto t = Clock::now();
   std::vector<Socket> sockets = list_sockets();
@@ -203,7 +201,7 @@ ScanReport scan(const Config& config, const ScanOptions& options) {
   }
   std::stable_sort(r.findings.begin(), r.findings.end(),
                    [](const Finding& a, const Finding& b) { return a.severity > b.severity; });
-  r.finished_us = now_us();
+  r.finished_us = default_clock().unix_micros();
   return r;
 }
 

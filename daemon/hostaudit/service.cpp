@@ -16,6 +16,7 @@
 #include "audit/routes.h"
 #include "core/log.h"
 #include "core/schedule.h"
+#include "core/time.h"
 #include "hostaudit/hostaudit.h"
 #include "http/control.h"
 #include "http/http.h"
@@ -311,16 +312,16 @@ asio::awaitable<void> HostAuditService::schedule_loop(std::function<bool()> stop
         log::emit(log::events::hostaudit_scan_failed,
                   "host_audit.schedule \"" + current + "\" is not valid (" + error + "); no scheduled scans");
       }
-      next = schedule ? schedule->next_after(std::chrono::system_clock::now()) : std::nullopt;
+      next = schedule ? schedule->next_after(default_clock().system_now()) : std::nullopt;
     }
-    auto now = std::chrono::system_clock::now();
+    auto now = default_clock().system_now();
     if (next && now >= *next) {
       try {
         co_await run("schedule", "system", "");
       } catch (const std::exception&) {
         // Logged by the scan (hostaudit.scan_failed) or a concurrent scan is running.
       }
-      next = schedule->next_after(std::chrono::system_clock::now());
+      next = schedule->next_after(default_clock().system_now());
       continue;
     }
     // Wake at least every minute: reloads and clock changes are noticed.

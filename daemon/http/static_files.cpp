@@ -13,6 +13,8 @@
 #include <ctime>
 #include <memory>
 
+#include "core/time.h"
+
 namespace privstack::http {
 namespace {
 
@@ -58,13 +60,7 @@ bool segment_ok(std::string_view s) {
   return true;
 }
 
-std::string http_date(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
-}
+std::string http_date(std::time_t t) { return format_utc(t, "%a, %d %b %Y %H:%M:%S GMT"); }
 
 bool etag_matches(std::string_view header, std::string_view etag) {
   // If-None-Match: a list of entity tags, or "*"; weak comparison.

@@ -4,7 +4,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -14,6 +13,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/crypto.h"
 #include "core/secret.h"
 #include "http/tls_context.h"
 
@@ -143,7 +143,7 @@ void generate_self_signed(const std::filesystem::path& certificate, const std::f
   X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);  // v3
   unsigned char serial[16];
-  RAND_bytes(serial, sizeof serial);
+  random_fill(serial, sizeof serial);
   serial[0] &= 0x7f;  // positive
   BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
   BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));

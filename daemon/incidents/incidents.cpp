@@ -1,6 +1,5 @@
 #include "incidents/incidents.h"
 
-#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,10 +16,12 @@
 #include <thread>
 
 #include "audit/routes.h"
+#include "core/crypto.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/offload.h"
 #include "core/secret.h"
+#include "core/time.h"
 #include "http/body.h"
 #include "http/control.h"
 #include "http/http.h"
@@ -97,19 +98,9 @@ CREATE INDEX incident_deliveries_by_incident ON incident_deliveries(incident_id,
 
 constexpr std::int64_t kTimelineCap = 1000;  // events kept per incident; the count keeps going
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+std::int64_t now_us() { return default_clock().unix_micros(); }
 
-std::string rfc3339(std::int64_t us) {
-  std::time_t t = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string rfc3339(std::int64_t us) { return format_rfc3339(us / 1000000); }
 
 log::Priority priority_of(Severity s) {
   switch (s) {
@@ -121,17 +112,7 @@ log::Priority priority_of(Severity s) {
   return log::Priority::warning;
 }
 
-std::string random_id() {
-  unsigned char b[12];
-  RAND_bytes(b, sizeof b);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : b) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
+std::string random_id() { return random_hex(12); }
 
 // A copy of an observed journal entry.
 struct Ev {

@@ -10,6 +10,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/encoding.h"
+#include "core/time.h"
+
 namespace privstack::incidents {
 
 namespace {
@@ -33,29 +36,6 @@ bool ascii(std::string_view v) {
   return true;
 }
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned n = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[n >> 18];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (i < in.size()) {
-    unsigned n = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) n |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kAlphabet[n >> 18];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 // RFC 2047 encoded words of at most 75 characters, split between UTF-8
 // characters (never inside one).
 std::string encode_subject(const std::string& s) {
@@ -66,20 +46,13 @@ std::string encode_subject(const std::string& s) {
     std::size_t end = std::min(s.size(), start + 45);  // 45 octets -> 60 base64 characters
     while (end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
     if (!out.empty()) out += "\n ";
-    out += "=?UTF-8?B?" + base64(std::string_view(s).substr(start, end - start)) + "?=";
+    out += "=?UTF-8?B?" + base64_encode(std::string_view(s).substr(start, end - start)) + "?=";
     start = end;
   }
   return out;
 }
 
-std::string rfc5322_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
-}
+std::string rfc5322_now() { return format_utc(default_clock().unix_seconds(), "%a, %d %b %Y %H:%M:%S +0000"); }
 
 }  // namespace
 

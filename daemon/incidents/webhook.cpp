@@ -14,6 +14,7 @@
 #include <boost/beast/ssl.hpp>
 #include <optional>
 
+#include "core/encoding.h"
 #include "core/version.h"
 
 namespace privstack::incidents {
@@ -33,14 +34,7 @@ std::string sign(std::string_view secret, std::string_view timestamp, std::strin
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 15];
-  }
-  return out;
+  return hex_encode(ByteView(mac, len));
 }
 
 namespace {

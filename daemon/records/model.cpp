@@ -3,6 +3,7 @@
 
 #include "audit/csv.h"
 #include "audit/routes.h"
+#include "core/time.h"
 #include "records/records.h"
 
 namespace privstack::records {
@@ -112,8 +113,8 @@ json::object to_json(const Recipient& r) {
   o["name"] = r.name;
   o["email"] = r.email;
   o["group"] = r.group;
-  o["created_at"] = audit::format_time(r.created_at);
-  o["updated_at"] = audit::format_time(r.updated_at);
+  o["created_at"] = format_rfc3339(r.created_at);
+  o["updated_at"] = format_rfc3339(r.updated_at);
   return o;
 }
 
@@ -124,10 +125,10 @@ json::object to_json(const Result& r) {
   o["achievement"] = r.achievement;
   if (r.score) o["score"] = *r.score; else o["score"] = nullptr;
   o["status"] = r.status;
-  if (r.completed_at) o["completed_at"] = audit::format_time(*r.completed_at); else o["completed_at"] = nullptr;
+  if (r.completed_at) o["completed_at"] = format_rfc3339(*r.completed_at); else o["completed_at"] = nullptr;
   if (r.credential_id) o["credential_id"] = *r.credential_id; else o["credential_id"] = nullptr;
-  o["created_at"] = audit::format_time(r.created_at);
-  o["updated_at"] = audit::format_time(r.updated_at);
+  o["created_at"] = format_rfc3339(r.created_at);
+  o["updated_at"] = format_rfc3339(r.updated_at);
   return o;
 }
 

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "core/time.h"
 #include "records/records.h"
 
 namespace privstack::records {
@@ -44,10 +45,6 @@ CREATE INDEX records_access_grants_user ON records_access_grants(user, expires_a
 )sql"},
 };
 
-std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 Recipient read_recipient(const store::Statement& s) {
   Recipient r;
   r.id = s.column_int64(0);
@@ -91,7 +88,7 @@ void Repository::migrate(store::Store& store) { store.migrate("records", kMigrat
 
 std::int64_t Repository::insert(store::Connection& c, Recipient& r) {
   if (recipient_by_external_id(c, r.external_id)) throw Error(ErrorCode::conflict, "a recipient with this external_id exists");
-  if (r.created_at == 0) r.created_at = now_s();
+  if (r.created_at == 0) r.created_at = default_clock().unix_seconds();
   r.updated_at = r.created_at;
   if (r.id > 0) {
     c.exec("INSERT INTO recipients (id, external_id, name, email, grp, created_at, updated_at) "
@@ -107,7 +104,7 @@ std::int64_t Repository::insert(store::Connection& c, Recipient& r) {
 
 std::int64_t Repository::insert(store::Connection& c, Result& r) {
   if (!recipient(c, r.recipient_id)) throw Error(ErrorCode::conflict, "no recipient with this id");
-  if (r.created_at == 0) r.created_at = now_s();
+  if (r.created_at == 0) r.created_at = default_clock().unix_seconds();
   r.updated_at = r.created_at;
   if (r.id > 0) {
     if (result(c, r.id)) throw Error(ErrorCode::conflict, "a result with this id exists");
@@ -152,14 +149,14 @@ void Repository::update(store::Connection& c, const Recipient& r) {
   auto other = recipient_by_external_id(c, r.external_id);
   if (other && other->id != r.id) throw Error(ErrorCode::conflict, "a recipient with this external_id exists");
   c.exec("UPDATE recipients SET external_id = ?, name = ?, email = ?, grp = ?, updated_at = ? WHERE id = ?",
-         r.external_id, r.name, r.email, r.group, now_s(), r.id);
+         r.external_id, r.name, r.email, r.group, default_clock().unix_seconds(), r.id);
 }
 
 void Repository::update(store::Connection& c, const Result& r) {
   if (!recipient(c, r.recipient_id)) throw Error(ErrorCode::conflict, "no recipient with this id");
   c.exec("UPDATE results SET recipient_id = ?, achievement = ?, score = ?, status = ?, completed_at = ?, "
          "credential_id = ?, updated_at = ? WHERE id = ?",
-         r.recipient_id, r.achievement, r.score, r.status, r.completed_at, r.credential_id, now_s(), r.id);
+         r.recipient_id, r.achievement, r.score, r.status, r.completed_at, r.credential_id, default_clock().unix_seconds(), r.id);
 }
 
 bool Repository::delete_recipient(store::Connection& c, std::int64_t id) {
@@ -201,7 +198,7 @@ Grant Repository::create_grant(store::Connection& c, std::string user, std::stri
   g.user = std::move(user);
   g.ticket = std::move(ticket);
   g.reason = std::move(reason);
-  g.created_at = now_s();
+  g.created_at = default_clock().unix_seconds();
   g.expires_at = g.created_at + duration.count();
   c.exec("INSERT INTO records_access_grants (user, ticket, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
          g.user, g.ticket, g.reason, g.created_at, g.expires_at);

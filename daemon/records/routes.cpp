@@ -7,6 +7,7 @@
 #include "auth/permissions.h"
 #include "http/body.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "records/records.h"
 
 // GCC 12 false positive on Asio's coroutine frame allocator (as in auth.cpp).
@@ -20,10 +21,6 @@ using http::Request;
 using http::Response;
 
 namespace {
-
-std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::optional<std::int64_t> to_int(std::string_view s) {
   std::int64_t v = 0;
@@ -136,7 +133,7 @@ void RecordsService::register_routes(http::Router& router) {
       e.action = action;
       e.object = object;
       if (caller.support) {
-        auto grant = Repository::active_grant(c, caller.user, now_s());
+        auto grant = Repository::active_grant(c, caller.user, default_clock().unix_seconds());
         if (!grant) {
           e.outcome = std::string(audit::kDenied);
           e.detail = "no active access grant";
@@ -394,17 +391,17 @@ void RecordsService::register_routes(http::Router& router) {
       Grant g = Repository::create_grant(c, user, ticket, reason, std::chrono::minutes(minutes));
       e.object = "access-grant:" + std::to_string(g.id);
       e.reason = g.audit_reason();
-      e.detail = "expires " + audit::format_time(g.expires_at);
+      e.detail = "expires " + format_rfc3339(g.expires_at);
       al->append(c, e);
       return g;
     };
     Grant g = co_await st->async_write(std::move(work));
     log::emit(log::events::records_access_granted,
               "support access to customer data granted to " + user + " (ticket " + ticket + ")",
-              {{"USER", user}, {"TICKET", ticket}, {"GRANT_ID", g.id}, {"EXPIRES", audit::format_time(g.expires_at)}});
+              {{"USER", user}, {"TICKET", ticket}, {"GRANT_ID", g.id}, {"EXPIRES", format_rfc3339(g.expires_at)}});
     json::object doc{{"id", g.id},           {"user", g.user},
                      {"ticket", g.ticket},   {"reason", g.reason},
-                     {"created_at", audit::format_time(g.created_at)}, {"expires_at", audit::format_time(g.expires_at)}};
+                     {"created_at", format_rfc3339(g.created_at)}, {"expires_at", format_rfc3339(g.expires_at)}};
     co_return Response::json(201, doc);
   });
 
@@ -412,7 +409,7 @@ void RecordsService::register_routes(http::Router& router) {
     if (!r.identity) co_return Response::problem(ErrorCode::unauthenticated, "Sign in first.");
     std::optional<std::string> user;
     if (!auth::role_has(r.identity->role, auth::Permission::records_grants_all)) user = r.identity->user;
-    auto work = [user](store::Connection& c) { return Repository::grants(c, user, now_s()); };
+    auto work = [user](store::Connection& c) { return Repository::grants(c, user, default_clock().unix_seconds()); };
     auto grants = co_await st->async_read(std::move(work));
     json::array items;
     for (const auto& g : grants) {
@@ -420,8 +417,8 @@ void RecordsService::register_routes(http::Router& router) {
                                    {"user", g.user},
                                    {"ticket", g.ticket},
                                    {"reason", g.reason},
-                                   {"created_at", audit::format_time(g.created_at)},
-                                   {"expires_at", audit::format_time(g.expires_at)}});
+                                   {"created_at", format_rfc3339(g.created_at)},
+                                   {"expires_at", format_rfc3339(g.expires_at)}});
     }
     co_return Response::json(200, json::object{{"items", std::move(items)}});
   });

@@ -6,6 +6,7 @@
 
 #include "audit/csv.h"
 #include "audit/routes.h"
+#include "core/time.h"
 #include "records/records.h"
 
 namespace privstack::records {
@@ -51,7 +52,7 @@ ExportPage export_csv_page(store::Connection& c, ExportCursor after, int limit) 
     last.result_id = has_result ? s.column_int64(1) : 0;
     id = has_result ? std::to_string(last.result_id) : std::string();
     score = s.is_null(7) ? std::string() : format_score(s.column_double(7));
-    completed = s.is_null(9) ? std::string() : audit::format_time(s.column_int64(9));
+    completed = s.is_null(9) ? std::string() : format_rfc3339(s.column_int64(9));
     std::string ext = s.column_text(2), name = s.column_text(3), email = s.column_text(4), grp = s.column_text(5);
     std::string ach = has_result ? s.column_text(6) : std::string();
     std::string status = has_result ? s.column_text(8) : std::string();

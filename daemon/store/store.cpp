@@ -3,7 +3,6 @@
 #include "store/store.h"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -21,6 +20,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/crypto.h"
+#include "core/encoding.h"
 #include "core/log.h"
 
 namespace privstack::store {
@@ -462,15 +463,10 @@ std::filesystem::path database_path(const Config& config) { return config.state_
 Secret generate_key() {
   unsigned char bytes[kKeyBytes];
   if (RAND_priv_bytes(bytes, sizeof bytes) != 1) throw Error(Error::Kind::generic, "cannot get random bytes");
-  static const char* hex = "0123456789abcdef";
-  char text[kKeyBytes * 2];
-  for (std::size_t i = 0; i < kKeyBytes; ++i) {
-    text[2 * i] = hex[bytes[i] >> 4];
-    text[2 * i + 1] = hex[bytes[i] & 0xf];
-  }
-  Secret key(std::string_view(text, sizeof text));
-  OPENSSL_cleanse(bytes, sizeof bytes);
-  OPENSSL_cleanse(text, sizeof text);
+  std::string text = hex_encode(bytes);
+  cleanse(bytes, sizeof bytes);
+  Secret key(text);
+  wipe(text);
   return key;
 }
 

@@ -1,6 +1,5 @@
 #include "wallet/bip32.h"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
@@ -11,6 +10,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/crypto.h"
+#include "core/encoding.h"
 #include "wallet/secp.h"
 
 namespace privstack::wallet {
@@ -22,7 +23,7 @@ const secp256k1_context* secp_context() {
     if (::getrandom(seed, sizeof seed, 0) == static_cast<ssize_t>(sizeof seed)) {
       if (secp256k1_context_randomize(c, seed) != 1) { /* blinding is an extra; keep the context */ }
     }
-    OPENSSL_cleanse(seed, sizeof seed);
+    cleanse(seed, sizeof seed);
     return c;
   }();
   return ctx;
@@ -34,7 +35,6 @@ namespace {
 
 constexpr std::uint32_t kVersionXprv = 0x0488ADE4u;
 constexpr std::uint32_t kVersionXpub = 0x0488B21Eu;
-constexpr char kAlphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
 void put32(std::uint8_t* p, std::uint32_t v) {
   p[0] = static_cast<std::uint8_t>(v >> 24);
@@ -86,58 +86,26 @@ std::string base58check_encode(std::span<const std::uint8_t> payload) {
   SHA256(payload.data(), payload.size(), h1);
   SHA256(h1, sizeof h1, h2);
   data.insert(data.end(), h2, h2 + 4);
-  std::size_t zeros = 0;
-  while (zeros < data.size() && data[zeros] == 0) ++zeros;
-  // Base conversion 256 -> 58, digits little-endian.
-  std::vector<std::uint8_t> digits;
-  digits.reserve(data.size() * 138 / 100 + 1);
-  for (std::size_t i = zeros; i < data.size(); ++i) {
-    unsigned carry = data[i];
-    for (auto& d : digits) {
-      carry += static_cast<unsigned>(d) << 8;
-      d = static_cast<std::uint8_t>(carry % 58);
-      carry /= 58;
-    }
-    while (carry > 0) {
-      digits.push_back(static_cast<std::uint8_t>(carry % 58));
-      carry /= 58;
-    }
-  }
-  std::string out(zeros, '1');
-  for (auto it = digits.rbegin(); it != digits.rend(); ++it) out.push_back(kAlphabet[*it]);
-  OPENSSL_cleanse(data.data(), data.size());
-  OPENSSL_cleanse(digits.data(), digits.size());
+  std::string out = base58_encode(data);
+  cleanse(data);
   return out;
 }
 
 std::vector<std::uint8_t> base58check_decode(std::string_view text) {
-  std::size_t zeros = 0;
-  while (zeros < text.size() && text[zeros] == '1') ++zeros;
-  std::vector<std::uint8_t> bytes;  // little-endian base 256
-  for (std::size_t i = zeros; i < text.size(); ++i) {
-    const char* p = std::strchr(kAlphabet, text[i]);
-    if (text[i] == '\0' || p == nullptr) throw Bip32Error("invalid Base58 character");
-    unsigned carry = static_cast<unsigned>(p - kAlphabet);
-    for (auto& b : bytes) {
-      carry += static_cast<unsigned>(b) * 58;
-      b = static_cast<std::uint8_t>(carry & 0xff);
-      carry >>= 8;
-    }
-    while (carry > 0) {
-      bytes.push_back(static_cast<std::uint8_t>(carry & 0xff));
-      carry >>= 8;
-    }
-  }
-  std::vector<std::uint8_t> data(zeros, 0);
-  data.insert(data.end(), bytes.rbegin(), bytes.rend());
-  if (data.size() < 4) throw Bip32Error("Base58Check string too short");
+  auto data = base58_decode(text);
+  if (!data) throw Bip32Error("invalid Base58 character");
+  if (data->size() < 4) throw Bip32Error("Base58Check string too short");
   std::uint8_t h1[SHA256_DIGEST_LENGTH], h2[SHA256_DIGEST_LENGTH];
-  SHA256(data.data(), data.size() - 4, h1);
+  SHA256(data->data(), data->size() - 4, h1);
   SHA256(h1, sizeof h1, h2);
-  if (CRYPTO_memcmp(h2, data.data() + data.size() - 4, 4) != 0) throw Bip32Error("Base58Check checksum mismatch");
+  if (!constant_time_equals(ByteView(h2, 4), ByteView(*data).last(4))) {
+    throw Bip32Error("Base58Check checksum mismatch");
+  }
   // Copy out rather than resize(size() - 4): GCC 12 at -O1 with ASan cannot prove
   // size() >= 4 here and raises -Wstringop-overflow on the resize path.
-  return std::vector<std::uint8_t>(data.begin(), data.end() - 4);
+  std::vector<std::uint8_t> payload(data->begin(), data->end() - 4);
+  cleanse(*data);
+  return payload;
 }
 
 std::vector<std::uint32_t> parse_path(std::string_view path) {
@@ -328,7 +296,7 @@ LockedBuffer ExtendedPrivateKey::serialize() const {
   std::memcpy(buf.data() + 46, key_.data(), 32);
   std::string s = base58check_encode(buf.bytes());
   LockedBuffer out = LockedBuffer::copy_of(s);
-  OPENSSL_cleanse(s.data(), s.size());
+  cleanse(s.data(), s.size());
   return out;
 }
 

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <vector>
 
+#include "core/crypto.h"
+
 namespace privstack::wallet::bip39 {
 
 namespace {
@@ -83,7 +85,7 @@ LockedBuffer entropy_to_mnemonic(std::span<const std::uint8_t> entropy) {
   std::uint8_t hash[SHA256_DIGEST_LENGTH];
   SHA256(entropy.data(), entropy.size(), hash);
   bits.data()[entropy.size()] = hash[0];  // at most 8 checksum bits are used
-  OPENSSL_cleanse(hash, sizeof hash);
+  cleanse(hash, sizeof hash);
   const std::size_t total_bits = entropy.size() * 8 + entropy.size() * 8 / 32;
   const std::size_t words = total_bits / 11;
   LockedBuffer out(words * 9);  // longest English word: 8 letters + separator
@@ -157,7 +159,7 @@ LockedBuffer mnemonic_to_entropy(std::string_view mnemonic) {
   const unsigned mask = (0xffu << (8 - checksum_bits)) & 0xffu;
   const unsigned expected = hash[0] & mask;
   const unsigned actual = bits.data()[entropy_bytes] & mask;
-  OPENSSL_cleanse(hash, sizeof hash);
+  cleanse(hash, sizeof hash);
   if (expected != actual) {
     throw Bip39Error("checksum mismatch: the words are all valid but the last word does not match the others "
                      "(a word is wrong or the order is not the original one)");

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <cstring>
 
+#include "core/encoding.h"
 #include "wallet/secp.h"
 
 namespace privstack::wallet::credential {
@@ -16,7 +17,6 @@ namespace json = boost::json;
 namespace {
 
 void append_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
@@ -31,8 +31,7 @@ void append_string(std::string& out, std::string_view s) {
       default:
         if (c < 0x20) {
           out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
+          hex_append(out, ByteView(&c, 1));
         } else {
           out.push_back(ch);
         }
@@ -111,7 +110,7 @@ const json::string* get_string(const json::object& o, std::string_view key) {
 
 std::optional<Hash> hash_of_hex(const json::string* s) {
   if (s == nullptr || s->size() != 64) return std::nullopt;
-  auto bytes = from_hex(*s);
+  auto bytes = hex_decode(*s, HexInput::lower_only);
   if (!bytes) return std::nullopt;
   Hash h{};
   std::copy(bytes->begin(), bytes->end(), h.begin());
@@ -222,48 +221,19 @@ SigCheck verify_digest(std::span<const std::uint8_t> der, std::span<const std::u
 json::object make_proof(const BatchSignature& batch, const Hash& leaf, std::span<const PathStep> path) {
   json::array steps;
   for (const auto& step : path) {
-    steps.push_back(json::object{{"position", step.sibling_left ? "left" : "right"}, {"hash", to_hex(step.sibling)}});
+    steps.push_back(json::object{{"position", step.sibling_left ? "left" : "right"}, {"hash", hex_encode(step.sibling)}});
   }
   return json::object{
       {"type", kProofType},
       {"signature_algorithm", kSignatureAlgorithm},
       {"batch_id", batch.batch_id},
-      {"target_hash", to_hex(leaf)},
+      {"target_hash", hex_encode(leaf)},
       {"merkle_path", std::move(steps)},
       {"merkle_root", batch.merkle_root},
       {"signature", batch.signature},
       {"public_key", batch.public_key},
       {"derivation_path", batch.derivation_path},
   };
-}
-
-std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (std::uint8_t b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xf]);
-  }
-  return out;
-}
-
-std::optional<std::vector<std::uint8_t>> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;  // lowercase only: one spelling per value
-  };
-  std::vector<std::uint8_t> out;
-  out.reserve(hex.size() / 2);
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = nibble(hex[i]);
-    const int lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
-  }
-  return out;
 }
 
 json::object Verification::to_json() const {
@@ -362,8 +332,9 @@ Verification verify(const json::value& file) {
     return v;
   }
 
-  const auto sig = from_hex(get_string(*proof, "signature") ? std::string_view(*get_string(*proof, "signature")) : "");
-  const auto pub = from_hex(v.public_key);
+  const auto sig = hex_decode(get_string(*proof, "signature") ? std::string_view(*get_string(*proof, "signature")) : "",
+                              HexInput::lower_only);
+  const auto pub = hex_decode(v.public_key, HexInput::lower_only);
   const SigCheck sc = verify_digest(sig ? *sig : std::vector<std::uint8_t>{},
                                     pub ? *pub : std::vector<std::uint8_t>{}, root_digest(*root));
   std::string why;

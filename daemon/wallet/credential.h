@@ -69,9 +69,6 @@ enum class SigCheck { ok, malformed, high_s, bad_public_key, mismatch };
 SigCheck verify_digest(std::span<const std::uint8_t> der, std::span<const std::uint8_t> public_key,
                        const Hash& digest);
 
-std::string to_hex(std::span<const std::uint8_t> bytes);
-std::optional<std::vector<std::uint8_t>> from_hex(std::string_view hex);
-
 // What every proof of a signed batch shares (hex strings as in the file).
 struct BatchSignature {
   std::string batch_id;

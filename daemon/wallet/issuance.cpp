@@ -1,14 +1,14 @@
 #include "wallet/issuance.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 #include <set>
 
 #include "audit/audit.h"
-#include "audit/routes.h"
+#include "core/crypto.h"
+#include "core/encoding.h"
+#include "core/time.h"
 #include "records/records.h"
 #include "store/store.h"
 #include "wallet/credential.h"
@@ -49,16 +49,6 @@ const store::Migration kMigrations[] = {
      "CREATE INDEX credentials_batch ON credentials(batch_id);"
      "CREATE INDEX credentials_revoked ON credentials(profile, revoked_at);"},
 };
-
-std::string random_hex(std::size_t n) {
-  std::vector<std::uint8_t> b(n);
-  if (RAND_bytes(b.data(), static_cast<int>(n)) != 1) throw std::runtime_error("CSPRNG failure");
-  return cred::to_hex(b);
-}
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string id_list(const std::vector<std::int64_t>& ids) {
   std::string out;
@@ -125,8 +115,8 @@ IssuedBatch IssuanceService::issue(const IssueRequest& request, const std::strin
   IssuedBatch batch;
   batch.profile = request.profile;
   batch.batch_id = random_hex(16);
-  batch.issued_at = unix_now();
-  const std::string issued_at_text = audit::format_time(batch.issued_at);
+  batch.issued_at = default_clock().unix_seconds();
+  const std::string issued_at_text = format_rfc3339(batch.issued_at);
 
   // 1. Read the results and recipients; pick the batch's key index.
   struct Row {
@@ -179,7 +169,7 @@ IssuedBatch IssuanceService::issue(const IssueRequest& request, const std::strin
   for (const auto& row : rows) {
     json::object achievement{{"name", row.result.achievement}, {"status", row.result.status}};
     if (row.result.score) achievement["score"] = records::format_score(*row.result.score);
-    if (row.result.completed_at) achievement["completed_at"] = audit::format_time(*row.result.completed_at);
+    if (row.result.completed_at) achievement["completed_at"] = format_rfc3339(*row.result.completed_at);
     std::string id = random_hex(16);
     json::object doc{
         {"type", cred::kCredentialType},
@@ -198,7 +188,7 @@ IssuedBatch IssuanceService::issue(const IssueRequest& request, const std::strin
   }
   const cred::MerkleTree tree = cred::build_tree(leaves);
   const cred::Hash digest = cred::root_digest(tree.root);
-  batch.merkle_root = cred::to_hex(tree.root);
+  batch.merkle_root = hex_encode(tree.root);
 
   // 3. Sign the root with the profile's key (refused while locked). The
   // public derivation first: it is audited and caches the account xpub, so
@@ -207,11 +197,11 @@ IssuedBatch IssuanceService::issue(const IssueRequest& request, const std::strin
   std::vector<std::uint8_t> signature;
   impl_->wallet.with_private_key(batch.derivation_path, [&](const bip32::ExtendedPrivateKey& key) {
     const auto own = cred::public_key_of(key.private_key());
-    if (cred::to_hex(own) != pub.public_key) throw std::runtime_error("derived key mismatch");
+    if (hex_encode(own) != pub.public_key) throw std::runtime_error("derived key mismatch");
     signature = cred::sign_digest(key.private_key(), digest);
   });
   batch.public_key = pub.public_key;
-  batch.signature = cred::to_hex(signature);
+  batch.signature = hex_encode(signature);
 
   // 4. Proofs and files.
   batch.files.reserve(rows.size());
@@ -246,7 +236,7 @@ IssuedBatch IssuanceService::issue(const IssueRequest& request, const std::strin
       insert.reset();
       insert.clear_bindings();
       insert.bind_all(batch.credential_ids[i], batch.batch_id, rows[i].result.id,
-                      static_cast<std::int64_t>(batch.profile), cred::to_hex(leaves[i]), batch.files[i],
+                      static_cast<std::int64_t>(batch.profile), hex_encode(leaves[i]), batch.files[i],
                       batch.issued_at);
       insert.run();
     }
@@ -276,7 +266,7 @@ json::object IssuanceService::verify(std::string_view file_text) {
         known = true;
         if (!q.is_null(0)) {
           revoked = true;
-          doc["revoked_at"] = audit::format_time(q.column_int64(0));
+          doc["revoked_at"] = format_rfc3339(q.column_int64(0));
           doc["revocation_reason"] = q.column_text(1);
         }
         key_matches = q.column_text(2) == v.public_key && q.column_text(3) == v.merkle_root &&
@@ -316,7 +306,7 @@ json::object IssuanceService::verify(std::string_view file_text) {
 json::object IssuanceService::revoke(const std::string& credential_id, const std::string& reason,
                                      const std::string& actor, const std::string& source) {
   if (reason.empty() || reason.size() > 500) throw Error(ErrorCode::invalid_argument, "a reason (1-500 characters) is required").with_reason("bad_request");
-  const std::int64_t t = unix_now();
+  const std::int64_t t = default_clock().unix_seconds();
   return impl_->store.write([&](store::Connection& c) {
     auto row = c.prepare("SELECT revoked_at, profile, batch_id FROM credentials WHERE id = ?");
     row.bind(1, credential_id);
@@ -333,7 +323,7 @@ json::object IssuanceService::revoke(const std::string& credential_id, const std
     }
     return json::object{{"id", credential_id},
                         {"profile", profile},
-                        {"revoked_at", audit::format_time(t)},
+                        {"revoked_at", format_rfc3339(t)},
                         {"reason", reason}};
   });
 }
@@ -346,7 +336,7 @@ json::object IssuanceService::revocations(std::uint32_t profile) {
         "ORDER BY revoked_at, id",
         [&](const store::Statement& s) {
           list.push_back(json::object{{"id", s.column_text(0)},
-                                      {"revoked_at", audit::format_time(s.column_int64(1))},
+                                      {"revoked_at", format_rfc3339(s.column_int64(1))},
                                       {"reason", s.column_text(2)}});
         },
         static_cast<std::int64_t>(profile));
@@ -374,7 +364,7 @@ json::object IssuanceService::batches(int limit) {
                                       {"merkle_root", s.column_text(4)},
                                       {"signature", s.column_text(5)},
                                       {"count", s.column_int64(6)},
-                                      {"issued_at", audit::format_time(s.column_int64(7))},
+                                      {"issued_at", format_rfc3339(s.column_int64(7))},
                                       {"issued_by", s.column_text(8)}});
         },
         static_cast<std::int64_t>(limit));

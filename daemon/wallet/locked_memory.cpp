@@ -1,6 +1,5 @@
 #include "wallet/locked_memory.h"
 
-#include <openssl/crypto.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -8,6 +7,8 @@
 #include <cstring>
 #include <new>
 #include <stdexcept>
+
+#include "core/crypto.h"
 
 namespace privstack::wallet {
 
@@ -69,7 +70,7 @@ LockedBuffer& LockedBuffer::operator=(LockedBuffer&& o) noexcept {
 
 void LockedBuffer::resize(std::size_t size) {
   if (size > capacity_) throw std::length_error("LockedBuffer: size beyond capacity");
-  if (size < size_) OPENSSL_cleanse(data_ + size, size_ - size);
+  if (size < size_) cleanse(data_ + size, size_ - size);
   size_ = size;
 }
 
@@ -85,19 +86,13 @@ void LockedBuffer::append(std::string_view text) {
 
 void LockedBuffer::reset() noexcept {
   if (data_ != nullptr) {
-    OPENSSL_cleanse(data_, mapped_);
+    cleanse(data_, mapped_);
     if (locked_) (void)::munlock(data_, mapped_);
     (void)::munmap(data_, mapped_);
   }
   data_ = nullptr;
   size_ = capacity_ = mapped_ = 0;
   locked_ = false;
-}
-
-bool equal_ct(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
-  if (a.size() != b.size()) return false;
-  if (a.empty()) return true;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 bool disable_core_dumps() noexcept { return ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0; }

@@ -6,7 +6,7 @@
 //    and locked() reports false (the daemon logs this once at start);
 //  - excluded from core dumps with madvise(MADV_DONTDUMP) and from a child's
 //    address space with MADV_DONTFORK;
-//  - wiped with OPENSSL_cleanse before it is unmapped.
+//  - wiped with cleanse() (core/crypto.h, OPENSSL_cleanse) before it is unmapped.
 // Not copyable; movable. The bytes are reachable through data()/view() only.
 #pragma once
 
@@ -58,9 +58,6 @@ class LockedBuffer {
   std::size_t mapped_ = 0;
   bool locked_ = false;
 };
-
-// Constant-time equality of two byte ranges of the same length.
-bool equal_ct(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
 
 // Marks the whole process non-dumpable (prctl PR_SET_DUMPABLE 0): no core
 // dump and no ptrace attach by the same user. Called by the daemon before the

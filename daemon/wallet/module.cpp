@@ -1,7 +1,5 @@
 #include "wallet/module.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -17,9 +15,12 @@
 
 #include "audit/audit.h"
 #include "audit/routes.h"
+#include "core/crypto.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/offload.h"
+#include "core/secret.h"
+#include "core/time.h"
 #include "http/body.h"
 #include "http/control.h"
 #include "http/http.h"
@@ -32,12 +33,9 @@ namespace json = boost::json;
 
 namespace {
 
-void wipe(std::string& s) {
-  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
-  s.clear();
-}
+using privstack::wipe;  // core/secret.h, for std::string
 void wipe(json::string& s) {
-  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+  cleanse(s.data(), s.size());
   s.clear();
 }
 
@@ -134,15 +132,14 @@ struct WalletModule::Impl {
     doc["unlocked"] = s.unlocked;
     doc["window_seconds"] = window_seconds.load();
     if (s.unlocked) {
-      const std::int64_t now =
-          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      const std::int64_t now = default_clock().unix_seconds();
       doc["unlocked_by"] = s.unlocked_by;
-      doc["unlocked_until"] = audit::format_time(s.unlocked_until);
+      doc["unlocked_until"] = format_rfc3339(s.unlocked_until);
       doc["seconds_left"] = std::max<std::int64_t>(0, s.unlocked_until - now);
     }
     if (s.initialized) {
       doc["master_fingerprint"] = s.master_fingerprint;
-      doc["created_at"] = audit::format_time(s.created_at);
+      doc["created_at"] = format_rfc3339(s.created_at);
       doc["kdf"] = json::object{{"algorithm", "argon2id"},
                                 {"memory_kib", s.seal_params.memory_kib},
                                 {"iterations", s.seal_params.iterations},
@@ -157,7 +154,7 @@ struct WalletModule::Impl {
     if (!s.initialized) {
       health->set("wallet", HealthState::ok, "not initialized");
     } else if (s.unlocked) {
-      health->set("wallet", HealthState::ok, "unlocked until " + audit::format_time(s.unlocked_until) + " by " + s.unlocked_by);
+      health->set("wallet", HealthState::ok, "unlocked until " + format_rfc3339(s.unlocked_until) + " by " + s.unlocked_by);
     } else {
       health->set("wallet", HealthState::ok, "locked");
     }
@@ -234,7 +231,7 @@ struct WalletModule::Impl {
                       {"public_key", b.public_key},
                       {"merkle_root", b.merkle_root},
                       {"signature", b.signature},
-                      {"issued_at", audit::format_time(b.issued_at)},
+                      {"issued_at", format_rfc3339(b.issued_at)},
                       {"count", static_cast<std::int64_t>(b.files.size())}};
     std::string out = json::serialize(head);
     out.pop_back();  // '}'

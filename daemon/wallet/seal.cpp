@@ -2,9 +2,10 @@
 
 #include <argon2.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <memory>
+
+#include "core/crypto.h"
 
 namespace privstack::wallet {
 
@@ -44,9 +45,8 @@ SealedBlob seal(std::span<const std::uint8_t> plaintext, std::string_view passwo
   blob.params = params;
   blob.salt.resize(16);
   blob.nonce.resize(12);
-  if (RAND_bytes(blob.salt.data(), 16) != 1 || RAND_bytes(blob.nonce.data(), 12) != 1) {
-    throw std::runtime_error("CSPRNG failure");
-  }
+  random_fill(blob.salt.data(), 16);
+  random_fill(blob.nonce.data(), 12);
   const LockedBuffer key = derive_key(password, blob.salt, params);
   const std::string aad = aad_of(params, context);
   Ctx ctx(EVP_CIPHER_CTX_new());

@@ -1,14 +1,13 @@
 #include "wallet/wallet.h"
 
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "audit/audit.h"
 #include "auth/password.h"
 #include "auth/util.h"
+#include "core/crypto.h"
+#include "core/encoding.h"
 #include "store/store.h"
 #include "wallet/bip39.h"
 
@@ -39,7 +38,7 @@ const store::Migration kMigrations[] = {
      "  created_at INTEGER NOT NULL);"},
 };
 
-std::string hex_of(std::span<const std::uint8_t> b) { return auth::hex(b.data(), b.size()); }
+std::string hex_of(std::span<const std::uint8_t> b) { return hex_encode(b); }
 
 struct Pending {
   std::string id;
@@ -47,13 +46,13 @@ struct Pending {
   std::string fingerprint;
   std::vector<std::pair<std::string, std::string>> xpubs;
   std::map<int, LockedBuffer> expected;  // position -> word
-  WalletService::Clock::time_point expires;
+  WalletService::TimePoint expires;
 };
 
 struct Unlocked {
   std::unique_ptr<bip32::ExtendedPrivateKey> master;
   std::string user;
-  WalletService::Clock::time_point until;
+  WalletService::TimePoint until;
 };
 
 // "mnemonic\npassphrase" in locked memory.
@@ -91,20 +90,17 @@ struct WalletService::Impl {
   store::Store& store;
   audit::AuditLog* audit;
   WalletSettings settings;
-  std::function<Clock::time_point()> now;
+  Clock& clock;
   auth::Throttle throttle;
   std::mutex mutex;
   std::optional<Pending> pending;
   std::optional<Unlocked> unlocked;
 
-  Impl(store::Store& s, audit::AuditLog* a, WalletSettings st, std::function<Clock::time_point()> n)
-      : store(s), audit(a), settings(std::move(st)), now(std::move(n)), throttle(settings.throttle) {
-    if (!now) now = [] { return Clock::now(); };
-  }
+  Impl(store::Store& s, audit::AuditLog* a, WalletSettings st, Clock& c)
+      : store(s), audit(a), settings(std::move(st)), clock(c), throttle(settings.throttle) {}
 
-  std::int64_t unix_now() const {
-    return std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch()).count();
-  }
+  WalletService::TimePoint now() const { return clock.system_now(); }
+  std::int64_t unix_now() const { return clock.unix_seconds(); }
 
   audit::Entry entry(const std::string& actor, std::string action, std::string_view outcome, std::string detail,
                      std::string source = {}) const {
@@ -211,8 +207,8 @@ struct WalletService::Impl {
 };
 
 WalletService::WalletService(store::Store& store, audit::AuditLog* audit, WalletSettings settings,
-                             std::function<Clock::time_point()> now)
-    : impl_(std::make_unique<Impl>(store, audit, std::move(settings), std::move(now))) {
+                             Clock& clock)
+    : impl_(std::make_unique<Impl>(store, audit, std::move(settings), clock)) {
   store.migrate("wallet", std::span<const store::Migration>(kMigrations));
 }
 
@@ -268,7 +264,7 @@ PendingInit WalletService::begin_init(std::string_view issuing_password, std::st
   const int want = std::clamp(impl_->settings.confirm_words, 1, 24);
   while (static_cast<int>(positions.size()) < want) {
     unsigned char r = 0;
-    if (RAND_bytes(&r, 1) != 1) throw std::runtime_error("CSPRNG failure");
+    random_fill(&r, 1);
     if (r >= 240) continue;  // uniform over 24 positions
     const int pos = r % 24 + 1;
     if (std::find(positions.begin(), positions.end(), pos) == positions.end()) positions.push_back(pos);
@@ -296,7 +292,7 @@ void WalletService::confirm_init(const std::string& id, const std::map<int, std:
   std::optional<Pending> p;
   {
     std::lock_guard lock(impl_->mutex);
-    if (!impl_->pending || !auth::constant_time_equals(impl_->pending->id, id) ||
+    if (!impl_->pending || !constant_time_equals(impl_->pending->id, id) ||
         impl_->now() >= impl_->pending->expires) {
       impl_->pending.reset();
       throw Error(ErrorCode::conflict, "no wallet initialization is waiting for confirmation (it expired or a newer one replaced it): start again").with_reason("no_pending_init");
@@ -309,7 +305,7 @@ void WalletService::confirm_init(const std::string& id, const std::map<int, std:
         continue;
       }
       const LockedBuffer typed = bip39::normalize_mnemonic(it->second);
-      if (!equal_ct(typed.bytes(), expected.bytes())) ok = false;
+      if (!constant_time_equals(typed.bytes(), expected.bytes())) ok = false;
     }
     if (!ok) {
       // The pending mnemonic stays: the customer can look again and retry.

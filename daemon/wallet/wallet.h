@@ -40,6 +40,7 @@
 
 #include "core/error.h"
 #include "auth/throttle.h"
+#include "core/time.h"
 #include "wallet/bip32.h"
 #include "wallet/locked_memory.h"
 #include "wallet/seal.h"
@@ -99,10 +100,10 @@ struct Derived {
 
 class WalletService {
  public:
-  using Clock = std::chrono::system_clock;
-  // `audit` may be null (tests). `now` is for tests.
+  using TimePoint = std::chrono::system_clock::time_point;
+  // `audit` may be null (tests). `clock` is for tests (a ManualClock).
   WalletService(store::Store& store, audit::AuditLog* audit, WalletSettings settings = {},
-                std::function<Clock::time_point()> now = {});
+                Clock& clock = default_clock());
   ~WalletService();
   WalletService(const WalletService&) = delete;
   WalletService& operator=(const WalletService&) = delete;

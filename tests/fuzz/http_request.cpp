@@ -30,6 +30,7 @@
 #include "audit/routes.h"
 #include "auth/auth.h"
 #include "auth/util.h"
+#include "core/time.h"
 #include "core/log.h"
 #include "fuzz_store.h"
 #include "http/server.h"
@@ -80,7 +81,7 @@ void run(asio::io_context& io, asio::awaitable<void> work) {
 }
 
 asio::awaitable<void> fill(auth::MemoryAuthRepository& repo, const std::string& admin_hash) {
-  std::int64_t now = auth::unix_now();
+  std::int64_t now = default_clock().unix_seconds();
   auth::UserRecord admin;
   admin.name = "admin";
   admin.role = auth::Role::admin;

@@ -9,6 +9,7 @@
 
 #include "audit/csv.h"
 #include "audit/routes.h"
+#include "core/time.h"
 
 namespace fs = std::filesystem;
 using namespace privstack;
@@ -221,7 +222,7 @@ TEST(AuditTime, ParsesAndFormats) {
   EXPECT_FALSE(parse_time("2023-02-29"));
   EXPECT_FALSE(parse_time("2024-01-01T00:00:00+01:00"));
   EXPECT_FALSE(parse_time("yesterday"));
-  EXPECT_EQ(format_time(1709208000), "2024-02-29T12:00:00Z");
+  EXPECT_EQ(format_rfc3339(1709208000), "2024-02-29T12:00:00Z");
 }
 
 TEST(Csv, QuotesAndNeutralises) {

@@ -12,6 +12,7 @@
 #include "auth/auth.h"
 #include "auth/totp.h"
 #include "auth/util.h"
+#include "core/time.h"
 
 using namespace privstack;
 using namespace privstack::auth;
@@ -300,7 +301,7 @@ TEST_F(AuthServiceTest, TotpEnrollmentAndLogin) {
   auto key = *base32_decode(std::string(doc.at("secret").as_string()));
   std::string recovery(doc.at("recovery_codes").as_array().at(0).as_string());
   EXPECT_EQ(call("PUT", "/api/v1/users/me/totp", R"({"code":"000000"})", with(a)).status, 422);
-  std::int64_t now = unix_now();
+  std::int64_t now = default_clock().unix_seconds();
   std::string code = totp_code(key, now);
   EXPECT_EQ(call("PUT", "/api/v1/users/me/totp", json::serialize(json::object{{"code", code}}), with(a)).status,
             200);
@@ -332,7 +333,7 @@ TEST_F(AuthServiceTest, TotpRequiredForRoleForcesEnrollment) {
   auto start = call("POST", "/api/v1/users/me/totp", {}, with(a));
   ASSERT_EQ(start.status, 201);
   auto key = *base32_decode(std::string(json::parse(start.body).at("secret").as_string()));
-  auto code = json::serialize(json::object{{"code", totp_code(key, unix_now())}});
+  auto code = json::serialize(json::object{{"code", totp_code(key, default_clock().unix_seconds())}});
   EXPECT_EQ(call("PUT", "/api/v1/users/me/totp", code, with(a)).status, 200);
   EXPECT_EQ(call("GET", "/api/v1/users", {}, with(a)).status, 200);
 }

@@ -9,6 +9,8 @@
 
 #include <chrono>
 
+#include "core/encoding.h"
+
 namespace privstack::backup::sigv4 {
 namespace {
 
@@ -44,7 +46,7 @@ Signed s3(const std::string& method, const std::string& path, Pairs query, Pairs
 
 TEST(SigV4, SigningKeyDerivationExample) {
   // AWS General Reference, "Examples of how to derive a signing key".
-  EXPECT_EQ(hex(signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam")),
+  EXPECT_EQ(hex_encode(signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam")),
             "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
 }
 

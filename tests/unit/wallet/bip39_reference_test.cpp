@@ -7,25 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "core/encoding.h"
 #include "wallet/bip39.h"
 
 namespace {
 
 using namespace privstack::wallet;
 
-std::string hex(std::span<const std::uint8_t> b) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (auto c : b) {
-    s += d[c >> 4];
-    s += d[c & 15];
-  }
-  return s;
-}
+std::string hex(std::span<const std::uint8_t> b) { return privstack::hex_encode(b); }
 std::string unhex(std::string_view h) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-  return out;
+  const auto bytes = privstack::hex_decode(h).value();
+  return std::string(bytes.begin(), bytes.end());
 }
 
 TEST(Bip39Reference, ThousandRandomMnemonicsMatchPythonMnemonic) {

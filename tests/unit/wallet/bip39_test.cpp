@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "core/encoding.h"
 #include "wallet/bip32.h"
 
 namespace {
@@ -12,20 +13,8 @@ namespace {
 
 using namespace privstack::wallet;
 
-std::string hex(std::span<const std::uint8_t> b) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (auto c : b) {
-    s += d[c >> 4];
-    s += d[c & 15];
-  }
-  return s;
-}
-std::vector<std::uint8_t> unhex(std::string_view h) {
-  std::vector<std::uint8_t> out;
-  for (std::size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-  return out;
-}
+std::string hex(std::span<const std::uint8_t> b) { return privstack::hex_encode(b); }
+std::vector<std::uint8_t> unhex(std::string_view h) { return privstack::hex_decode(h).value(); }
 
 TEST(Bip39, BundledListIsTheOfficialOne) {
   const auto text = bip39::english_list_text();

@@ -1,5 +1,6 @@
 // Canonical JSON, Merkle trees, ECDSA signing, offline verification with
 // tamper detection, and issuance on a real store (docs/credential-format.md).
+#include "core/encoding.h"
 #include "wallet/credential.h"
 
 #include <gtest/gtest.h>
@@ -162,7 +163,7 @@ TEST(Verify, ValidBatchAndEveryTamperingDetected) {
          p["signature"] = flip_hex(s, s.size() - 4);
        }, "signature"},
       {"public key", [](json::object& f) {
-         f["proof"].as_object()["public_key"] = to_hex(public_key_of(test_key(0x44)));
+         f["proof"].as_object()["public_key"] = hex_encode(public_key_of(test_key(0x44)));
        }, "signature"},
       {"batch id", [](json::object& f) { f["proof"].as_object()["batch_id"] = "batch2"; }, "batch"},
       {"type", [](json::object& f) { f["proof"].as_object()["type"] = "Other"; }, "type"},

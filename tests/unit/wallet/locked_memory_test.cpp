@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "core/crypto.h"
+
 namespace {
 
 using privstack::wallet::LockedBuffer;
@@ -63,9 +65,9 @@ TEST(LockedMemory, ExcludedFromCoreDumps) {
 
 TEST(LockedMemory, ConstantTimeEqual) {
   const std::uint8_t a[] = {1, 2, 3}, b[] = {1, 2, 3}, c[] = {1, 2, 4};
-  EXPECT_TRUE(privstack::wallet::equal_ct(a, b));
-  EXPECT_FALSE(privstack::wallet::equal_ct(a, c));
-  EXPECT_FALSE(privstack::wallet::equal_ct(std::span(a, 2), b));
+  EXPECT_TRUE(privstack::constant_time_equals(a, b));
+  EXPECT_FALSE(privstack::constant_time_equals(a, c));
+  EXPECT_FALSE(privstack::constant_time_equals(std::span(a, 2), b));
 }
 
 }  // namespace

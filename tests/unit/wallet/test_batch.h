@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/encoding.h"
 #include "wallet/credential.h"
 
 namespace privstack::wallet::credential::test_batch {
@@ -32,8 +33,8 @@ inline std::vector<boost::json::value> make_batch(int n, const std::vector<std::
     creds.push_back(std::move(c));
   }
   const MerkleTree t = build_tree(leaves);
-  const BatchSignature batch{"batch1", to_hex(t.root), to_hex(sign_digest(private_key, root_digest(t.root))),
-                             to_hex(public_key_of(private_key)), "m/44'/0'/0'/0/0"};
+  const BatchSignature batch{"batch1", hex_encode(t.root), hex_encode(sign_digest(private_key, root_digest(t.root))),
+                             hex_encode(public_key_of(private_key)), "m/44'/0'/0'/0/0"};
   std::vector<json::value> files;
   for (int i = 0; i < n; ++i) {
     files.push_back(json::object{{"credential", creds[i]}, {"proof", make_proof(batch, leaves[i], t.paths[i])}});

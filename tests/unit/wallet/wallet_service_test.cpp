@@ -9,6 +9,7 @@
 #include <map>
 
 #include "audit/audit.h"
+#include "core/time.h"
 #include "store/store.h"
 #include "wallet/bip32.h"
 #include "wallet/bip39.h"
@@ -39,7 +40,7 @@ class WalletServiceTest : public ::testing::Test {
     settings_.seal = SealParams{8 * 1024, 1, 1};
     settings_.throttle.base_delay = 0ms;
     settings_.throttle.threshold = 3;
-    wallet_ = std::make_unique<WalletService>(*store_, audit_.get(), settings_, [this] { return now_; });
+    wallet_ = std::make_unique<WalletService>(*store_, audit_.get(), settings_, clock_);
   }
   void TearDown() override {
     wallet_.reset();
@@ -70,7 +71,7 @@ class WalletServiceTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<audit::AuditLog> audit_;
   WalletSettings settings_;
-  WalletService::Clock::time_point now_ = WalletService::Clock::now();
+  ManualClock clock_{std::chrono::system_clock::now()};
   std::unique_ptr<WalletService> wallet_;
 };
 
@@ -184,11 +185,11 @@ TEST_F(WalletServiceTest, UnlockWindowLockAndDerivation) {
   EXPECT_FALSE(wallet_->derive_public("m/44'/0'/1'/0/0", "user:bob").from_cache);
 
   // The window expires (default 15 minutes) unless extended.
-  now_ += 14min;
+  clock_.advance(14min);
   wallet_->extend("user:bob", 10min);
-  now_ += 9min;
+  clock_.advance(9min);
   EXPECT_TRUE(wallet_->status().unlocked);
-  now_ += 2min;
+  clock_.advance(2min);
   EXPECT_TRUE(wallet_->expire_if_due());
   EXPECT_FALSE(wallet_->status().unlocked);
   EXPECT_EQ(wallet_error([&] { wallet_->extend("user:bob"); }), "locked");
@@ -240,7 +241,7 @@ TEST_F(WalletServiceTest, ChangePasswordReseals) {
 TEST_F(WalletServiceTest, StateSurvivesRestartLocked) {
   wallet_->import(kMnemonic, kPassword, "", "user:alice");
   wallet_->unlock(kPassword, "user:alice", "");
-  wallet_ = std::make_unique<WalletService>(*store_, audit_.get(), settings_, [this] { return now_; });
+  wallet_ = std::make_unique<WalletService>(*store_, audit_.get(), settings_, clock_);
   const Status s = wallet_->status();
   EXPECT_TRUE(s.initialized);
   EXPECT_FALSE(s.unlocked);  // a restart closes the window
