@@ -169,7 +169,7 @@ boost::asio::awaitable<Response> Router::unrouted(Request& request) const {
     co_return r;
   }
   if (fallback_) co_return co_await fallback_(request);
-  co_return Response::problem(ErrorCode::not_found, "No such resource.");
+  co_return Response::problem(ErrorCode::not_found);  // no detail: the console reads it as "not available"
 }
 
 boost::asio::awaitable<Response> Router::run_chain(Request& request, std::size_t i) const {

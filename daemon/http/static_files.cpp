@@ -77,7 +77,7 @@ bool etag_matches(std::string_view header, std::string_view etag) {
   return false;
 }
 
-Response not_found() { return Response::problem(ErrorCode::not_found, "No such resource."); }
+Response not_found() { return Response::problem(ErrorCode::not_found); }
 
 }  // namespace
 

@@ -326,7 +326,7 @@ void WalletService::import(std::string_view mnemonic, std::string_view issuing_p
   try {
     (void)bip39::mnemonic_to_entropy(mnemonic);
   } catch (const bip39::Bip39Error& e) {
-    throw Error(ErrorCode::invalid_argument, e.what()).with_reason("bad_mnemonic");
+    throw Error(ErrorCode::validation_failed, e.what()).with_reason("bad_mnemonic");
   }
   const LockedBuffer norm = bip39::normalize_mnemonic(mnemonic);
   Pending p;
