@@ -394,18 +394,11 @@ RecoveryKeyPair generate_recovery_key() {
 }
 
 std::vector<std::uint8_t> parse_recovery_public_key(const std::string& text) {
-  if (text.find("-----BEGIN") != std::string::npos) {
-    Bio bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-    Pkey key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-    if (!key) fail("the recovery public key is not a PEM \"PUBLIC KEY\"");
-    if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_X25519) fail("the recovery public key is not an X25519 key");
-    return raw_public(key.get());
+  try {
+    return parse_x25519_public_key(text);
+  } catch (const std::invalid_argument& e) {
+    fail(std::string("the recovery public key ") + e.what());
   }
-  auto raw = unbase64(text);
-  if (!raw || raw->size() != 32)
-    fail("the recovery public key is neither PEM nor the base64 of 32 bytes");
-  x25519_public(*raw);
-  return *raw;
 }
 
 std::vector<std::uint8_t> parse_recovery_private_key(const std::string& pem) {

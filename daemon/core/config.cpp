@@ -17,6 +17,8 @@
 // null nodes the position of the token after them (often the next line).
 #include "core/config.h"
 
+#include "core/crypto.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -314,51 +316,29 @@ struct X509Free {
 };
 using Certificate = std::unique_ptr<X509, X509Free>;
 
-// Base64 (whitespace ignored) -> bytes; nullopt when malformed.
-std::optional<std::vector<unsigned char>> decode_base64(std::string_view text) {
-  std::unique_ptr<EVP_ENCODE_CTX, decltype(&EVP_ENCODE_CTX_free)> ctx(EVP_ENCODE_CTX_new(), EVP_ENCODE_CTX_free);
-  if (!ctx || text.size() > 4096) return std::nullopt;
-  std::vector<unsigned char> out(text.size() / 4 * 3 + 3);
-  int n = 0;
-  int last = 0;
-  EVP_DecodeInit(ctx.get());
-  if (EVP_DecodeUpdate(ctx.get(), out.data(), &n, reinterpret_cast<const unsigned char*>(text.data()),
-                       static_cast<int>(text.size())) < 0 ||
-      EVP_DecodeFinal(ctx.get(), out.data() + n, &last) != 1) {
-    return std::nullopt;
-  }
-  out.resize(static_cast<std::size_t>(n + last));
-  return out;
-}
-
-// The two forms backup.recovery_public_key takes, as the backup reads them
-// (backup/archive.h, parse_recovery_public_key): a PEM "PUBLIC KEY" of an
-// X25519 key, or the base64 of its 32 raw bytes.
+// backup.recovery_public_key, read by the same parser as the backup's
+// (core/crypto.h), with the mistakes an administrator makes named.
 std::optional<std::string> check_public_key(const std::string& value) {
   // A private key pasted here would be a secret in the configuration, and
   // would make every backup decryptable by anyone who can read this file.
   if (value.find("PRIVATE KEY") != std::string::npos) {
     return "this is a private key; only the recovery public key belongs in the configuration";
   }
-  if (value.find("-----BEGIN") != std::string::npos) {
-    Bio bio(BIO_new_mem_buf(value.data(), static_cast<int>(value.size())));
-    Pkey key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-    ERR_clear_error();
-    if (!key) return std::string("is not a PEM \"PUBLIC KEY\" (a block scalar, `|`, keeps its line breaks)");
-    if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_X25519) {
-      return std::string("is not an X25519 key (it is ") + EVP_PKEY_get0_type_name(key.get()) + ")";
-    }
+  try {
+    parse_x25519_public_key(value);
     return std::nullopt;
+  } catch (const std::invalid_argument& e) {
+    if (value.find("-----BEGIN") != std::string::npos) {
+      std::string why = e.what();
+      if (why.starts_with("is not a PEM")) why += " (a block scalar, `|`, keeps its line breaks)";
+      return why;
+    }
+    if (value.starts_with("/") || value.starts_with("~") || value.starts_with(".")) {
+      return "'" + value + "' is a file name; this key takes the public key itself: its PEM text (as a block "
+             "scalar, `|`) or the base64 of its 32 bytes";
+    }
+    return std::string(e.what());
   }
-  auto raw = decode_base64(value);
-  bool valid = raw && raw->size() == 32 && Pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, raw->data(), 32));
-  ERR_clear_error();
-  if (valid) return std::nullopt;
-  if (value.starts_with("/") || value.starts_with("~") || value.starts_with(".")) {
-    return "'" + value + "' is a file name; this key takes the public key itself: its PEM text (as a block "
-           "scalar, `|`) or the base64 of its 32 bytes";
-  }
-  return std::string("is neither a PEM \"PUBLIC KEY\" nor the base64 of a 32-byte X25519 public key");
 }
 
 // The certificates of a PEM file, leaf first; empty with `why` set when it

@@ -26,6 +26,14 @@ std::string random_hex(std::size_t n);
 bool constant_time_equals(std::string_view a, std::string_view b);
 bool constant_time_equals(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
 
+// An X25519 public key in the two forms the configuration takes it
+// (backup.recovery_public_key): a PEM "PUBLIC KEY", or the base64 of its 32
+// raw bytes (whitespace ignored). Returns the 32 raw bytes; throws
+// std::invalid_argument with what is wrong, phrased to follow the value's
+// name ("is not an X25519 key (it is EC)"). One parser for --check-config
+// and the backup, so that they can never disagree.
+std::vector<std::uint8_t> parse_x25519_public_key(std::string_view text);
+
 // Overwrites memory with OPENSSL_cleanse (not optimised away).
 void cleanse(void* data, std::size_t size) noexcept;
 // Overwrites a string's characters (its size, not its capacity; see wipe()).
