@@ -185,11 +185,9 @@ Target active_target() {
 
 std::string redact(std::string_view text) { return detail::redact_live_secrets(text); }
 
-void emit(const Event& event, std::string_view message, std::initializer_list<Field> fields) {
-  emit(event, event.priority, message, fields);
-}
+namespace {
 
-void emit(const Event& event, Priority priority, std::string_view message, std::initializer_list<Field> fields) {
+void emit_fields(const Event& event, Priority priority, std::string_view message, std::span<const Field> fields) {
   int prio = static_cast<int>(priority);
   if (prio < 0 || prio > 7) prio = 6;
   std::string text = redact(message);
@@ -202,6 +200,20 @@ void emit(const Event& event, Priority priority, std::string_view message, std::
     write_stderr(event, prio, text, redacted);
   }
   notify_observers(event, prio, text, redacted);
+}
+
+}  // namespace
+
+void emit(const Event& event, std::string_view message, std::initializer_list<Field> fields) {
+  emit(event, event.priority, message, fields);
+}
+
+void emit(const Event& event, Priority priority, std::string_view message, std::initializer_list<Field> fields) {
+  emit_fields(event, priority, message, std::span<const Field>(fields.begin(), fields.size()));
+}
+
+void emit(const Event& event, std::string_view message, std::span<const Field> fields) {
+  emit_fields(event, event.priority, message, fields);
 }
 
 }  // namespace privstack::log

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -53,6 +54,8 @@ void emit(const Event& event, std::string_view message, std::initializer_list<Fi
 // Writes one entry with an explicit priority (0 emerg .. 7 debug).
 void emit(const Event& event, Priority priority, std::string_view message,
           std::initializer_list<Field> fields = {});
+// The same with fields assembled at run time.
+void emit(const Event& event, std::string_view message, std::span<const Field> fields);
 
 // Observers see every entry after it was written (incidents, metrics): the
 // event, the effective priority, and the redacted message and fields (names

@@ -1,5 +1,7 @@
 #include "http/control.h"
 
+#include "http/failure_log.h"
+
 #include <grp.h>
 #include <pwd.h>
 #include <sys/socket.h>
@@ -88,6 +90,15 @@ std::string reply_error(const Error& e, std::string_view correlation_id = {}) {
   out["exit_code"] = exit_code(e.code());
   out["correlation_id"] = correlation_id.empty() ? new_correlation_id() : std::string(correlation_id);
   return json::serialize(out) + "\n";
+}
+
+// The answer for a failed command, logged (http/failure_log.h) under the
+// correlation id the answer carries.
+std::string failure(const std::string& command, const Error& e) {
+  std::string id = new_correlation_id();
+  const log::Field place[] = {{"COMMAND", command}};
+  log_failure(e, "control command " + command, id, place);
+  return reply_error(e, id);
 }
 
 }  // namespace
@@ -183,24 +194,9 @@ struct ControlServer::Impl : std::enable_shared_from_this<Impl> {
           json::value result = co_await it->second(request);
           answer = reply_ok(result);
         } catch (const Error& e) {
-          std::string id = new_correlation_id();
-          if (e.code() == ErrorCode::internal || !e.internal_detail().empty()) {
-            log::emit(e.code() == ErrorCode::internal ? log::events::http_internal_error
-                                                      : log::events::http_request_failed,
-                      "control command " + request.command + " failed (" + std::string(to_string(e.code())) +
-                          "): " + e.what(),
-                      {{"COMMAND", request.command},
-                       {"ERROR_CODE", std::string(to_string(e.code()))},
-                       {"CORRELATION_ID", id}});
-          }
-          answer = reply_error(e, id);
+          answer = failure(request.command, e);
         } catch (const std::exception& e) {
-          std::string id = new_correlation_id();
-          log::emit(log::events::http_internal_error, std::string("control command failed: ") + e.what(),
-                    {{"COMMAND", request.command}, {"ERROR_CODE", "internal"}, {"CORRELATION_ID", id}});
-          answer = reply_error(Error(ErrorCode::internal, "internal error; see the daemon's log (correlation id " +
-                                                              id + ")"),
-                               id);
+          answer = failure(request.command, Error(ErrorCode::internal, "internal error; see the daemon's log", e.what()));
         }
       }
     }

@@ -3,6 +3,7 @@
 #include <boost/json/object.hpp>
 
 #include "core/log.h"
+#include "http/failure_log.h"
 #include "http/http.h"
 
 namespace privstack::http {
@@ -68,35 +69,31 @@ Response Response::problem(const Error& error, std::string_view correlation_id) 
   return r;
 }
 
+void log_failure(const Error& error, std::string_view what, std::string_view correlation_id,
+                 std::span<const log::Field> place) {
+  if (error.code() != ErrorCode::internal && error.internal_detail().empty()) return;
+  const log::Event& event =
+      error.code() == ErrorCode::internal ? log::events::http_internal_error : log::events::http_request_failed;
+  std::vector<log::Field> fields(place.begin(), place.end());
+  fields.emplace_back("ERROR_CODE", to_string(error.code()));
+  fields.emplace_back("CORRELATION_ID", correlation_id);
+  log::emit(event, std::string(what) + " failed (" + std::string(to_string(error.code())) + "): " + error.what(),
+            fields);
+}
+
 Response error_response(const Error& error, const Request& request) {
   std::string id = new_correlation_id();
-  Response r = Response::problem(error, id);
-  if (error.code() == ErrorCode::internal || !error.internal_detail().empty()) {
-    const log::Event& event =
-        error.code() == ErrorCode::internal ? log::events::http_internal_error : log::events::http_request_failed;
-    log::emit(event, "request failed (" + std::string(to_string(error.code())) + "): " + error.what(),
-              {{"METHOD", request.method},
-               {"PATH", request.path},
-               {"REMOTE", request.remote_address},
-               {"ERROR_CODE", std::string(to_string(error.code()))},
-               {"CORRELATION_ID", id}});
-  }
-  return r;
+  const log::Field place[] = {{"METHOD", request.method}, {"PATH", request.path}, {"REMOTE", request.remote_address}};
+  log_failure(error, "request", id, place);
+  return Response::problem(error, id);
 }
 
 Response internal_error_response(const std::exception& error, const Request& request) {
-  std::string id = new_correlation_id();
-  Response r = problem_document(ErrorCode::internal,
-                                "The server could not complete the request; the journal has the details under "
-                                "this correlation id.",
-                                {}, {}, id);
-  log::emit(log::events::http_internal_error, std::string("request failed: ") + error.what(),
-            {{"METHOD", request.method},
-             {"PATH", request.path},
-             {"REMOTE", request.remote_address},
-             {"ERROR_CODE", "internal"},
-             {"CORRELATION_ID", id}});
-  return r;
+  return error_response(Error(ErrorCode::internal,
+                              "The server could not complete the request; the journal has the details under "
+                              "this correlation id.",
+                              error.what()),
+                        request);
 }
 
 }  // namespace privstack::http
