@@ -1,7 +1,7 @@
 // The HTTP request path without TLS: raw bytes, as a client would send them
 // on a connection (several pipelined requests allowed), go through the
 // server's own parser and conversion (http::parse_request, with the
-// daemon's limits), then the authentication middleware (auth guard: cookie
+// daemon's limits), then the authentication middleware (auth middleware: cookie
 // and bearer authentication, CSRF and Origin checks, the permission matrix)
 // and the router, to the real auth, audit and records handlers.
 //
@@ -129,7 +129,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auth.register_routes(router);
   audit::register_routes(*m.audit, router);
   m.records->register_routes(router);
-  http::Handler handler = auth.guard(router);
+  router.use(http::error_boundary());
+  router.use(auth.middleware(router));
+  http::Handler handler = [&router](http::Request& r) { return router.handle(r); };
 
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   http::ServerLimits limits;
