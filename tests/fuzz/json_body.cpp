@@ -1,6 +1,6 @@
-// The JSON API bodies (daemon/records/model.cpp): what POST/PATCH
+// The JSON API bodies (http/body.h, daemon/records/model.cpp): what POST/PATCH
 // /api/v1/recipients and /api/v1/results do with a request body after
-// Boost.JSON parsed it: apply_json() for a create and for a partial update,
+// the one JSON body reader accepted it: apply_json() for a create and for a partial update,
 // validate(), and to_json() of the result. Wrong members and types must come
 // back as field errors, never as an exception.
 #include <boost/json/parse.hpp>
@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "http/body.h"
 #include "records/records.h"
 
 namespace json = boost::json;
@@ -31,10 +32,18 @@ void apply_all(const json::object& body) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  boost::system::error_code ec;
-  json::value v = json::parse(std::string_view(reinterpret_cast<const char*>(data), size), ec);
-  if (ec || !v.is_object()) return 0;  // parse_body() answers 400
-  apply_all<Recipient>(v.as_object());
-  apply_all<Result>(v.as_object());
+  // Read as the routes read it: http::read_json_object, whose only
+  // exception is privstack::Error (answered 400/413/415).
+  privstack::http::Request request;
+  request.body.assign(reinterpret_cast<const char*>(data), size);
+  request.headers.push_back({"Content-Type", "application/json"});
+  json::object body;
+  try {
+    body = privstack::http::read_json_object(request, {.empty_is_object = false});
+  } catch (const privstack::Error&) {
+    return 0;
+  }
+  apply_all<Recipient>(body);
+  apply_all<Result>(body);
   return 0;
 }
