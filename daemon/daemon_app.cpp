@@ -184,7 +184,9 @@ struct DaemonApp::Impl {
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<http::ControlServer> control;
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  // The daemon's clock, handed to every module through ModuleContext.
+  Clock& clock = default_clock();
+  std::chrono::steady_clock::time_point started = clock.steady_now();
   bool stopping = false;
 
   std::shared_ptr<const Config> current_config() {
@@ -193,7 +195,7 @@ struct DaemonApp::Impl {
   }
 
   void update_certificate_health(const http::TlsContext& context) {
-    auto left = http::certificate_info(context).not_after - std::chrono::system_clock::now();
+    auto left = http::certificate_info(context).not_after - clock.system_now();
     auto days = std::chrono::duration_cast<std::chrono::hours>(left).count() / 24;
     if (left < std::chrono::hours(0)) {
       health.set("certificate", HealthState::failed, "expired");
@@ -258,7 +260,7 @@ struct DaemonApp::Impl {
   // Gauges computed when /metrics is read.
   asio::awaitable<void> refresh_metrics() {
     using namespace metrics::names;
-    metrics::set(uptime, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    metrics::set(uptime, std::chrono::duration<double>(clock.steady_now() - started).count());
     std::error_code ec;
     auto db = store::database_path(*current_config());
     double size = 0;
@@ -425,7 +427,7 @@ struct DaemonApp::Impl {
       doc["version"] = kVersion;
       doc["pid"] = static_cast<std::int64_t>(::getpid());
       doc["uptime_seconds"] =
-          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+          std::chrono::duration_cast<std::chrono::seconds>(clock.steady_now() - started).count();
       doc["listen"] = "https://" + listen_description(*c);
       doc["config"] = c->source.string();
       co_return doc;
@@ -560,6 +562,7 @@ struct DaemonApp::Impl {
         .stopping = [this] { return stopping; },
         .spawn = [this](asio::awaitable<void> loop) { asio::co_spawn(io, std::move(loop), asio::detached); },
         .events = module_events,
+        .clock = clock,
     });
     for (const ModuleFactory& make : module_list()) modules.push_back(make(*context));
   }
@@ -578,7 +581,7 @@ struct DaemonApp::Impl {
       open_auth(*c);
       metrics::set(metrics::names::build_info, 1, {{"version", kVersion}});
       metrics::set(metrics::names::start_time,
-                   static_cast<double>(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
+                   static_cast<double>(clock.unix_seconds()));
       open_modules();
 
       auto tls = load_tls(*c);

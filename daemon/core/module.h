@@ -34,6 +34,7 @@ class io_context;
 
 namespace privstack {
 
+class Clock;
 struct Config;
 class Health;
 namespace store {
@@ -77,6 +78,9 @@ struct ModuleContext {
   // Runs a coroutine (a module's schedule loop) on the io threads.
   std::function<void(boost::asio::awaitable<void>)> spawn;
   ModuleEvents& events;
+  // The time: default_clock() in the daemon; tests make a module with a
+  // ManualClock and move it. Modules read no other clock.
+  Clock& clock;
   // The journal is process-wide (core/log.h: log::emit); events with an
   // incident rule open incidents (daemon/incidents), so emitting the event
   // is a module's incident hook.

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/time.h"
 #include "hostaudit/findings.h"
 #include "hostaudit/host_checks.h"
 
@@ -97,8 +98,9 @@ class HostAuditService {
  public:
   // `blocking` runs scans (never an io thread); `config` returns the current
   // configuration (reloads take effect at the next scan).
+  // `clock` decides when the schedule is due.
   HostAuditService(store::Store& store, audit::AuditLog* audit, boost::asio::any_io_executor blocking,
-                   std::function<std::shared_ptr<const Config>()> config);
+                   std::function<std::shared_ptr<const Config>()> config, Clock& clock = default_clock());
   ~HostAuditService();
 
   // Runs, stores and reports a scan; throws std::runtime_error when one is

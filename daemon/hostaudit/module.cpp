@@ -14,7 +14,7 @@ namespace {
 class HostAuditModule final : public Module {
  public:
   explicit HostAuditModule(ModuleContext& ctx)
-      : ctx_(ctx), pool_(1), service_(ctx.store, &ctx.audit, pool_.get_executor(), ctx.config) {}
+      : ctx_(ctx), pool_(1), service_(ctx.store, &ctx.audit, pool_.get_executor(), ctx.config, ctx.clock) {}
   ~HostAuditModule() override { pool_.join(); }
   std::string_view name() const override { return "hostaudit"; }
   void register_routes(http::Router& router) override { service_.register_routes(router); }

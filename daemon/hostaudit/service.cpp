@@ -97,12 +97,14 @@ struct HostAuditService::Impl {
   audit::AuditLog* audit_log;
   asio::any_io_executor blocking;
   std::function<std::shared_ptr<const Config>()> config;
+  Clock& clock;
   std::mutex running;  // one scan at a time
   std::mutex hook_mutex;
   IncidentHook incident_hook;
 
-  Impl(store::Store& s, audit::AuditLog* a, asio::any_io_executor b, std::function<std::shared_ptr<const Config>()> c)
-      : store(s), audit_log(a), blocking(std::move(b)), config(std::move(c)) {}
+  Impl(store::Store& s, audit::AuditLog* a, asio::any_io_executor b, std::function<std::shared_ptr<const Config>()> c,
+       Clock& clock)
+      : store(s), audit_log(a), blocking(std::move(b)), config(std::move(c)), clock(clock) {}
 
   // Blocking: runs on the blocking pool.
   json::object run_blocking(const std::string& trigger, const std::string& actor, const std::string& source) {
@@ -270,8 +272,8 @@ struct HostAuditService::Impl {
 };
 
 HostAuditService::HostAuditService(store::Store& store, audit::AuditLog* audit, asio::any_io_executor blocking,
-                                   std::function<std::shared_ptr<const Config>()> config)
-    : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), std::move(config))) {
+                                   std::function<std::shared_ptr<const Config>()> config, Clock& clock)
+    : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), std::move(config), clock)) {
   store.migrate("hostaudit", kMigrations);
 }
 
@@ -312,16 +314,16 @@ asio::awaitable<void> HostAuditService::schedule_loop(std::function<bool()> stop
         log::emit(log::events::hostaudit_scan_failed,
                   "host_audit.schedule \"" + current + "\" is not valid (" + error + "); no scheduled scans");
       }
-      next = schedule ? schedule->next_after(default_clock().system_now()) : std::nullopt;
+      next = schedule ? schedule->next_after(impl_->clock.system_now()) : std::nullopt;
     }
-    auto now = default_clock().system_now();
+    auto now = impl_->clock.system_now();
     if (next && now >= *next) {
       try {
         co_await run("schedule", "system", "");
       } catch (const std::exception&) {
         // Logged by the scan (hostaudit.scan_failed) or a concurrent scan is running.
       }
-      next = schedule->next_after(default_clock().system_now());
+      next = schedule->next_after(impl_->clock.system_now());
       continue;
     }
     // Wake at least every minute: reloads and clock changes are noticed.

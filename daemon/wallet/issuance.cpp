@@ -63,9 +63,10 @@ struct IssuanceService::Impl {
   store::Store& store;
   audit::AuditLog* audit;
   WalletService& wallet;
+  Clock& clock;
   std::mutex issuing;  // one issuance at a time (key_index allocation)
 
-  Impl(store::Store& s, audit::AuditLog* a, WalletService& w) : store(s), audit(a), wallet(w) {}
+  Impl(store::Store& s, audit::AuditLog* a, WalletService& w, Clock& c) : store(s), audit(a), wallet(w), clock(c) {}
 
   audit::Entry entry(const std::string& actor, const std::string& source, std::string action, std::string object,
                      std::string_view outcome, std::string detail) const {
@@ -80,8 +81,8 @@ struct IssuanceService::Impl {
   }
 };
 
-IssuanceService::IssuanceService(store::Store& store, audit::AuditLog* audit, WalletService& wallet)
-    : impl_(std::make_unique<Impl>(store, audit, wallet)) {
+IssuanceService::IssuanceService(store::Store& store, audit::AuditLog* audit, WalletService& wallet, Clock& clock)
+    : impl_(std::make_unique<Impl>(store, audit, wallet, clock)) {
   records::Repository::migrate(store);  // results must exist first (idempotent)
   store.migrate("credentials", std::span<const store::Migration>(kMigrations));
 }
@@ -115,7 +116,7 @@ IssuedBatch IssuanceService::issue(const IssueRequest& request, const std::strin
   IssuedBatch batch;
   batch.profile = request.profile;
   batch.batch_id = random_hex(16);
-  batch.issued_at = default_clock().unix_seconds();
+  batch.issued_at = impl_->clock.unix_seconds();
   const std::string issued_at_text = format_rfc3339(batch.issued_at);
 
   // 1. Read the results and recipients; pick the batch's key index.
@@ -306,7 +307,7 @@ json::object IssuanceService::verify(std::string_view file_text) {
 json::object IssuanceService::revoke(const std::string& credential_id, const std::string& reason,
                                      const std::string& actor, const std::string& source) {
   if (reason.empty() || reason.size() > 500) throw Error(ErrorCode::invalid_argument, "a reason (1-500 characters) is required").with_reason("bad_request");
-  const std::int64_t t = default_clock().unix_seconds();
+  const std::int64_t t = impl_->clock.unix_seconds();
   return impl_->store.write([&](store::Connection& c) {
     auto row = c.prepare("SELECT revoked_at, profile, batch_id FROM credentials WHERE id = ?");
     row.bind(1, credential_id);

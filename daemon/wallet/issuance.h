@@ -51,7 +51,8 @@ struct IssuedBatch {
 
 class IssuanceService {
  public:
-  IssuanceService(store::Store& store, audit::AuditLog* audit, WalletService& wallet);
+  // `clock` stamps batches and revocations (a ManualClock in tests).
+  IssuanceService(store::Store& store, audit::AuditLog* audit, WalletService& wallet, Clock& clock = default_clock());
   ~IssuanceService();
 
   // Throws Error with reasons: locked, not_initialized, bad_request

@@ -113,15 +113,17 @@ std::map<int, std::string> words_arg(const json::object& o) {
 }  // namespace
 
 struct WalletModule::Impl {
+  Clock& clock;  // declared first: the services below take it
   WalletService wallet;
   IssuanceService issuance;
   asio::any_io_executor blocking;
   Health* health;
   std::atomic<std::int64_t> window_seconds;
 
-  Impl(store::Store& store, audit::AuditLog* audit, asio::any_io_executor b, Health* h, WalletSettings settings)
-      : wallet(store, audit, settings), issuance(store, audit, wallet), blocking(std::move(b)), health(h),
-        window_seconds(settings.window.count()) {}
+  Impl(store::Store& store, audit::AuditLog* audit, asio::any_io_executor b, Health* h, WalletSettings settings,
+       Clock& clock)
+      : clock(clock), wallet(store, audit, settings, clock), issuance(store, audit, wallet, clock), blocking(std::move(b)),
+        health(h), window_seconds(settings.window.count()) {}
 
   // Blocking.
   json::object status_json() {
@@ -132,7 +134,7 @@ struct WalletModule::Impl {
     doc["unlocked"] = s.unlocked;
     doc["window_seconds"] = window_seconds.load();
     if (s.unlocked) {
-      const std::int64_t now = default_clock().unix_seconds();
+      const std::int64_t now = clock.unix_seconds();
       doc["unlocked_by"] = s.unlocked_by;
       doc["unlocked_until"] = format_rfc3339(s.unlocked_until);
       doc["seconds_left"] = std::max<std::int64_t>(0, s.unlocked_until - now);
@@ -287,8 +289,8 @@ struct WalletModule::Impl {
 };
 
 WalletModule::WalletModule(store::Store& store, audit::AuditLog* audit, asio::any_io_executor blocking, Health* health,
-                           WalletSettings settings)
-    : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), health, std::move(settings))) {
+                           WalletSettings settings, Clock& clock)
+    : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), health, std::move(settings), clock)) {
   impl_->refresh_health();
 }
 
@@ -596,7 +598,7 @@ namespace {
 class WalletDaemonModule final : public Module {
  public:
   explicit WalletDaemonModule(ModuleContext& ctx)
-      : ctx_(ctx), wallet_(ctx.store, &ctx.audit, ctx.blocking, &ctx.health, settings_of(*ctx.config())) {
+      : ctx_(ctx), wallet_(ctx.store, &ctx.audit, ctx.blocking, &ctx.health, settings_of(*ctx.config()), ctx.clock) {
     // The issuance window closes when the user who opened it signs out.
     ctx.events.on_signed_out([this](const std::string& user) { wallet_.on_logout(user); });
   }

@@ -43,7 +43,7 @@ class WalletModule {
  public:
   // `blocking` runs Argon2id, signing and SQLCipher work (never io threads).
   WalletModule(store::Store& store, audit::AuditLog* audit, boost::asio::any_io_executor blocking, Health* health,
-               WalletSettings settings = {});
+               WalletSettings settings = {}, Clock& clock = default_clock());
   ~WalletModule();
 
   WalletService& wallet();
