@@ -15,17 +15,15 @@
 #include <set>
 #include <thread>
 
-#include "audit/routes.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/offload.h"
 #include "core/secret.h"
 #include "core/time.h"
-#include "http/body.h"
-#include "http/control.h"
-#include "http/http.h"
 #include "incidents/mail.h"
+#include "incidents/notice.h"
+#include "incidents/rules.h"
 #include "incidents/webhook.h"
 #include "store/store.h"
 
@@ -33,23 +31,6 @@ namespace privstack::incidents {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-
-const char* to_string(Severity s) {
-  switch (s) {
-    case Severity::low: return "low";
-    case Severity::medium: return "medium";
-    case Severity::high: return "high";
-    case Severity::critical: return "critical";
-  }
-  return "high";
-}
-
-std::optional<Severity> parse_severity(std::string_view s) {
-  for (Severity v : {Severity::low, Severity::medium, Severity::high, Severity::critical}) {
-    if (s == to_string(v)) return v;
-  }
-  return std::nullopt;
-}
 
 namespace {
 
@@ -98,8 +79,6 @@ CREATE INDEX incident_deliveries_by_incident ON incident_deliveries(incident_id,
 
 constexpr std::int64_t kTimelineCap = 1000;  // events kept per incident; the count keeps going
 
-std::int64_t now_us() { return default_clock().unix_micros(); }
-
 std::string rfc3339(std::int64_t us) { return format_rfc3339(us / 1000000); }
 
 log::Priority priority_of(Severity s) {
@@ -114,32 +93,6 @@ log::Priority priority_of(Severity s) {
 
 std::string random_id() { return random_hex(12); }
 
-// A copy of an observed journal entry.
-struct Ev {
-  std::string name;
-  int priority = 6;
-  std::string message;
-  std::vector<std::pair<std::string, std::string>> fields;  // without the PRIVSTACK_ prefix
-  std::int64_t at_us = 0;
-
-  std::string field(std::string_view n) const {
-    for (const auto& [k, v] : fields) {
-      if (k == n) return v;
-    }
-    return {};
-  }
-  std::string fields_json() const {
-    json::object o;
-    for (const auto& [k, v] : fields) {
-      if (!v.empty()) o[k] = v;
-    }
-    return json::serialize(o);
-  }
-};
-
-bool is_login_failure(const std::string& n) { return n == "auth.login_failed" || n == "auth.totp_failed"; }
-bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
-
 struct Notification {
   std::int64_t incident_id = 0;
   std::string kind;  // incident.opened, incident.updated, incident.acknowledged, ...
@@ -147,62 +100,16 @@ struct Notification {
   std::string channel = "webhook";  // or "email"
 };
 
-// What happened, for people: "opened", "acknowledged", ... as a phrase.
-std::string change_phrase(std::string_view kind) {
-  std::string_view what = kind.substr(kind.find('.') + 1);
-  if (what == "breach_flag_changed") return "re-flagged as to a personal-data breach";
-  return std::string(what);
-}
-
-std::string text_of(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return {};
-  if (v->is_string()) return std::string(v->as_string());
-  if (v->is_int64()) return std::to_string(v->as_int64());
-  return {};
-}
-
-// The email about one change of an incident: the facts an on-call reader
-// needs without opening the console, the breach clock first when it runs.
-Mail incident_mail(const Config& cfg, const std::string& host, const std::string& kind, const json::object& doc,
-                   const json::object& latest, const std::string& unique) {
-  Mail m;
-  const auto& email = cfg.notifications.email;
-  m.from = email.from.empty() ? "privstack@" + host : email.from;
-  m.to = email.to;
-  std::string id = text_of(doc, "id");
-  std::string what = change_phrase(kind);
-  m.subject = "[privstack " + host + "] incident " + id + " " + what + " (" + text_of(doc, "severity") +
-              "): " + text_of(doc, "title");
-  m.message_id = "incident-" + id + "-" + unique + "@" + host;
-  std::string b = "Incident " + id + " on " + host + " was " + what + ".\n\n";
-  if (const json::value* left = doc.if_contains("notification_time_left_seconds"); left && left->is_int64()) {
-    std::int64_t s = left->as_int64();
-    b += "POSSIBLE PERSONAL-DATA BREACH: notify by " + text_of(doc, "notification_deadline") +
-         (s < 0 ? " (OVERDUE by " + std::to_string(-s / 3600) + " h)"
-                : " (" + std::to_string(s / 3600) + " h " + std::to_string(s % 3600 / 60) + " min left)") +
-         "\n\n";
-  }
-  b += "Title:     " + text_of(doc, "title") + "\n";
-  b += "Severity:  " + text_of(doc, "severity") + "\n";
-  b += "State:     " + text_of(doc, "state") + "\n";
-  b += "Rule:      " + text_of(doc, "rule") + "\n";
-  if (std::string owner = text_of(doc, "owner"); !owner.empty()) b += "Owner:     " + owner + "\n";
-  b += "Detected:  " + text_of(doc, "detected_at") + "\n";
-  b += "Events:    " + text_of(doc, "event_count") + "\n";
-  if (!latest.empty()) b += "Latest:    " + text_of(latest, "at") + " " + text_of(latest, "message") + "\n";
-  b += "\nIn the console: Incidents, incident " + id + "; from a shell: privstackctl incidents show " + id + "\n";
-  m.body = std::move(b);
-  return m;
-}
-
 }  // namespace
 
 struct IncidentService::Impl {
-  Impl(store::Store& s, std::function<std::shared_ptr<const Config>()> c) : store(s), config(std::move(c)) {}
+  Impl(store::Store& s, std::function<std::shared_ptr<const Config>()> c, Clock& clock)
+      : store(s), config(std::move(c)), clock(clock) {}
 
   store::Store& store;
   std::function<std::shared_ptr<const Config>()> config;
+  Clock& clock;
+  std::int64_t now_us() const { return clock.unix_micros(); }
   // One thread: the rules, the store writes and the API's blocking work run
   // here in order, so rule state needs no lock.
   asio::thread_pool pool{1};
@@ -213,9 +120,7 @@ struct IncidentService::Impl {
   // ---- rule state (pool thread only)
   // The rules' thresholds: read at start() and replaced by reload(), so a
   // SIGHUP reaches them through the module contract like every setting.
-  Config::Incidents rules;
-  std::deque<Ev> login_events;  // failures and lockouts in the window
-  std::map<std::string, std::deque<Ev>> counted;  // other counting rules, by rule name
+  RuleEngine rules;
 
   // ---- webhook sender
   std::mutex send_mutex;
@@ -246,7 +151,7 @@ struct IncidentService::Impl {
     }
     if (name.starts_with("incident.") || name.starts_with("notification.")) return;  // our own entries
     if (stopped.load()) return;
-    Ev ev;
+    ObservedEvent ev;
     ev.name = std::string(name);
     ev.priority = e.priority;
     ev.message = std::string(e.message);
@@ -268,118 +173,11 @@ struct IncidentService::Impl {
 
   // ------------------------------------------------------------------ rules
 
-  void prune(std::deque<Ev>& d, std::int64_t cutoff) {
-    while (!d.empty() && d.front().at_us < cutoff) d.pop_front();
-  }
-
-  void process(const Ev& ev) {
-    const Config::Incidents& ic = rules;
-    std::int64_t cutoff = ev.at_us - static_cast<std::int64_t>(ic.window.count()) * 1000000;
-    const std::string& n = ev.name;
-
-    // Repeated login failures and lockouts, across accounts and addresses.
-    if (is_login_failure(n) || n == "auth.lockout") {
-      prune(login_events, cutoff);
-      login_events.push_back(ev);
-      std::set<std::string> users, remotes;
-      std::int64_t failures = 0;
-      bool lockout = false;
-      for (const auto& e : login_events) {
-        if (is_login_failure(e.name)) ++failures;
-        if (e.name == "auth.lockout") lockout = true;
-        if (!e.field("USER").empty()) users.insert(e.field("USER"));
-        if (!e.field("REMOTE").empty()) remotes.insert(e.field("REMOTE"));
-      }
-      bool open = open_incident_id("login_failures", "").has_value();
-      if (open || failures >= ic.login_failure_threshold) {
-        Severity sev = (lockout || users.size() > 1 || remotes.size() > 1) ? Severity::high : Severity::medium;
-        std::string title = "Repeated failed logins: " + std::to_string(failures) + " in " +
-                            std::to_string(ic.window.count()) + " s, " + std::to_string(users.size()) +
-                            " account(s), " + std::to_string(remotes.size()) + " address(es)";
-        raise("login_failures", "", sev, title, false, login_events);
-      }
-      return;
-    }
-    // A successful login after many failures for the same account.
-    if (n == "auth.login_succeeded") {
-      prune(login_events, cutoff);
-      std::string user = ev.field("USER");
-      std::deque<Ev> feed;
-      for (const auto& e : login_events) {
-        if (is_login_failure(e.name) && e.field("USER") == user) feed.push_back(e);
-      }
-      std::size_t needed = static_cast<std::size_t>(std::max(3, ic.login_failure_threshold / 2));
-      if (!user.empty() && feed.size() >= needed) {
-        feed.push_back(ev);
-        raise("login_after_failures", user, Severity::high,
-              "Successful login for " + user + " after " + std::to_string(feed.size() - 1) + " failed attempts",
-              true, feed);
-      }
-      return;
-    }
-    if (n == "auth.permission_denied") {
-      count_rule("permission_denied", ev, cutoff, ic.permission_denied_threshold, Severity::medium,
-                 "Burst of refused requests (permission, CSRF or Origin checks)");
-      return;
-    }
-    if (n.starts_with("wallet.") && contains(n, "unlock") && contains(n, "fail")) {
-      count_rule("wallet_unlock_failures", ev, cutoff, ic.wallet_unlock_failure_threshold, Severity::high,
-                 "Repeated failed wallet unlocks");
-      return;
-    }
-    if (n == "audit.verify_failed") {
-      single("audit_tamper", "", Severity::critical, "Audit log verification failed: possible tampering", true, ev);
-      return;
-    }
-    if (n == "store.open_failed" || n == "store.check_failed") {
-      single("store_key", "", Severity::critical, "Encrypted store cannot be opened or fails its integrity check",
-             false, ev);
-      return;
-    }
-    if (n == "store.rekey_recovered") {
-      single("store_key", "", Severity::medium, "Store key rotation was interrupted and recovered", false, ev);
-      return;
-    }
-    if (n == "hostaudit.finding") {
-      auto sev = parse_severity(ev.field("SEVERITY"));
-      if (sev && *sev >= Severity::high) {
-        std::string check = ev.field("CHECK");
-        single("host_exposure", check, *sev, "Host audit: " + ev.message, false, ev);
-      }
-      return;
-    }
-    if (n == "tls.certificate_expiring") {
-      std::string days = ev.field("DAYS_LEFT");
-      bool soon = !days.empty() && std::atoi(days.c_str()) <= 7;
-      single("certificate_expiry", "", soon ? Severity::high : Severity::medium,
-             "TLS certificate expires in " + (days.empty() ? std::string("a few") : days) + " days", false, ev);
-      return;
-    }
-    if (n.starts_with("backup.") || n.starts_with("restore.")) {
-      bool failed = contains(n, "fail") || contains(n, "missed") || contains(n, "overdue");
-      if (failed) {
-        single("backup_failure", "", Severity::high, "Backup failed or missed its schedule", false, ev);
-      } else if (contains(n, "restore") && !contains(n, "test")) {
-        single("restore", "", Severity::medium, "A restore from backup was performed", false, ev);
-      }
-      return;
-    }
-  }
-
-  void count_rule(const std::string& rule, const Ev& ev, std::int64_t cutoff, int threshold, Severity sev,
-                  const std::string& title) {
-    auto& d = counted[rule];
-    prune(d, cutoff);
-    d.push_back(ev);
-    if (open_incident_id(rule, "") || static_cast<int>(d.size()) >= threshold) {
-      raise(rule, "", sev, title + " (" + std::to_string(d.size()) + " in the window)", false, d);
-    }
-  }
-
-  void single(const std::string& rule, const std::string& key, Severity sev, const std::string& title, bool breach,
-              const Ev& ev) {
-    std::deque<Ev> d{ev};
-    raise(rule, key, sev, title, breach, d);
+  void process(const ObservedEvent& ev) {
+    auto is_open = [this](const std::string& rule, const std::string& key) {
+      return open_incident_id(rule, key).has_value();
+    };
+    if (auto hit = rules.process(ev, is_open)) raise(*hit);
   }
 
   std::optional<std::int64_t> open_incident_id(const std::string& rule, const std::string& key) {
@@ -393,8 +191,13 @@ struct IncidentService::Impl {
 
   // Opens an incident for (rule, key) with every event in `feed` in its
   // timeline, or adds the newest event of `feed` to the open one.
-  void raise(const std::string& rule, const std::string& key, Severity sev, const std::string& title, bool breach,
-             const std::deque<Ev>& feed) {
+  void raise(const RuleHit& hit) {
+    const std::string& rule = hit.rule;
+    const std::string& key = hit.key;
+    const Severity sev = hit.severity;
+    const std::string& title = hit.title;
+    const bool breach = hit.breach;
+    const std::deque<ObservedEvent>& feed = hit.feed;
     if (feed.empty()) return;
     std::int64_t t = now_us();
     bool opened = false;
@@ -405,7 +208,7 @@ struct IncidentService::Impl {
           "ORDER BY id DESC LIMIT 1",
           rule, key);
       std::int64_t iid = 0;
-      std::vector<const Ev*> add;
+      std::vector<const ObservedEvent*> add;
       if (!existing) {
         c.exec("INSERT INTO incidents (rule, rule_key, title, severity, state, breach, detected_us, updated_us, "
                "event_count) VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6, ?6, 0)",
@@ -423,7 +226,7 @@ struct IncidentService::Impl {
                iid, title, static_cast<std::int64_t>(sev), breach, t);
       }
       std::int64_t count = c.query_one<std::int64_t>("SELECT event_count FROM incidents WHERE id = ?1", iid).value_or(0);
-      for (const Ev* e : add) {
+      for (const ObservedEvent* e : add) {
         if (count < kTimelineCap) {
           c.exec("INSERT INTO incident_timeline (incident_id, at_us, kind, event, message, fields) "
                  "VALUES (?1, ?2, 'event', ?3, ?4, ?5)",
@@ -437,7 +240,7 @@ struct IncidentService::Impl {
     Severity now_sev = std::max(before, sev);
     if (opened) {
       metrics::inc(metrics::names::incidents_opened, {{"rule", rule}});
-      std::string deadline = breach ? rfc3339(t + kBreachNotificationWindowUs) : std::string();
+      std::string deadline = breach ? rfc3339(breach_clock(t, t).deadline_us) : std::string();
       log::emit(log::events::incident_opened, priority_of(sev),
                 "incident " + std::to_string(id) + " opened (" + to_string(sev) + "): " + title,
                 {{"INCIDENT_ID", id},
@@ -503,11 +306,10 @@ struct IncidentService::Impl {
         id);
     if (!found) return {};
     if (breach) {
-      std::int64_t deadline = detected + kBreachNotificationWindowUs;
-      std::int64_t left = (deadline - now_us()) / 1000000;
-      doc["notification_deadline"] = rfc3339(deadline);
-      doc["notification_time_left_seconds"] = left;
-      doc["notification_overdue"] = left < 0;
+      BreachClock clock_now = breach_clock(detected, now_us());
+      doc["notification_deadline"] = rfc3339(clock_now.deadline_us);
+      doc["notification_time_left_seconds"] = clock_now.left_seconds;
+      doc["notification_overdue"] = clock_now.overdue();
     } else {
       doc["notification_deadline"] = nullptr;
     }
@@ -782,8 +584,9 @@ struct IncidentService::Impl {
   }
 };
 
-IncidentService::IncidentService(store::Store& store, std::function<std::shared_ptr<const Config>()> config)
-    : impl_(std::make_shared<Impl>(store, std::move(config))) {
+IncidentService::IncidentService(store::Store& store, std::function<std::shared_ptr<const Config>()> config,
+                                 Clock& clock)
+    : impl_(std::make_shared<Impl>(store, std::move(config), clock)) {
   store.migrate("incidents", kMigrations);
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0) impl_->hostname = host;
@@ -793,7 +596,7 @@ IncidentService::~IncidentService() { stop(); }
 
 void IncidentService::start() {
   auto impl = impl_;
-  impl->rules = impl->config()->incidents;  // before the first event is observed
+  impl->rules.set_thresholds(impl->config()->incidents);  // before the first event is observed
   impl->update_open_gauge();
   impl->sender = std::thread([impl] { impl->sender_loop(); });
   impl->observer_id = log::add_observer([impl](const log::Emitted& e) { impl->observe(e); });
@@ -813,7 +616,7 @@ void IncidentService::stop() {
 
 void IncidentService::reload(const Config& next) {
   // On the pool thread, between two events: the rule state is its alone.
-  asio::post(impl_->pool, [impl = impl_, rules = next.incidents] { impl->rules = rules; });
+  asio::post(impl_->pool, [impl = impl_, rules = next.incidents] { impl->rules.set_thresholds(rules); });
 }
 
 asio::awaitable<void> IncidentService::drain() {
@@ -823,87 +626,10 @@ asio::awaitable<void> IncidentService::drain() {
 
 json::object IncidentService::list_blocking(const std::string& state_filter) { return impl_->list(state_filter); }
 std::optional<json::object> IncidentService::get_blocking(std::int64_t id) { return impl_->get(id); }
-
-namespace {
-
-std::optional<std::int64_t> parse_id(const std::string& text) {
-  if (text.empty() || text.size() > 18 || !std::all_of(text.begin(), text.end(), ::isdigit)) return std::nullopt;
-  return std::stoll(text);
+json::object IncidentService::act_blocking(std::int64_t id, const std::string& action, const std::string& actor,
+                                           const json::object& body) {
+  return impl_->act(id, action, actor, body);
 }
-
-}  // namespace
-
-void IncidentService::register_routes(http::Router& router) {
-  auto impl = impl_;
-  router.add("GET", "/api/v1/incidents", [impl](http::Request& req) -> asio::awaitable<http::Response> {
-    std::string state = req.query_param("state").value_or("");
-    if (!state.empty() && state != "all" && state != "unresolved" && state != "open" && state != "acknowledged" &&
-        state != "resolved") {
-      throw Error(ErrorCode::invalid_argument, "state must be open, acknowledged, resolved, unresolved or all.");
-    }
-    auto job = [impl, state] { return impl->list(state); };
-    json::object doc = co_await offload(impl->pool.get_executor(), std::move(job));
-    co_return http::Response::json(200, doc);
-  });
-  router.add("GET", "/api/v1/incidents/{id}", [impl](http::Request& req) -> asio::awaitable<http::Response> {
-    auto id = parse_id(req.params["id"]);
-    if (!id) throw Error(ErrorCode::not_found, "No such incident.");
-    auto job = [impl, i = *id] { return impl->get(i); };
-    auto doc = co_await offload(impl->pool.get_executor(), std::move(job));
-    if (!doc) throw Error(ErrorCode::not_found, "No such incident.");
-    co_return http::Response::json(200, *doc);
-  });
-  for (std::string action : {"acknowledge", "resolve", "assign", "comments", "breach"}) {
-    std::string name = action == "comments" ? "comment" : action;
-    router.add("POST", "/api/v1/incidents/{id}/" + action,
-               [impl, name](http::Request& req) -> asio::awaitable<http::Response> {
-                 auto id = parse_id(req.params["id"]);
-                 if (!id) throw Error(ErrorCode::not_found, "No such incident.");
-                 json::object body = http::read_json_object(req);
-                 std::string actor = audit::actor_of(req);
-                 auto job = [impl, i = *id, name, actor, body] { return impl->act(i, name, actor, body); };
-                 json::object v = co_await offload(impl->pool.get_executor(), std::move(job));
-                 co_return http::Response::json(200, v);
-               });
-  }
-}
-
-void IncidentService::register_control(http::ControlServer& control) {
-  auto impl = impl_;
-  control.add("incidents list", [impl](const http::ControlRequest& req) -> asio::awaitable<json::value> {
-    std::string state = "unresolved";
-    if (auto it = req.args.find("state"); it != req.args.end() && it->value().is_string()) {
-      state = it->value().as_string().c_str();
-    }
-    auto job = [impl, state] { return impl->list(state); };
-    json::object doc = co_await offload(impl->pool.get_executor(), std::move(job));
-    co_return doc;
-  });
-  control.add("incidents show", [impl](const http::ControlRequest& req) -> asio::awaitable<json::value> {
-    std::optional<std::int64_t> id;
-    if (auto it = req.args.find("id"); it != req.args.end() && it->value().is_string()) {
-      id = parse_id(it->value().as_string().c_str());
-    }
-    if (!id) throw Error(ErrorCode::invalid_argument, "usage: incidents show ID");
-    auto job = [impl, i = *id] { return impl->get(i); };
-    auto doc = co_await offload(impl->pool.get_executor(), std::move(job));
-    if (!doc) throw Error(ErrorCode::not_found, "no such incident");
-    co_return *doc;
-  });
-  for (std::string action : {"acknowledge", "resolve", "assign", "comment"}) {
-    control.add("incidents " + action, [impl, action](const http::ControlRequest& req) -> asio::awaitable<json::value> {
-      std::optional<std::int64_t> id;
-      if (auto it = req.args.find("id"); it != req.args.end() && it->value().is_string()) {
-        id = parse_id(it->value().as_string().c_str());
-      }
-      if (!id) throw Error(ErrorCode::invalid_argument, "usage: incidents " + action + " ID");
-      std::string actor = audit::actor_of(req);
-      json::object body = req.args;
-      auto job = [impl, i = *id, action, actor, body] { return impl->act(i, action, actor, body); };
-      json::object v = co_await offload(impl->pool.get_executor(), std::move(job));
-      co_return v;
-    });
-  }
-}
+asio::any_io_executor IncidentService::executor() { return impl_->pool.get_executor(); }
 
 }  // namespace privstack::incidents

@@ -24,6 +24,8 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/time.h"
+#include "incidents/rules.h"
 
 namespace privstack::store {
 class Store;
@@ -35,15 +37,11 @@ class ControlServer;
 
 namespace privstack::incidents {
 
-enum class Severity { low, medium, high, critical };
-const char* to_string(Severity s);
-std::optional<Severity> parse_severity(std::string_view s);
-
-inline constexpr std::int64_t kBreachNotificationWindowUs = 48LL * 3600 * 1000000;
-
 class IncidentService {
  public:
-  IncidentService(store::Store& store, std::function<std::shared_ptr<const Config>()> config);
+  // `clock` stamps events, incidents and deliveries and runs the breach clock.
+  IncidentService(store::Store& store, std::function<std::shared_ptr<const Config>()> config,
+                  Clock& clock = default_clock());
   ~IncidentService();
   IncidentService(const IncidentService&) = delete;
   IncidentService& operator=(const IncidentService&) = delete;
@@ -67,6 +65,13 @@ class IncidentService {
   // Blocking queries (store thread or tests).
   boost::json::object list_blocking(const std::string& state_filter);
   std::optional<boost::json::object> get_blocking(std::int64_t id);
+  // An operator's action: acknowledge, resolve, assign, comment, breach.
+  // Throws Error (not_found, conflict, invalid_argument).
+  boost::json::object act_blocking(std::int64_t id, const std::string& action, const std::string& actor,
+                                   const boost::json::object& body);
+  // The service's own thread, where the rules, the store writes and the
+  // blocking queries above run in order.
+  boost::asio::any_io_executor executor();
 
  private:
   struct Impl;

@@ -8,7 +8,7 @@ namespace {
 
 class IncidentsModule final : public Module {
  public:
-  explicit IncidentsModule(ModuleContext& ctx) : service_(ctx.store, ctx.config) { service_.start(); }
+  explicit IncidentsModule(ModuleContext& ctx) : service_(ctx.store, ctx.config, ctx.clock) { service_.start(); }
   ~IncidentsModule() override { service_.stop(); }
   std::string_view name() const override { return "incidents"; }
   void register_routes(http::Router& router) override { service_.register_routes(router); }
