@@ -8,7 +8,7 @@ namespace {
 
 class RecordsModule final : public Module {
  public:
-  explicit RecordsModule(ModuleContext& ctx) : service_(ctx.store, ctx.audit) {}
+  explicit RecordsModule(ModuleContext& ctx) : service_(ctx.store, ctx.audit, {}, ctx.clock) {}
   std::string_view name() const override { return "records"; }
   void register_routes(http::Router& router) override { service_.register_routes(router); }
   void register_control_commands(http::ControlServer& control) override { service_.register_control(control); }

@@ -23,6 +23,7 @@
 
 #include "audit/audit.h"
 #include "core/error.h"
+#include "core/time.h"
 #include "http/control.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -100,25 +101,28 @@ struct Grant {
   std::string audit_reason() const { return "ticket " + ticket + ": " + reason; }
 };
 
-// All functions run inside the caller's transaction.
+// All functions run inside the caller's transaction. `clock` stamps
+// created_at/updated_at and starts grants.
 class Repository {
  public:
   static void migrate(store::Store& store);
 
-  static std::int64_t insert(store::Connection& c, Recipient& r);  // throws Error(conflict) (external_id taken)
-  static std::int64_t insert(store::Connection& c, Result& r);     // throws Error(conflict) (no such recipient)
+  // throws Error(conflict) (external_id taken)
+  static std::int64_t insert(store::Connection& c, Recipient& r, Clock& clock = default_clock());
+  // throws Error(conflict) (no such recipient)
+  static std::int64_t insert(store::Connection& c, Result& r, Clock& clock = default_clock());
   static std::optional<Recipient> recipient(store::Connection& c, std::int64_t id);
   static std::optional<Recipient> recipient_by_external_id(store::Connection& c, std::string_view external_id);
   static std::optional<Result> result(store::Connection& c, std::int64_t id);
-  static void update(store::Connection& c, const Recipient& r);
-  static void update(store::Connection& c, const Result& r);
+  static void update(store::Connection& c, const Recipient& r, Clock& clock = default_clock());
+  static void update(store::Connection& c, const Result& r, Clock& clock = default_clock());
   static bool delete_recipient(store::Connection& c, std::int64_t id);  // and its results
   static bool delete_result(store::Connection& c, std::int64_t id);
   static std::vector<Recipient> list(store::Connection& c, const RecipientFilter& f);
   static std::vector<Result> list(store::Connection& c, const ResultFilter& f);
 
   static Grant create_grant(store::Connection& c, std::string user, std::string ticket, std::string reason,
-                            std::chrono::seconds duration);
+                            std::chrono::seconds duration, Clock& clock = default_clock());
   static std::optional<Grant> active_grant(store::Connection& c, std::string_view user, std::int64_t now);
   static std::vector<Grant> grants(store::Connection& c, std::optional<std::string> user, std::int64_t now);
 };
@@ -176,7 +180,7 @@ inline constexpr std::size_t kMaxImportErrors = 1000;
 // Parses and validates the whole file, then applies it on `c` (inside the
 // caller's transaction). When report.ok is false nothing was changed by this
 // function (callers roll back to be sure).
-ImportReport import_csv(store::Connection& c, std::string_view text);
+ImportReport import_csv(store::Connection& c, std::string_view text, Clock& clock = default_clock());
 
 // ------------------------------------------------------------------ service
 
@@ -189,7 +193,7 @@ struct Settings {
 class RecordsService {
  public:
   // Registers the schema (migration "records") on the store.
-  RecordsService(store::Store& store, audit::AuditLog& audit, Settings settings = {});
+  RecordsService(store::Store& store, audit::AuditLog& audit, Settings settings = {}, Clock& clock = default_clock());
   void register_routes(http::Router& router);
   void register_control(http::ControlServer& control);
 
@@ -197,6 +201,7 @@ class RecordsService {
   store::Store& store_;
   audit::AuditLog& audit_;
   Settings settings_;
+  Clock& clock_;
 };
 
 // This module as a daemon module (core/module.h).

@@ -86,9 +86,9 @@ Grant read_grant(const store::Statement& s) {
 
 void Repository::migrate(store::Store& store) { store.migrate("records", kMigrations); }
 
-std::int64_t Repository::insert(store::Connection& c, Recipient& r) {
+std::int64_t Repository::insert(store::Connection& c, Recipient& r, Clock& clock) {
   if (recipient_by_external_id(c, r.external_id)) throw Error(ErrorCode::conflict, "a recipient with this external_id exists");
-  if (r.created_at == 0) r.created_at = default_clock().unix_seconds();
+  if (r.created_at == 0) r.created_at = clock.unix_seconds();
   r.updated_at = r.created_at;
   if (r.id > 0) {
     c.exec("INSERT INTO recipients (id, external_id, name, email, grp, created_at, updated_at) "
@@ -102,9 +102,9 @@ std::int64_t Repository::insert(store::Connection& c, Recipient& r) {
   return r.id;
 }
 
-std::int64_t Repository::insert(store::Connection& c, Result& r) {
+std::int64_t Repository::insert(store::Connection& c, Result& r, Clock& clock) {
   if (!recipient(c, r.recipient_id)) throw Error(ErrorCode::conflict, "no recipient with this id");
-  if (r.created_at == 0) r.created_at = default_clock().unix_seconds();
+  if (r.created_at == 0) r.created_at = clock.unix_seconds();
   r.updated_at = r.created_at;
   if (r.id > 0) {
     if (result(c, r.id)) throw Error(ErrorCode::conflict, "a result with this id exists");
@@ -145,18 +145,18 @@ std::optional<Result> Repository::result(store::Connection& c, std::int64_t id) 
   return read_result(s);
 }
 
-void Repository::update(store::Connection& c, const Recipient& r) {
+void Repository::update(store::Connection& c, const Recipient& r, Clock& clock) {
   auto other = recipient_by_external_id(c, r.external_id);
   if (other && other->id != r.id) throw Error(ErrorCode::conflict, "a recipient with this external_id exists");
   c.exec("UPDATE recipients SET external_id = ?, name = ?, email = ?, grp = ?, updated_at = ? WHERE id = ?",
-         r.external_id, r.name, r.email, r.group, default_clock().unix_seconds(), r.id);
+         r.external_id, r.name, r.email, r.group, clock.unix_seconds(), r.id);
 }
 
-void Repository::update(store::Connection& c, const Result& r) {
+void Repository::update(store::Connection& c, const Result& r, Clock& clock) {
   if (!recipient(c, r.recipient_id)) throw Error(ErrorCode::conflict, "no recipient with this id");
   c.exec("UPDATE results SET recipient_id = ?, achievement = ?, score = ?, status = ?, completed_at = ?, "
          "credential_id = ?, updated_at = ? WHERE id = ?",
-         r.recipient_id, r.achievement, r.score, r.status, r.completed_at, r.credential_id, default_clock().unix_seconds(), r.id);
+         r.recipient_id, r.achievement, r.score, r.status, r.completed_at, r.credential_id, clock.unix_seconds(), r.id);
 }
 
 bool Repository::delete_recipient(store::Connection& c, std::int64_t id) {
@@ -193,12 +193,12 @@ std::vector<Result> Repository::list(store::Connection& c, const ResultFilter& f
 }
 
 Grant Repository::create_grant(store::Connection& c, std::string user, std::string ticket, std::string reason,
-                               std::chrono::seconds duration) {
+                               std::chrono::seconds duration, Clock& clock) {
   Grant g;
   g.user = std::move(user);
   g.ticket = std::move(ticket);
   g.reason = std::move(reason);
-  g.created_at = default_clock().unix_seconds();
+  g.created_at = clock.unix_seconds();
   g.expires_at = g.created_at + duration.count();
   c.exec("INSERT INTO records_access_grants (user, ticket, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
          g.user, g.ticket, g.reason, g.created_at, g.expires_at);

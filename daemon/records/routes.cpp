@@ -104,14 +104,15 @@ struct Caller {
 
 }  // namespace
 
-RecordsService::RecordsService(store::Store& store, audit::AuditLog& audit, Settings settings)
-    : store_(store), audit_(audit), settings_(settings) {
+RecordsService::RecordsService(store::Store& store, audit::AuditLog& audit, Settings settings, Clock& clock)
+    : store_(store), audit_(audit), settings_(settings), clock_(clock) {
   Repository::migrate(store_);
 }
 
 void RecordsService::register_routes(http::Router& router) {
   store::Store* st = &store_;
   audit::AuditLog* al = &audit_;
+  Clock* clk = &clock_;
   Settings settings = settings_;
 
   // Runs `body` in one write transaction together with its audit entry
@@ -120,20 +121,20 @@ void RecordsService::register_routes(http::Router& router) {
   // savepoint: when it throws an Error or returns an error status, its
   // changes are undone but the audit entry of the attempt is kept.
   using Body = std::function<Response(store::Connection&, audit::Entry&)>;
-  auto run = [st, al](const Request& r, std::string action, std::string object,
+  auto run = [st, al, clk](const Request& r, std::string action, std::string object,
                       Body body) -> asio::awaitable<Response> {
     if (!r.identity) co_return Response::problem(ErrorCode::unauthenticated, "Sign in first.");
     // Without records_read_any (support), each access needs an active grant.
     bool needs_grant = !auth::role_has(r.identity->role, auth::Permission::records_read_any);
     Caller caller{audit::actor_of(r), r.remote_address, r.identity->user, needs_grant};
-    auto work = [al, caller, action, object, body](store::Connection& c) -> Response {
+    auto work = [al, clk, caller, action, object, body](store::Connection& c) -> Response {
       audit::Entry e;
       e.actor = caller.actor;
       e.source = caller.source;
       e.action = action;
       e.object = object;
       if (caller.support) {
-        auto grant = Repository::active_grant(c, caller.user, default_clock().unix_seconds());
+        auto grant = Repository::active_grant(c, caller.user, clk->unix_seconds());
         if (!grant) {
           e.outcome = std::string(audit::kDenied);
           e.detail = "no active access grant";
@@ -192,7 +193,7 @@ void RecordsService::register_routes(http::Router& router) {
     co_return co_await std::move(op);
   });
 
-  router.add("POST", "/api/v1/recipients", [run](Request& r) -> asio::awaitable<Response> {
+  router.add("POST", "/api/v1/recipients", [run, clk](Request& r) -> asio::awaitable<Response> {
     json::object in;
     in = parse_body(r);
     Recipient rec;
@@ -201,8 +202,8 @@ void RecordsService::register_routes(http::Router& router) {
     merge_errors(errors, validate(rec));
     if (!errors.empty()) co_return validation_problem(errors);
     // Named first: GCC 12 destroys temporaries in co_await expressions twice.
-    auto op = run(r, "records.recipient.create", "recipient", [rec](store::Connection& c, audit::Entry& e) mutable {
-      Repository::insert(c, rec);
+    auto op = run(r, "records.recipient.create", "recipient", [rec, clk](store::Connection& c, audit::Entry& e) mutable {
+      Repository::insert(c, rec, *clk);
       e.object = "recipient:" + std::to_string(rec.id);
       Response res = Response::json(201, to_json(rec));
       res.set_header("Location", "/api/v1/recipients/" + std::to_string(rec.id));
@@ -223,13 +224,13 @@ void RecordsService::register_routes(http::Router& router) {
     co_return co_await std::move(op);
   });
 
-  router.add("PATCH", "/api/v1/recipients/{id}", [run](Request& r) -> asio::awaitable<Response> {
+  router.add("PATCH", "/api/v1/recipients/{id}", [run, clk](Request& r) -> asio::awaitable<Response> {
     std::int64_t id = id_param(r);
     json::object in;
     in = parse_body(r);
     // Named first: GCC 12 destroys temporaries in co_await expressions twice.
     auto op = run(r, "records.recipient.update", "recipient:" + std::to_string(id),
-                           [id, in](store::Connection& c, audit::Entry& e) {
+                           [id, in, clk](store::Connection& c, audit::Entry& e) {
                              auto rec = Repository::recipient(c, id);
                              if (!rec) return Response::problem(ErrorCode::not_found, "No such recipient.");
                              std::vector<FieldError> errors;
@@ -239,7 +240,7 @@ void RecordsService::register_routes(http::Router& router) {
                              std::string fields;
                              for (const auto& [k, v] : in) fields += (fields.empty() ? "" : ",") + std::string(k);
                              e.detail = e.detail.empty() ? "fields " + fields : e.detail + "; fields " + fields;
-                             Repository::update(c, *rec);
+                             Repository::update(c, *rec, *clk);
                              return Response::json(200, to_json(*Repository::recipient(c, id)));
                            });
     co_return co_await std::move(op);
@@ -284,7 +285,7 @@ void RecordsService::register_routes(http::Router& router) {
     co_return co_await std::move(op);
   });
 
-  router.add("POST", "/api/v1/results", [run](Request& r) -> asio::awaitable<Response> {
+  router.add("POST", "/api/v1/results", [run, clk](Request& r) -> asio::awaitable<Response> {
     json::object in;
     in = parse_body(r);
     Result res_in;
@@ -293,11 +294,11 @@ void RecordsService::register_routes(http::Router& router) {
     merge_errors(errors, validate(res_in));
     if (!errors.empty()) co_return validation_problem(errors);
     // Named first: GCC 12 destroys temporaries in co_await expressions twice.
-    auto op = run(r, "records.result.create", "result", [res_in](store::Connection& c, audit::Entry& e) mutable {
+    auto op = run(r, "records.result.create", "result", [res_in, clk](store::Connection& c, audit::Entry& e) mutable {
       if (!Repository::recipient(c, res_in.recipient_id)) {
         return validation_problem({{"recipient_id", "no recipient has this id"}});
       }
-      Repository::insert(c, res_in);
+      Repository::insert(c, res_in, *clk);
       e.object = "result:" + std::to_string(res_in.id);
       e.detail = "recipient " + std::to_string(res_in.recipient_id);
       Response res = Response::json(201, to_json(res_in));
@@ -319,13 +320,13 @@ void RecordsService::register_routes(http::Router& router) {
     co_return co_await std::move(op);
   });
 
-  router.add("PATCH", "/api/v1/results/{id}", [run](Request& r) -> asio::awaitable<Response> {
+  router.add("PATCH", "/api/v1/results/{id}", [run, clk](Request& r) -> asio::awaitable<Response> {
     std::int64_t id = id_param(r);
     json::object in;
     in = parse_body(r);
     // Named first: GCC 12 destroys temporaries in co_await expressions twice.
     auto op = run(r, "records.result.update", "result:" + std::to_string(id),
-                           [id, in](store::Connection& c, audit::Entry& e) {
+                           [id, in, clk](store::Connection& c, audit::Entry& e) {
                              auto rec = Repository::result(c, id);
                              if (!rec) return Response::problem(ErrorCode::not_found, "No such result.");
                              std::vector<FieldError> errors;
@@ -338,7 +339,7 @@ void RecordsService::register_routes(http::Router& router) {
                              std::string fields;
                              for (const auto& [k, v] : in) fields += (fields.empty() ? "" : ",") + std::string(k);
                              e.detail = e.detail.empty() ? "fields " + fields : e.detail + "; fields " + fields;
-                             Repository::update(c, *rec);
+                             Repository::update(c, *rec, *clk);
                              return Response::json(200, to_json(*Repository::result(c, id)));
                            });
     co_return co_await std::move(op);
@@ -360,7 +361,7 @@ void RecordsService::register_routes(http::Router& router) {
   });
 
   // ---- support access grants
-  router.add("POST", "/api/v1/records/access-grants", [st, al, settings](Request& r) -> asio::awaitable<Response> {
+  router.add("POST", "/api/v1/records/access-grants", [st, al, clk, settings](Request& r) -> asio::awaitable<Response> {
     if (!r.identity) co_return Response::problem(ErrorCode::unauthenticated, "Sign in first.");
     json::object in;
     in = parse_body(r);
@@ -387,8 +388,8 @@ void RecordsService::register_routes(http::Router& router) {
     e.source = r.remote_address;
     e.action = "records.access_grant.create";
     e.outcome = std::string(audit::kSuccess);
-    auto work = [al, user, ticket, reason, minutes, e](store::Connection& c) mutable {
-      Grant g = Repository::create_grant(c, user, ticket, reason, std::chrono::minutes(minutes));
+    auto work = [al, clk, user, ticket, reason, minutes, e](store::Connection& c) mutable {
+      Grant g = Repository::create_grant(c, user, ticket, reason, std::chrono::minutes(minutes), *clk);
       e.object = "access-grant:" + std::to_string(g.id);
       e.reason = g.audit_reason();
       e.detail = "expires " + format_rfc3339(g.expires_at);
@@ -405,11 +406,11 @@ void RecordsService::register_routes(http::Router& router) {
     co_return Response::json(201, doc);
   });
 
-  router.add("GET", "/api/v1/records/access-grants", [st](Request& r) -> asio::awaitable<Response> {
+  router.add("GET", "/api/v1/records/access-grants", [st, clk](Request& r) -> asio::awaitable<Response> {
     if (!r.identity) co_return Response::problem(ErrorCode::unauthenticated, "Sign in first.");
     std::optional<std::string> user;
     if (!auth::role_has(r.identity->role, auth::Permission::records_grants_all)) user = r.identity->user;
-    auto work = [user](store::Connection& c) { return Repository::grants(c, user, default_clock().unix_seconds()); };
+    auto work = [user, clk](store::Connection& c) { return Repository::grants(c, user, clk->unix_seconds()); };
     auto grants = co_await st->async_read(std::move(work));
     json::array items;
     for (const auto& g : grants) {
@@ -528,7 +529,7 @@ void RecordsService::register_routes(http::Router& router) {
     co_return res;
   });
 
-  router.add("POST", "/api/v1/import/records.csv", [st, al](Request& r) -> asio::awaitable<Response> {
+  router.add("POST", "/api/v1/import/records.csv", [st, al, clk](Request& r) -> asio::awaitable<Response> {
     if (!r.identity) co_return Response::problem(ErrorCode::unauthenticated, "Sign in first.");
     audit::Entry e;
     e.actor = audit::actor_of(r);
@@ -536,11 +537,11 @@ void RecordsService::register_routes(http::Router& router) {
     e.action = "records.import";
     e.object = "import:records.csv";
     auto body = std::make_shared<std::string>(std::move(r.body));
-    auto work = [al, e, body](store::Connection& c) mutable {
+    auto work = [al, clk, e, body](store::Connection& c) mutable {
       ImportReport rep;
       {
         store::Transaction sp(c);
-        rep = import_csv(c, *body);
+        rep = import_csv(c, *body, *clk);
         if (rep.ok) sp.commit();
       }
       e.outcome = std::string(rep.ok ? audit::kSuccess : audit::kFailure);
@@ -567,6 +568,7 @@ void RecordsService::register_routes(http::Router& router) {
 void RecordsService::register_control(http::ControlServer& control) {
   store::Store* st = &store_;
   audit::AuditLog* al = &audit_;
+  Clock* clk = &clock_;
   int page_rows = settings_.export_page_rows;
 
   // Paged: {"format": "csv"|"jsonl", "cursor": TEXT} -> {"data", "next_cursor", "count"}.
@@ -624,7 +626,7 @@ void RecordsService::register_control(http::ControlServer& control) {
     co_return doc;
   });
 
-  control.add("records import", [st, al](const http::ControlRequest& r) -> asio::awaitable<json::value> {
+  control.add("records import", [st, al, clk](const http::ControlRequest& r) -> asio::awaitable<json::value> {
     auto* v = r.args.if_contains("content");
     if (!v || !v->is_string()) throw Error(ErrorCode::invalid_argument, "the file content is required");
     auto body = std::make_shared<std::string>(v->as_string().data(), v->as_string().size());
@@ -635,11 +637,11 @@ void RecordsService::register_control(http::ControlServer& control) {
     e.source = std::string(audit::kControlSource);
     e.action = "records.import";
     e.object = "import:records.csv";
-    auto work = [al, e, body](store::Connection& c) mutable {
+    auto work = [al, clk, e, body](store::Connection& c) mutable {
       ImportReport rep;
       {
         store::Transaction sp(c);
-        rep = import_csv(c, *body);
+        rep = import_csv(c, *body, *clk);
         if (rep.ok) sp.commit();
       }
       e.outcome = std::string(rep.ok ? audit::kSuccess : audit::kFailure);

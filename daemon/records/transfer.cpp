@@ -161,7 +161,7 @@ std::string_view recipient_column(std::string_view field) {
 
 }  // namespace
 
-ImportReport import_csv(store::Connection& c, std::string_view text) {
+ImportReport import_csv(store::Connection& c, std::string_view text, Clock& clock) {
   ImportReport rep;
   auto error = [&](std::size_t row, std::string_view column, std::string reason) {
     ++rep.error_count;
@@ -287,12 +287,12 @@ ImportReport import_csv(store::Connection& c, std::string_view text) {
         updated.name = row.recipient.name;
         updated.email = row.recipient.email;
         updated.group = row.recipient.group;
-        Repository::update(c, updated);
+        Repository::update(c, updated, clock);
         ++rep.recipients_updated;
       }
       recipient_ids.emplace(row.recipient.external_id, rid);
     } else {
-      rid = Repository::insert(c, row.recipient);
+      rid = Repository::insert(c, row.recipient, clock);
       ++rep.recipients_created;
       recipient_ids.emplace(row.recipient.external_id, rid);
     }
@@ -302,12 +302,12 @@ ImportReport import_csv(store::Connection& c, std::string_view text) {
     if (row.result_id) {
       if (auto existing = Repository::result(c, *row.result_id)) {
         r.created_at = existing->created_at;
-        Repository::update(c, r);
+        Repository::update(c, r, clock);
         ++rep.results_updated;
         continue;
       }
     }
-    Repository::insert(c, r);
+    Repository::insert(c, r, clock);
     ++rep.results_created;
   }
   rep.ok = true;
