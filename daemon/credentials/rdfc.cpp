@@ -11,7 +11,6 @@
 #include <stdexcept>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -32,7 +31,8 @@ constexpr Node kNotBlank = -1;
 
 // One component of a quad: a blank node, or any other term as its canonical
 // N-Quads text (a slice of Canonicalizer::texts_), written once up front so
-// that hashing only concatenates.
+// that hashing only concatenates. (Interning equal texts was tried: for
+// credential-sized datasets hashing them costs more than it saves.)
 struct Component {
   Node blank = kNotBlank;
   std::uint32_t offset = 0;
@@ -162,8 +162,6 @@ class Canonicalizer {
   // blank node to quads map.
   void index(const Dataset& dataset) {
     std::unordered_map<std::string_view, Node> node_of_label;
-    std::unordered_set<std::string> seen;
-    std::string key;
     quads_.reserve(dataset.size());
     for (const Quad& quad : dataset) {
       if (quad.predicate.kind != TermKind::iri) throw InvalidDataset("a quad's predicate is not an IRI");
@@ -172,37 +170,23 @@ class Canonicalizer {
       IndexedQuad indexed;
       indexed.has_graph = quad.graph.has_value();
       const Term* terms[4] = {&quad.subject, &quad.predicate, &quad.object, quad.graph ? &*quad.graph : nullptr};
-      // The distinctness key: blank nodes by index, other terms by their
-      // canonical text (which is one-to-one with the term).
-      key.clear();
-      const std::size_t texts_before = texts_.size();
-      for (std::size_t i = 0; i < 4; ++i) {
-        if (terms[i] == nullptr) break;
+      for (std::size_t i = 0; i < 4 && terms[i] != nullptr; ++i) {
         Component& c = indexed.components[i];
         if (terms[i]->is_blank_node()) {
           const auto [it, inserted] = node_of_label.try_emplace(terms[i]->value, static_cast<Node>(labels_.size()));
           if (inserted) labels_.push_back(terms[i]->value);
           c.blank = it->second;
-          key += 'B';
-          append_number(key, static_cast<std::size_t>(c.blank));
-        } else {
-          const std::size_t offset = texts_.size();
-          nquads::append_term(texts_, *terms[i]);
-          c.offset = static_cast<std::uint32_t>(offset);
-          c.length = static_cast<std::uint32_t>(texts_.size() - offset);
-          key += 'T';
-          append_number(key, c.length);
+          continue;
         }
-        key += ' ';
-      }
-      key.append(texts_, texts_before, texts_.size() - texts_before);
-      if (!seen.insert(key).second) {
-        texts_.resize(texts_before);  // a duplicate: one quad to the algorithm
-        continue;
+        const std::size_t offset = texts_.size();
+        nquads::append_term(texts_, *terms[i]);
+        if (texts_.size() > UINT32_MAX) throw LimitExceeded("dataset too large to canonicalize");
+        c.offset = static_cast<std::uint32_t>(offset);
+        c.length = static_cast<std::uint32_t>(texts_.size() - offset);
       }
       quads_.push_back(indexed);
     }
-    if (texts_.size() > UINT32_MAX) throw LimitExceeded("dataset too large to canonicalize");
+    remove_duplicate_quads();
     mentions_.resize(labels_.size());
     for (std::uint32_t q = 0; q < quads_.size(); ++q) {
       for (const Component& c : quads_[q].components) {
@@ -211,6 +195,30 @@ class Canonicalizer {
         if (list.empty() || list.back() != q) list.push_back(q);  // a set: once per quad
       }
     }
+  }
+
+  // A dataset is a set. Sorting changes nothing the algorithm computes: the
+  // blank nodes are already numbered, and every use of a node's quads sorts
+  // what it derives from them. Other terms compare by canonical text, which
+  // is one-to-one with the term.
+  void remove_duplicate_quads() {
+    std::sort(quads_.begin(), quads_.end(),
+              [this](const IndexedQuad& a, const IndexedQuad& b) { return compare(a, b) < 0; });
+    quads_.erase(std::unique(quads_.begin(), quads_.end(),
+                             [this](const IndexedQuad& a, const IndexedQuad& b) { return compare(a, b) == 0; }),
+                 quads_.end());
+  }
+  int compare(const IndexedQuad& a, const IndexedQuad& b) const {
+    if (a.has_graph != b.has_graph) return a.has_graph ? 1 : -1;
+    for (std::size_t i = 0; i < 4; ++i) {
+      const Component& x = a.components[i];
+      const Component& y = b.components[i];
+      if (x.blank != y.blank) return x.blank < y.blank ? -1 : 1;
+      if (x.blank == kNotBlank) {
+        if (const int order = text_of(x).compare(text_of(y)); order != 0) return order;
+      }
+    }
+    return 0;
   }
 
   // Steps 3 to 6: first degree hashes, canonical labels for the unique ones
@@ -259,15 +267,12 @@ class Canonicalizer {
   // other blank node as _:z, sorted and hashed.
   std::string first_degree_hash(Node node) {
     const auto& mentions = mentions_[static_cast<std::size_t>(node)];
-    lines_.resize(mentions.size());
-    for (std::size_t i = 0; i < mentions.size(); ++i) {
-      lines_[i].clear();
-      append_line(lines_[i], quads_[mentions[i]],
-                  [node](std::string& out, Node blank) { out += blank == node ? "_:a" : "_:z"; });
+    clear_lines();
+    for (const std::uint32_t q : mentions) {
+      add_line(quads_[q], [node](std::string& out, Node blank) { out += blank == node ? "_:a" : "_:z"; });
     }
-    std::sort(lines_.begin(), lines_.end());
     hasher_.begin();
-    for (const std::string& line : lines_) hasher_.update(line);
+    for (const std::string_view line : sorted_lines()) hasher_.update(line);
     return hasher_.finish_hex();
   }
 
@@ -374,19 +379,36 @@ class Canonicalizer {
 
   // Step 7: every quad with its blank nodes' canonical labels, sorted.
   std::string serialize() {
-    lines_.resize(quads_.size());
-    std::size_t total = 0;
-    for (std::size_t q = 0; q < quads_.size(); ++q) {
-      lines_[q].clear();
-      append_line(lines_[q], quads_[q],
-                  [this](std::string& out, Node blank) { append_canonical_label(out, blank); });
-      total += lines_[q].size();
+    clear_lines();
+    for (const IndexedQuad& quad : quads_) {
+      add_line(quad, [this](std::string& out, Node blank) { append_canonical_label(out, blank); });
     }
-    std::sort(lines_.begin(), lines_.end());
     std::string out;
-    out.reserve(total);
-    for (const std::string& line : lines_) out += line;
+    out.reserve(lines_.size());
+    for (const std::string_view line : sorted_lines()) out += line;
     return out;
+  }
+
+  void clear_lines() {
+    lines_.clear();
+    line_ends_.clear();
+  }
+  template <class LabelBlank>
+  void add_line(const IndexedQuad& quad, const LabelBlank& label_blank) {
+    append_line(lines_, quad, label_blank);
+    line_ends_.push_back(lines_.size());
+  }
+  // The lines added since clear_lines(), in code point order (UTF-8 byte
+  // order is code point order).
+  const std::vector<std::string_view>& sorted_lines() {
+    line_views_.clear();
+    std::size_t begin = 0;
+    for (const std::size_t end : line_ends_) {
+      line_views_.push_back(std::string_view(lines_).substr(begin, end - begin));
+      begin = end;
+    }
+    std::sort(line_views_.begin(), line_views_.end());
+    return line_views_;
   }
 
   const Options& options_;
@@ -398,7 +420,9 @@ class Canonicalizer {
   std::vector<std::string> first_degree_;             // blank node -> its first degree hash
   std::vector<std::int32_t> canonical_;               // blank node -> canonical number, or -1
   std::int32_t next_canonical_ = 0;
-  std::vector<std::string> lines_;  // scratch
+  std::string lines_;                        // scratch: canonical lines being hashed or written
+  std::vector<std::size_t> line_ends_;       // scratch: where each of them ends
+  std::vector<std::string_view> line_views_;  // scratch: the same, sorted
   std::uint64_t work_ = 0;
 };
 
