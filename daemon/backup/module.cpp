@@ -12,7 +12,7 @@ namespace {
 class BackupModule final : public Module {
  public:
   explicit BackupModule(ModuleContext& ctx)
-      : ctx_(ctx), pool_(2), service_(ctx.store, &ctx.audit, pool_.get_executor(), ctx.config, &ctx.health) {}
+      : ctx_(ctx), pool_(2), service_(ctx.store, &ctx.audit, pool_.get_executor(), ctx.config, &ctx.health, ctx.clock) {}
   ~BackupModule() override { pool_.join(); }
   std::string_view name() const override { return "backup"; }
   void register_routes(http::Router& router) override { service_.register_routes(router); }

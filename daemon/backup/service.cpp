@@ -120,8 +120,9 @@ class RunSlot {
 }  // namespace
 
 BackupService::BackupService(store::Store& store, audit::AuditLog* audit, asio::any_io_executor blocking,
-                             std::function<std::shared_ptr<const Config>()> config, Health* health)
-    : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), std::move(config), health)) {
+                             std::function<std::shared_ptr<const Config>()> config, Health* health,
+                             Clock& clock)
+    : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), std::move(config), health, clock)) {
   auto cfg = impl_->config();
   if (!cfg->backup.recovery_public_key.empty()) impl_->set_health(HealthState::ok, "no backup run since start");
 }
@@ -170,7 +171,7 @@ asio::awaitable<void> BackupService::schedule_loop(std::function<bool()> stoppin
     if (cfg->backup.verify_schedule != current_verify || first) {
       current_verify = cfg->backup.verify_schedule;
       verify_schedule = Schedule::parse(current_verify);  // checked at config load
-      next_verify = verify_schedule ? verify_schedule->next_after(default_clock().system_now()) : std::nullopt;
+      next_verify = verify_schedule ? verify_schedule->next_after(impl->clock.system_now()) : std::nullopt;
     }
     if (cfg->backup.schedule != current || first) {
       current = cfg->backup.schedule;
@@ -180,24 +181,24 @@ asio::awaitable<void> BackupService::schedule_loop(std::function<bool()> stoppin
         log::emit(log::events::backup_failed,
                   "backup.schedule \"" + current + "\" is not valid (" + error + "); no scheduled backups");
       }
-      next = schedule ? schedule->next_after(default_clock().system_now()) : std::nullopt;
+      next = schedule ? schedule->next_after(impl->clock.system_now()) : std::nullopt;
       if (first && schedule && !cfg->backup.recovery_public_key.empty()) {
         // A run missed while the daemon was down (the slot after the newest
         // archive has passed) runs now.
         auto job = [impl]() { return impl->newest_local(); };
         std::optional<std::int64_t> newest = co_await offload(impl->blocking, std::move(job));
-        if (missed_while_down(*schedule, newest, default_clock().system_now())) next = default_clock().system_now();
+        if (missed_while_down(*schedule, newest, impl->clock.system_now())) next = impl->clock.system_now();
       }
       first = false;
     }
-    auto now = default_clock().system_now();
+    auto now = impl->clock.system_now();
     if (is_due(next, now)) {
       try {
         co_await run("schedule", "system", "");
       } catch (const std::exception&) {
         // Logged by the run (backup.failed), or a run is already going.
       }
-      next = schedule->next_after(default_clock().system_now());
+      next = schedule->next_after(impl->clock.system_now());
       continue;
     }
     if (is_due(next_verify, now)) {
@@ -207,7 +208,7 @@ asio::awaitable<void> BackupService::schedule_loop(std::function<bool()> stoppin
       } catch (const std::exception&) {
         busy = true;  // a backup is running (damaged copies do not throw)
       }
-      next_verify = next_verify_after(*verify_schedule, busy, default_clock().system_now());
+      next_verify = next_verify_after(*verify_schedule, busy, impl->clock.system_now());
       continue;
     }
     timer.expires_after(sleep_before_next(now, next, next_verify));

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/time.h"
 
 namespace privstack {
 class Health;
@@ -46,7 +47,8 @@ class BackupService {
   // current configuration (reloads take effect at the next run); `health`
   // (optional) gets the "backup" component.
   BackupService(store::Store& store, audit::AuditLog* audit, boost::asio::any_io_executor blocking,
-                std::function<std::shared_ptr<const Config>()> config, Health* health);
+                std::function<std::shared_ptr<const Config>()> config, Health* health,
+                Clock& clock = default_clock());
   ~BackupService();
 
   // Takes, ships and prunes one backup. Throws std::runtime_error when one

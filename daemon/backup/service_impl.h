@@ -45,14 +45,15 @@ namespace privstack::backup {
 
 struct BackupService::Impl {
   Impl(store::Store& s, audit::AuditLog* a, boost::asio::any_io_executor b,
-       std::function<std::shared_ptr<const Config>()> c, Health* h)
-      : store(s), audit_log(a), blocking(std::move(b)), config(std::move(c)), health(h) {}
+       std::function<std::shared_ptr<const Config>()> c, Health* h, Clock& clock)
+      : store(s), audit_log(a), blocking(std::move(b)), config(std::move(c)), health(h), clock(clock), phases(clock) {}
 
   store::Store& store;
   audit::AuditLog* audit_log;
   boost::asio::any_io_executor blocking;
   std::function<std::shared_ptr<const Config>()> config;
   Health* health;
+  Clock& clock;  // the module clock: archive times, listings, the schedule
 
   std::atomic<bool> running{false};
   std::mutex mutex;  // guards phases, last_run
@@ -96,7 +97,7 @@ struct BackupService::Impl {
   PhaseTimer phases;
 
   // ---- service.cpp: shared by the run, the listing and the verification
-  static std::int64_t now_unix() { return default_clock().unix_seconds(); }
+  std::int64_t now_unix() const { return clock.unix_seconds(); }
   void record_check(const std::string& place, const std::string& id, bool ok, std::string by, std::string error = {});
   void set_phase(std::string p);
   void set_health(HealthState state, std::string detail);
