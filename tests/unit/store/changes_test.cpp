@@ -472,6 +472,39 @@ TEST_F(ChangesTest, RestartedCaptureIsANewEpochThatAFollowerRefuses) {
   }
 }
 
+// A savepoint adds nothing of its own: its rows are in the enclosing
+// transaction's one record. A rekey replaces the writer connection; capture
+// follows it.
+TEST_F(ChangesTest, SavepointsShareTheRecordAndCaptureSurvivesARekey) {
+  auto s = open_capturing();
+  s->write([](Connection& c) {
+    c.exec("INSERT INTO items (id, name) VALUES (1, 'outer')");
+    {
+      Transaction inner(c);
+      c.exec("INSERT INTO items (id, name) VALUES (2, 'kept')");
+      inner.commit();
+    }
+    {
+      Transaction inner(c);
+      c.exec("INSERT INTO items (id, name) VALUES (3, 'rolled back')");
+    }
+  });
+  auto changes = all_changes(*s);
+  ASSERT_EQ(changes.size(), 1u);
+  ChangeRecord r = decode_change_record(changes[0].record);
+  ASSERT_EQ(r.ops.size(), 3u);
+  EXPECT_EQ(r.ops[0].op, RowChange::Op::upsert);
+  EXPECT_EQ(r.ops[1].op, RowChange::Op::upsert);
+  EXPECT_EQ(r.ops[2].op, RowChange::Op::erase) << "the savepoint's row is gone at commit: a delete (a no-op on replay)";
+
+  s->rekey();
+  s->write([](Connection& c) { c.exec("INSERT INTO items (id, name) VALUES (4, 'after rekey')"); });
+  changes = all_changes(*s);
+  ASSERT_EQ(changes.size(), 2u) << "the rekey itself changes no row; the write after it is captured";
+  EXPECT_EQ(changes[1].seq, 2);
+  EXPECT_EQ(decode_change_record(changes[1].record).ops.at(0).rowid, 4);
+}
+
 TEST_F(ChangesTest, ReadAndDiscardTheStream) {
   auto s = open_capturing();
   for (int i = 0; i < 5; ++i) s->write([&](Connection& c) { c.exec("INSERT INTO items (n) VALUES (?1)", i); });
