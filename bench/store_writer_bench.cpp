@@ -9,6 +9,10 @@
 // configuration, which is the store's default tuning (page 4096, cache
 // 8 MiB, only the `at` index).
 //
+// The "+capture" rows run 1 and 4 clients with change capture on
+// (Options::capture_changes, docs/store.md "Change capture"): each commit
+// also reads back the rows it changed and appends one change record.
+//
 // Output: "RESULT sqlcipher-store <config> <workload> <seconds> <ops>", the
 // format bench/run-store reads.
 #include <boost/asio/co_spawn.hpp>
@@ -79,7 +83,9 @@ void insert(store::Connection& c, const Row& r, int i) {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-std::unique_ptr<store::Store> open_fresh(const std::filesystem::path& dir) {
+// capture: with change capture on (docs/store.md "Change capture"): every
+// commit also appends its change record to store_changes.
+std::unique_ptr<store::Store> open_fresh(const std::filesystem::path& dir, bool capture = false) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   store::Options o;
@@ -88,7 +94,10 @@ std::unique_ptr<store::Store> open_fresh(const std::filesystem::path& dir) {
   store::init_key_file(o.key.path);
   auto s = store::Store::open(o);
   s->migrate("bench", kSchema);
-  return s;
+  if (!capture) return s;
+  s.reset();
+  o.capture_changes = true;
+  return store::Store::open(o);
 }
 
 std::int64_t count_rows(store::Store& s) {
@@ -114,8 +123,8 @@ void sequential(const std::filesystem::path& dir, const std::vector<Row>& rows) 
 
 // `clients` coroutines each await their own single-row writes in turn, as
 // request handlers do in the daemon; the writer batches what is queued.
-void concurrent(const std::filesystem::path& dir, const std::vector<Row>& rows, int clients) {
-  auto s = open_fresh(dir);
+void concurrent(const std::filesystem::path& dir, const std::vector<Row>& rows, int clients, bool capture = false) {
+  auto s = open_fresh(dir, capture);
   asio::io_context io;
   const int per_client = kRows / clients;
   double t = now();
@@ -133,13 +142,16 @@ void concurrent(const std::filesystem::path& dir, const std::vector<Row>& rows, 
   }
   io.run();
   double seconds = now() - t;
-  std::string name = "store-" + std::to_string(clients) + "-clients";
+  std::string name = "store-" + std::to_string(clients) + "-clients" + (capture ? "+capture" : "");
   report(name.c_str(), seconds, per_client * clients);
   store::Store::WriteStats stats = s->write_stats();
   std::fprintf(stderr, "%s: %llu jobs in %llu commits (%.1f per commit)\n", name.c_str(),
                static_cast<unsigned long long>(stats.jobs), static_cast<unsigned long long>(stats.commits),
                stats.commits ? static_cast<double>(stats.jobs) / static_cast<double>(stats.commits) : 0.0);
   if (count_rows(*s) != per_client * clients) throw std::runtime_error("concurrent: row count mismatch");
+  if (capture && s->read_changes(0, kRows + 1).size() != stats.commits) {
+    throw std::runtime_error("concurrent: not one change record per commit");
+  }
 }
 
 }  // namespace
@@ -154,6 +166,7 @@ int main(int argc, char** argv) {
     } else {
       sequential(dir, rows);
       for (int clients : {1, 4, 16}) concurrent(dir, rows, clients);
+      for (int clients : {1, 4}) concurrent(dir, rows, clients, true);
     }
     std::filesystem::remove_all(dir);
   } catch (const std::exception& e) {

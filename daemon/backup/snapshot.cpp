@@ -19,6 +19,7 @@
 
 #include "core/encoding.h"
 #include "core/time.h"
+#include "store/changes.h"
 #include "store/store.h"
 
 namespace privstack::backup {
@@ -59,15 +60,7 @@ class Raw {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-std::string quote_identifier(const std::string& name) {
-  std::string out = "\"";
-  for (char ch : name) {
-    if (ch == '"') out += '"';
-    out += ch;
-  }
-  out += '"';
-  return out;
-}
+using store::quote_identifier;
 
 struct TableInfo {
   std::string name;

@@ -1,6 +1,7 @@
 // SQLCipher store implementation; design and settings in docs/store.md.
 #define SQLITE_HAS_CODEC 1
 #include "store/store.h"
+#include "store/changes.h"
 
 #include <fcntl.h>
 #include <openssl/rand.h>
@@ -19,6 +20,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/crypto.h"
 #include "core/encoding.h"
@@ -245,6 +247,172 @@ void rekey_step(int step) {
 }
 }  // namespace
 
+// ---------------------------------------------------------------- change capture
+
+// The writer's change capture (docs/store.md "Change capture"). The update
+// hook notes (table, rowid) of every row a statement changes; just before
+// the transaction's COMMIT the post-image of each noted row is read back and
+// one change record appended to store_changes, inside the transaction, so
+// the record commits or rolls back with the rows it describes. Rows are
+// coalesced per (table, rowid): the record holds the row as it is at commit
+// (an upsert), or a deletion when it is gone, in the order of first touch.
+class ChangeCapture {
+ public:
+  explicit ChangeCapture(std::uint64_t epoch) : epoch_(epoch) {}
+  ~ChangeCapture() { detach(); }
+  ChangeCapture(const ChangeCapture&) = delete;
+  ChangeCapture& operator=(const ChangeCapture&) = delete;
+
+  void attach(Connection& c) {
+    detach();
+    db_ = c.native();
+    c.capture_ = this;
+    conn_ = &c;
+    sqlite3_update_hook(db_, &ChangeCapture::hook, this);
+  }
+  void detach() {
+    forget_statements();
+    if (conn_) {
+      sqlite3_update_hook(db_, nullptr, nullptr);
+      conn_->capture_ = nullptr;
+    }
+    conn_ = nullptr;
+    db_ = nullptr;
+    clear();
+  }
+  // After DDL: the cached post-image queries may name dropped tables.
+  void forget_statements() {
+    for (auto& [name, stmt] : selects_) sqlite3_finalize(stmt);
+    selects_.clear();
+  }
+  std::uint64_t epoch() const { return epoch_; }
+
+  void begin() { clear(); }
+  void discard() { clear(); }
+  // A migration's transaction: its record is the schema record (DDL does
+  // not reach the update hook; a replayer stops at it).
+  void schema_change(std::string_view module, int version) {
+    schema_module_ = std::string(module);
+    schema_version_ = version;
+  }
+
+  void before_commit(Connection& c) {
+    Blob record;
+    std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    if (schema_version_ != 0) {
+      record = encode_schema_record(epoch_, now_us, schema_module_, schema_version_);
+    } else if (touched_.empty()) {
+      return;  // nothing changed: no record
+    } else {
+      record = rows_record(now_us);
+    }
+    clear();
+    c.exec("INSERT INTO store_changes (committed_us, record) VALUES (?1, ?2)", now_us, record);
+  }
+
+ private:
+  struct Table {
+    std::string name;
+    std::unordered_set<std::int64_t> rowids;
+    std::int64_t record_index = -1;  // in the record's dictionary, once used
+    std::vector<std::string> columns;
+  };
+  struct Touch {
+    std::size_t table;
+    std::int64_t rowid;
+  };
+
+  static void hook(void* self, int, const char* database, const char* table, sqlite3_int64 rowid) {
+    static_cast<ChangeCapture*>(self)->note(database, table, rowid);
+  }
+
+  void note(const char* database, const char* table, std::int64_t rowid) {
+    if (std::strcmp(database, "main") != 0 || std::strcmp(table, "store_changes") == 0) return;
+    std::size_t t = 0;
+    while (t < tables_.size() && tables_[t].name != table) ++t;
+    if (t == tables_.size()) tables_.push_back(Table{table, {}, -1, {}});
+    if (tables_[t].rowids.insert(rowid).second) touched_.push_back({t, rowid});
+  }
+
+  void clear() {
+    touched_.clear();
+    tables_.clear();
+    schema_module_.clear();
+    schema_version_ = 0;
+  }
+
+  sqlite3_stmt* select_for(const std::string& table) {
+    auto it = selects_.find(table);
+    if (it != selects_.end()) return it->second;
+    // The name comes from SQLite (the update hook), quoted as an identifier.
+    std::string sql = "SELECT * FROM " + quote_identifier(table) + " WHERE rowid = ?1";
+    sqlite3_stmt* stmt = nullptr;
+    check_rc(db_, sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), "change capture: " + sql);
+    selects_.emplace(table, stmt);
+    return stmt;
+  }
+
+  Blob rows_record(std::int64_t now_us) {
+    ChangeRecordBuilder b(epoch_, now_us);
+    for (const Touch& touch : touched_) {
+      Table& t = tables_[touch.table];
+      sqlite3_stmt* s = select_for(t.name);
+      if (t.record_index < 0) {
+        int n = sqlite3_column_count(s);
+        for (int i = 0; i < n; ++i) t.columns.emplace_back(sqlite3_column_name(s, i));
+        t.record_index = b.add_table(t.name, t.columns);
+      }
+      const auto index = static_cast<std::uint32_t>(t.record_index);
+      sqlite3_bind_int64(s, 1, touch.rowid);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_ROW) {
+        b.begin_upsert(index, touch.rowid);
+        for (int i = 0; i < static_cast<int>(t.columns.size()); ++i) {
+          switch (sqlite3_column_type(s, i)) {
+            case SQLITE_INTEGER:
+              b.value_integer(sqlite3_column_int64(s, i));
+              break;
+            case SQLITE_FLOAT:
+              b.value_real(sqlite3_column_double(s, i));
+              break;
+            case SQLITE_TEXT: {
+              const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+              b.value_text(std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s, i))));
+              break;
+            }
+            case SQLITE_BLOB: {
+              const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, i));
+              std::size_t n = static_cast<std::size_t>(sqlite3_column_bytes(s, i));
+              b.value_blob(n ? std::span<const std::uint8_t>(p, n) : std::span<const std::uint8_t>());
+              break;
+            }
+            default:
+              b.value_null();
+          }
+        }
+      } else if (rc == SQLITE_DONE) {
+        b.erase(index, touch.rowid);
+      } else {
+        sqlite3_reset(s);
+        throw_sqlite(db_, rc, "change capture: reading a changed row of " + t.name);
+      }
+      sqlite3_reset(s);
+    }
+    return b.finish();
+  }
+
+  std::uint64_t epoch_;
+  sqlite3* db_ = nullptr;
+  Connection* conn_ = nullptr;
+  std::vector<Table> tables_;  // touched in this transaction; few, so searched in order
+  std::vector<Touch> touched_;
+  std::string schema_module_;
+  int schema_version_ = 0;
+  std::map<std::string, sqlite3_stmt*> selects_;
+};
+
 // ---------------------------------------------------------------- Connection
 
 struct Connection::Cache {
@@ -405,6 +573,7 @@ Transaction::Transaction(Connection& c, Mode mode) : c_(c), nested_(c.in_transac
     exec_internal(c_.native(), "SAVEPOINT privstack_tx");
   } else {
     exec_internal(c_.native(), mode == Mode::immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+    if (c_.capture_) c_.capture_->begin();
   }
 }
 
@@ -423,10 +592,14 @@ void Transaction::commit() {
   if (nested_) {
     exec_internal(c_.native(), "RELEASE privstack_tx");
   } else {
+    // The change record joins the transaction it describes; if appending it
+    // fails, commit() throws before COMMIT and the destructor rolls back.
+    if (c_.capture_) c_.capture_->before_commit(c_);
     int rc = sqlite3_exec(c_.native(), "COMMIT", nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) {
       // A failed COMMIT (e.g. busy) may leave the transaction open.
       if (c_.in_transaction()) sqlite3_exec(c_.native(), "ROLLBACK", nullptr, nullptr, nullptr);
+      if (c_.capture_) c_.capture_->discard();
       done_ = true;
       throw_sqlite(c_.native(), rc, "COMMIT");
     }
@@ -440,8 +613,9 @@ void Transaction::rollback() {
   if (nested_) {
     exec_internal(c_.native(), "ROLLBACK TO privstack_tx");
     exec_internal(c_.native(), "RELEASE privstack_tx");
-  } else if (c_.in_transaction()) {
-    exec_internal(c_.native(), "ROLLBACK");
+  } else {
+    if (c_.capture_) c_.capture_->discard();
+    if (c_.in_transaction()) exec_internal(c_.native(), "ROLLBACK");
   }
 }
 
@@ -578,6 +752,8 @@ struct Store::Impl {
 
   std::mutex writer_mutex;
   std::unique_ptr<Connection> writer;
+  // Declared after `writer`: destroyed first, finalizing its statements.
+  std::unique_ptr<ChangeCapture> capture;
 
   std::mutex readers_mutex;
   std::condition_variable readers_cv;
@@ -674,11 +850,93 @@ struct Store::Impl {
     workers.clear();
   }
 
+  void set_up_capture();
   void writer_loop();
   void reader_loop();
   void run_read(const std::function<void(Connection&)>& fn);
   void run_write(const std::function<void(Connection&)>& fn);
 };
+
+namespace {
+
+std::optional<std::string> store_meta(Connection& c, Sql sql) { return c.query_one<std::string>(sql); }
+
+bool has_table(Connection& c, std::string_view name) {
+  return c.query_one<std::int64_t>("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", name)
+      .has_value();
+}
+
+// The update hook sees rowid tables only, so capture refuses a module table
+// WITHOUT ROWID (the store's own two are covered by schema records and are
+// not part of the stream). Such a table has no rowid column to select.
+void refuse_without_rowid_tables(Connection& c, std::string_view module) {
+  std::vector<std::string> tables;
+  c.for_each(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+      " AND name NOT IN ('store_meta', 'store_migrations')",
+      [&](const Statement& s) { tables.push_back(s.column_text(0)); });
+  for (const std::string& t : tables) {
+    std::string sql = "SELECT rowid FROM " + quote_identifier(t) + " LIMIT 0";
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(c.native(), sql.c_str(), -1, &stmt, nullptr);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_OK) {
+      throw Error(Error::Kind::generic,
+                  "table " + t + (module.empty() ? std::string() : " (module " + std::string(module) + ")") +
+                      " is WITHOUT ROWID, which change capture cannot follow (SQLite's update hook sees rowid "
+                      "tables only); declare it as a rowid table, or open the store without capture_changes");
+    }
+  }
+}
+
+std::uint64_t random_epoch() {
+  std::uint64_t v = 0;
+  while (v == 0) {
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) {
+      throw Error(Error::Kind::generic, "cannot get random bytes");
+    }
+  }
+  return v;
+}
+
+}  // namespace
+
+// Capture on: the epoch continues if the last open had capture on (store_meta
+// still names it), else a new one starts at the next seq. Capture off: a
+// running epoch ends (what this open writes is not captured, so a follower
+// must not take the next epoch's records for a continuation).
+void Store::Impl::set_up_capture() {
+  std::lock_guard lock(writer_mutex);
+  Connection& c = *writer;
+  if (!options.capture_changes) {
+    if (!store_meta(c, "SELECT value FROM store_meta WHERE name = 'changes.epoch'")) return;
+    Transaction tx(c, Transaction::Mode::immediate);
+    c.exec("DELETE FROM store_meta WHERE name IN ('changes.epoch', 'changes.first_seq')");
+    tx.commit();
+    return;
+  }
+  std::uint64_t epoch = 0;
+  {
+    Transaction tx(c, Transaction::Mode::immediate);
+    c.exec_script(
+        "CREATE TABLE IF NOT EXISTS store_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " committed_us INTEGER NOT NULL, record BLOB NOT NULL)");
+    refuse_without_rowid_tables(c, {});
+    if (auto e = store_meta(c, "SELECT value FROM store_meta WHERE name = 'changes.epoch'")) {
+      epoch = parse_epoch(*e);
+    } else {
+      epoch = random_epoch();
+      std::int64_t last =
+          c.query_one<std::int64_t>("SELECT seq FROM sqlite_sequence WHERE name = 'store_changes'").value_or(0);
+      c.exec("INSERT OR REPLACE INTO store_meta (name, value) VALUES ('changes.epoch', ?1)", epoch_text(epoch));
+      c.exec("INSERT OR REPLACE INTO store_meta (name, value) VALUES ('changes.first_seq', ?1)",
+             std::to_string(last + 1));
+    }
+    tx.commit();
+  }
+  capture = std::make_unique<ChangeCapture>(epoch);
+  capture->attach(c);
+}
 
 void Store::Impl::run_read(const std::function<void(Connection&)>& fn) {
   Connection* c = nullptr;
@@ -812,6 +1070,7 @@ Store::~Store() {
       pragma_text(impl_->writer->native(), "PRAGMA wal_checkpoint(TRUNCATE)");
     } catch (...) {
     }
+    impl_->capture.reset();
     impl_->writer.reset();
   }
 }
@@ -927,6 +1186,7 @@ std::unique_ptr<Store> Store::open(const Options& options) {
   };
   static_assert(std::size(kStoreMigrations) == kStoreSchemaVersion);
   store->migrate(kStoreModule, kStoreMigrations);
+  store->impl_->set_up_capture();
   store->impl_->open_readers();
   store->impl_->start_workers();
   return store;
@@ -990,6 +1250,11 @@ void Store::migrate(std::string_view module, std::span<const Migration> migratio
     c.exec_script(migrations[static_cast<std::size_t>(v - 1)].sql);
     c.exec("INSERT INTO store_migrations (module, version, applied_at) VALUES (?1, ?2, strftime('%s','now'))", module,
            v);
+    if (impl_->capture) {
+      refuse_without_rowid_tables(c, module);
+      impl_->capture->forget_statements();
+      impl_->capture->schema_change(module, v);
+    }
     tx.commit();
     if (impl_->options.scratch) continue;
     log::emit(log::events::store_migrated,
@@ -1092,7 +1357,9 @@ RekeyResult Store::rekey() {
   // every later one (the rekeyed connection's codec state is not reused).
   {
     std::unique_ptr<Connection> fresh = impl_->open_connection(false);
+    if (impl_->capture) impl_->capture->detach();
     std::swap(fresh, impl_->writer);
+    if (impl_->capture) impl_->capture->attach(*impl_->writer);
   }
   rekey_step(5);
 
@@ -1108,6 +1375,24 @@ RekeyResult Store::rekey() {
 
 std::string Store::cipher_version() const { return impl_->cipher_version; }
 const Options& Store::options() const { return impl_->options; }
+
+std::vector<StoredChange> Store::read_changes(std::int64_t after_seq, std::size_t max_records) {
+  return read([&](Connection& c) {
+    std::vector<StoredChange> out;
+    if (!has_table(c, "store_changes")) return out;
+    c.for_each(
+        "SELECT seq, committed_us, record FROM store_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        [&](const Statement& s) { out.push_back({s.column_int64(0), s.column_int64(1), s.column_blob(2)}); },
+        after_seq, static_cast<std::int64_t>(max_records));
+    return out;
+  });
+}
+
+void Store::discard_changes(std::int64_t up_to_seq) {
+  write([&](Connection& c) {
+    if (has_table(c, "store_changes")) c.exec("DELETE FROM store_changes WHERE seq <= ?1", up_to_seq);
+  });
+}
 
 void Store::checkpoint() {
   std::lock_guard lock(impl_->writer_mutex);

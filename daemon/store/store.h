@@ -115,6 +115,7 @@ using Blob = std::vector<std::uint8_t>;
 // ---------------------------------------------------------------- statements
 
 class Connection;
+class ChangeCapture;  // store.cpp: the writer's change capture (docs/store.md)
 
 // A prepared statement borrowed from its connection's statement cache.
 // Move-only; when it dies it is reset, its bindings cleared, and it goes back
@@ -259,12 +260,17 @@ class Connection {
  private:
   friend class Statement;
   friend class Store;
+  friend class Transaction;
+  friend class ChangeCapture;
   friend struct StoreAccess;
   explicit Connection(sqlite3* db);
   void give_back(sqlite3_stmt* stmt) noexcept;
   struct Cache;
   sqlite3* db_;
   std::unique_ptr<Cache> cache_;
+  // Set on the writer while change capture is on: a top-level Transaction
+  // starts it, appends the change record before COMMIT, drops it on rollback.
+  ChangeCapture* capture_ = nullptr;
 };
 
 // RAII transaction on a connection: commit() makes it durable; destruction
@@ -331,6 +337,18 @@ struct Options {
   // migrations are not announced in the journal, where they would read as
   // the appliance's own store changing.
   bool scratch = false;
+  // Change capture (docs/store.md "Change capture"): every transaction the
+  // writer commits appends one change record to store_changes, in the same
+  // transaction. Turning it on starts a capture epoch (unless the last open
+  // had it on too); opening with it off ends the epoch.
+  bool capture_changes = false;
+};
+
+// One record of the change stream (daemon/store/changes.h decodes it).
+struct StoredChange {
+  std::int64_t seq = 0;
+  std::int64_t committed_us = 0;
+  Blob record;
 };
 
 struct CheckReport {
@@ -441,6 +459,13 @@ class Store {
 
   // Forces a WAL checkpoint (TRUNCATE); for tests and backups.
   void checkpoint();
+
+  // The change stream (Options::capture_changes): up to max_records records
+  // with seq > after_seq, in seq order; and deleting those up to and
+  // including up_to_seq once they are safe elsewhere. Empty / a no-op when
+  // capture was never on.
+  std::vector<StoredChange> read_changes(std::int64_t after_seq, std::size_t max_records);
+  void discard_changes(std::int64_t up_to_seq);
 
  private:
   struct Impl;
