@@ -10,7 +10,10 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "auth/second_factor.h"
+#include "auth/sessions.h"
 #include "auth/throttle.h"
+#include "auth/tokens.h"
 #include "auth/totp.h"
 #include "auth/util.h"
 #include "core/crypto.h"
@@ -36,11 +39,6 @@ using http::Response;
 
 namespace {
 
-constexpr std::string_view kCsrfLabel = "privstack-csrf-v1";
-constexpr std::int64_t kTouchPersistSeconds = 60;  // last_seen is written at most this often
-constexpr std::int64_t kTokenUsedLogSeconds = 60;
-constexpr std::int64_t kMaxTokenDays = 366;
-constexpr std::size_t kMaxSessionsPerUser = 50;
 const std::string kNoSession;  // "keep no session" for revoke_sessions()
 
 using privstack::offload;  // core/offload.h
@@ -188,44 +186,32 @@ Settings Settings::from_config(const Config& config) {
   return s;
 }
 
+namespace {
+SessionLimits session_limits(const Settings& s) { return {s.session_idle_timeout, s.session_lifetime}; }
+}  // namespace
+
 // ---------------------------------------------------------------------------
 
 struct AuthService::Impl : std::enable_shared_from_this<Impl> {
   Impl(AuthRepository& repo, asio::any_io_executor blocking, Settings settings)
       : repo(repo), blocking(std::move(blocking)), settings(std::move(settings)),
-        account_throttle(account_settings(this->settings)), address_throttle(address_settings(this->settings)) {}
-
-  static Throttle::Settings account_settings(const Settings& s) {
-    Throttle::Settings t;
-    t.threshold = s.lockout_threshold;
-    t.lockout = s.lockout_duration;
-    return t;
-  }
-  // A source address may fail four times as often as one account before it
-  // is locked out (several users behind one NAT mistype too).
-  static Throttle::Settings address_settings(const Settings& s) {
-    Throttle::Settings t;
-    t.threshold = s.lockout_threshold * 4;
-    t.lockout = s.lockout_duration;
-    t.base_delay = std::chrono::milliseconds(100);
-    return t;
-  }
+        sessions(session_limits(this->settings)),
+        account_throttle(account_throttle_settings(this->settings.lockout_threshold, this->settings.lockout_duration)),
+        address_throttle(address_throttle_settings(this->settings.lockout_threshold, this->settings.lockout_duration)) {}
 
   AuthRepository& repo;
   asio::any_io_executor blocking;
   std::shared_ptr<AuthEventSink> sink;
 
-  mutable std::mutex mu;  // guards everything below
+  mutable std::mutex mu;  // guards everything below but the throttles
   Settings settings;
   std::map<std::string, UserRecord> users;
-  std::unordered_map<std::string, SessionRecord> sessions;  // by token hash
-  std::unordered_map<std::string, std::int64_t> session_persisted;  // last_seen as stored
+  SessionTable sessions;
   std::unordered_map<std::string, TokenRecord> tokens;  // by token hash
-  std::unordered_map<std::string, std::int64_t> token_logged;  // id -> last token_used log
+  TokenUseLog token_log;
   std::string dummy_hash;  // verified against for unknown users: same timing
-  std::int64_t last_sweep = 0;
 
-  Throttle account_throttle;
+  Throttle account_throttle;  // thread-safe on their own
   Throttle address_throttle;
 
   struct Principal {
@@ -260,8 +246,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
   // ---- helpers ------------------------------------------------------------
 
   bool totp_required_for(Role role) const {
-    return std::find(settings.require_totp_for.begin(), settings.require_totp_for.end(), role) !=
-           settings.require_totp_for.end();
+    return auth::totp_required_for(settings.require_totp_for, role);
   }
 
   std::size_t unlocked_admins_locked() const {
@@ -270,39 +255,25 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     return n;
   }
 
-  void sweep_locked(std::int64_t now) {
-    if (now - last_sweep < 60) return;
-    last_sweep = now;
-    std::erase_if(sessions, [&](const auto& kv) { return expired_locked(kv.second, now); });
-    std::erase_if(session_persisted, [&](const auto& kv) { return !sessions.contains(kv.first); });
-  }
-
-  bool expired_locked(const SessionRecord& s, std::int64_t now) const {
-    return now - s.last_seen > settings.session_idle_timeout.count() ||
-           now - s.created_at > settings.session_lifetime.count();
-  }
-
   // Who is calling. `touch` updates the session's idle clock.
   // Returns nullopt for anonymous; throws Error(unauthenticated) for a bad bearer token.
   asio::awaitable<std::optional<Principal>> authenticate(const Request& request, bool touch) {
     std::int64_t now = default_clock().unix_seconds();
     if (auto authz = request.header("Authorization")) {
-      std::string_view v = *authz;
-      if (v.size() < 7 || !(v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) {
+      auto bearer = bearer_token(*authz);
+      if (!bearer) {
         throw Error(ErrorCode::unauthenticated, "Only Bearer tokens are accepted in Authorization.");
       }
-      std::string hash = sha256_hex(v.substr(7));
+      std::string hash = sha256_hex(*bearer);
       Principal p;
       bool log_use = false;
       {
         std::lock_guard lock(mu);
         auto it = tokens.find(hash);
-        if (it == tokens.end() || (it->second.expires_at > 0 && now >= it->second.expires_at)) {
-          throw Error(ErrorCode::unauthenticated, "The API token is not valid.");
-        }
+        if (it == tokens.end()) throw Error(ErrorCode::unauthenticated, "The API token is not valid.");
         auto owner = users.find(it->second.owner);
-        // A token never has more rights than its owner has now.
-        if (owner == users.end() || owner->second.locked || !role_covers(owner->second.role, it->second.role)) {
+        // Expired, or more rights than its owner has now: one answer whatever the cause.
+        if (check_token(it->second, owner == users.end() ? nullptr : &owner->second, now) != TokenVerdict::valid) {
           throw Error(ErrorCode::unauthenticated, "The API token is not valid.");
         }
         p.user = owner->second;
@@ -310,11 +281,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
         p.via_token = true;
         p.token_id = it->second.id;
         it->second.last_used = now;
-        auto& logged = token_logged[p.token_id];
-        if (touch && now - logged >= kTokenUsedLogSeconds) {
-          logged = now;
-          log_use = true;
-        }
+        log_use = touch && token_log.due(p.token_id, now);
       }
       if (log_use) {
         event(log::events::auth_token_used,
@@ -330,49 +297,30 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     std::optional<SessionRecord> persist;
     {
       std::lock_guard lock(mu);
-      auto it = sessions.find(hash);
-      if (it == sessions.end()) co_return std::nullopt;
-      auto user = users.find(it->second.user);
-      if (expired_locked(it->second, now) || user == users.end() || user->second.locked) {
-        sessions.erase(it);
-        session_persisted.erase(hash);
-        // The stale row goes at the next write; nothing else can use it.
+      // An expired session is dropped by lookup(), one of a deleted or locked
+      // user here; the stale row goes at the next write, nothing else can use it.
+      const SessionRecord* session = sessions.lookup(hash, now);
+      if (!session) co_return std::nullopt;
+      auto user = users.find(session->user);
+      if (user == users.end() || user->second.locked) {
+        sessions.erase(hash);
         co_return std::nullopt;
-      }
-      if (touch) {
-        it->second.last_seen = now;
-        auto& stored = session_persisted[hash];
-        if (now - stored >= kTouchPersistSeconds) {
-          stored = now;
-          persist = it->second;
-        }
       }
       p.user = user->second;
       p.role = user->second.role;
       p.session_hash = hash;
-      p.totp_pending = it->second.totp_enrollment_pending;
+      p.totp_pending = session->totp_enrollment_pending;
+      if (touch) persist = sessions.touch(hash, now);
     }
-    p.csrf = hmac_sha256_b64(*cookie, kCsrfLabel);
+    p.csrf = csrf_token(*cookie);
     if (persist) co_await repo.put_session(*persist);
     co_return p;
   }
 
   std::string new_session_locked(const std::string& user, bool totp_pending, std::int64_t now,
                                  SessionRecord& record) {
-    sweep_locked(now);
-    // Bound the sessions one account can hold: drop its oldest.
-    std::vector<std::pair<std::int64_t, std::string>> mine;
-    for (const auto& [h, s] : sessions) {
-      if (s.user == user) mine.emplace_back(s.created_at, h);
-    }
-    if (mine.size() >= kMaxSessionsPerUser) {
-      std::sort(mine.begin(), mine.end());
-      for (size_t i = 0; i + kMaxSessionsPerUser <= mine.size(); ++i) sessions.erase(mine[i].second);
-    }
     std::string token = random_token(32);
-    record = SessionRecord{sha256_hex(token), user, now, now, totp_pending};
-    sessions[record.token_hash] = record;
-    session_persisted[record.token_hash] = now;
+    record = sessions.create(sha256_hex(token), user, totp_pending, now);
     return token;
   }
 
@@ -387,15 +335,14 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> revoke_sessions(const std::string& user, const std::string& keep_hash) {
     {
       std::lock_guard lock(mu);
-      std::erase_if(sessions, [&](const auto& kv) { return kv.second.user == user && kv.first != keep_hash; });
+      sessions.revoke_all_but(user, keep_hash);
     }
     co_await repo.delete_sessions_of(user);
     if (!keep_hash.empty()) {
       std::optional<SessionRecord> kept;
       {
         std::lock_guard lock(mu);
-        auto it = sessions.find(keep_hash);
-        if (it != sessions.end()) kept = it->second;
+        if (const SessionRecord* s = sessions.find(keep_hash)) kept = *s;
       }
       if (kept) co_await repo.put_session(*kept);
     }
@@ -437,8 +384,8 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
       throw Error(ErrorCode::forbidden, "Cross-origin request refused.");
     }
 
-    std::string account_key = "u:" + username;
-    std::string address_key = "a:" + remote;
+    std::string account_key = account_throttle_key(username);
+    std::string address_key = address_throttle_key(remote);
     for (auto* which : {&account_throttle, &address_throttle}) {
       auto verdict = which->check(which == &account_throttle ? account_key : address_key);
       if (!verdict.allowed) {
@@ -507,33 +454,18 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
         co_return r;
       }
       std::int64_t now = default_clock().unix_seconds();
-      bool second_ok = false;
+      SecondFactor second = SecondFactor::rejected;
       UserRecord updated;
       {
         std::lock_guard lock(mu);
         auto it = users.find(username);
         if (it != users.end()) {
-          UserRecord& u = it->second;
-          auto key = base32_decode(u.totp_secret);
-          if (totp->size() == 6 && key) {
-            if (auto step = totp_verify(*key, *totp, now, u.totp_last_step)) {
-              u.totp_last_step = *step;
-              second_ok = true;
-            }
-          } else {
-            std::string h = sha256_hex(normalize_recovery_code(*totp));
-            auto rc = std::find_if(u.recovery_codes.begin(), u.recovery_codes.end(),
-                                   [&](const std::string& c) { return constant_time_equals(c, h); });
-            if (rc != u.recovery_codes.end()) {
-              u.recovery_codes.erase(rc);
-              second_ok = true;
-              recovery_used = true;
-            }
-          }
-          updated = u;
+          second = verify_second_factor(it->second, *totp, now);
+          updated = it->second;
         }
       }
-      if (!second_ok) {
+      recovery_used = second == SecondFactor::recovery_code;
+      if (second == SecondFactor::rejected) {
         co_return fail("bad_totp", "Wrong or already used code.", log::events::auth_totp_failed);
       }
       co_await repo.update_user(updated);
@@ -558,7 +490,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     bool pending = false;
     {
       std::lock_guard lock(mu);
-      pending = !user->totp_enabled && totp_required_for(user->role);
+      pending = totp_enrollment_pending(*user, settings.require_totp_for);
       token = new_session_locked(username, pending, now, record);
       lifetime = settings.session_lifetime;
       idle = settings.session_idle_timeout;
@@ -568,7 +500,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
           {.user = username, .remote = remote, .reason = recovery_used ? "recovery_code" : "",
            .message = "user " + username + " logged in" + (recovery_used ? " with a recovery code" : "")});
 
-    json::object doc = session_json(hmac_sha256_b64(token, kCsrfLabel), *user, now + lifetime.count(), idle,
+    json::object doc = session_json(csrf_token(token), *user, now + lifetime.count(), idle,
                                     pending);
     if (recovery_used) {
       doc["recovery_codes_left"] = static_cast<std::int64_t>(user->recovery_codes.size());
@@ -758,7 +690,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
       event(log::events::auth_sessions_revoked, {.user = name, .actor = actor, .by = by, .remote = remote, .reason = "locked",
                                                  .message = "sessions of " + name + " revoked: account locked"});
     } else {
-      account_throttle.clear("u:" + name);
+      account_throttle.clear(account_throttle_key(name));
     }
     event(log::events::auth_user_changed,
           {.user = name, .actor = actor, .by = by, .remote = remote, .action = locked ? "lock" : "unlock",
@@ -782,8 +714,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     std::chrono::seconds lifetime, idle;
     {
       std::lock_guard lock(mu);
-      auto it = sessions.find(p.session_hash);
-      if (it != sessions.end()) created = it->second.created_at;
+      if (const SessionRecord* s = sessions.find(p.session_hash)) created = s->created_at;
       lifetime = settings.session_lifetime;
       idle = settings.session_idle_timeout;
     }
@@ -797,7 +728,6 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     {
       std::lock_guard lock(mu);
       sessions.erase(p.session_hash);
-      session_persisted.erase(p.session_hash);
     }
     co_await repo.delete_session(p.session_hash);
     event(log::events::auth_logout, {.user = p.user.name, .remote = request.remote_address,
@@ -896,7 +826,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     {
       std::lock_guard guard(mu);
       users.erase(name);
-      std::erase_if(sessions, [&](const auto& kv) { return kv.second.user == name; });
+      sessions.revoke_all_but(name, kNoSession);
       std::erase_if(tokens, [&](const auto& kv) { return kv.second.owner == name; });
     }
     event(log::events::auth_user_changed, {.user = name, .actor = p.user.name, .by = identity_of(p), .remote = request.remote_address,
@@ -927,7 +857,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
         event(log::events::auth_login_failed,
               {.user = name, .remote = request.remote_address, .reason = "bad_current_password",
                .message = "password change for " + name + " refused: wrong current password"});
-        account_throttle.record_failure("u:" + name);
+        account_throttle.record_failure(account_throttle_key(name));
         throw Error(ErrorCode::forbidden, "The current password is wrong.");
       }
     } else {
@@ -965,10 +895,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     }
     auto key = new_totp_key();
     auto codes = new_recovery_codes(10);
-    u.totp_secret = base32_encode(key);
-    u.totp_last_step = -1;
-    u.recovery_codes.clear();
-    for (const auto& c : codes) u.recovery_codes.push_back(sha256_hex(normalize_recovery_code(c)));
+    begin_totp_enrollment(u, key, codes);
     std::string issuer;
     {
       std::lock_guard lock(mu);
@@ -986,28 +913,24 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     json::object body = parse_body(request);
     std::string code = require_string(body, "code");
     UserRecord u = get_user_copy(p.user.name);
-    if (u.totp_enabled) throw Error(ErrorCode::conflict, "TOTP is already enabled.");
-    auto key = base32_decode(u.totp_secret);
-    if (u.totp_secret.empty() || !key) throw Error(ErrorCode::conflict, "Start the enrollment first (POST).");
-    auto step = totp_verify(*key, code, default_clock().unix_seconds(), u.totp_last_step);
-    if (!step) {
-      event(log::events::auth_totp_failed, {.user = u.name, .remote = request.remote_address,
-                                            .reason = "enrollment", .message = "TOTP enrollment code wrong for " +
-                                                                               u.name});
-      throw Error(ErrorCode::validation_failed, "The code does not match; check the device's clock and try again.");
+    switch (confirm_totp_enrollment(u, code, default_clock().unix_seconds())) {
+      case Enrollment::confirmed:
+        break;
+      case Enrollment::already_enabled:
+        throw Error(ErrorCode::conflict, "TOTP is already enabled.");
+      case Enrollment::not_started:
+        throw Error(ErrorCode::conflict, "Start the enrollment first (POST).");
+      case Enrollment::wrong_code:
+        event(log::events::auth_totp_failed, {.user = u.name, .remote = request.remote_address,
+                                              .reason = "enrollment", .message = "TOTP enrollment code wrong for " +
+                                                                                 u.name});
+        throw Error(ErrorCode::validation_failed, "The code does not match; check the device's clock and try again.");
     }
-    u.totp_enabled = true;
-    u.totp_last_step = *step;
     co_await store_user(u);
     std::vector<SessionRecord> changed;
     {
       std::lock_guard lock(mu);
-      for (auto& [h, s] : sessions) {
-        if (s.user == u.name && s.totp_enrollment_pending) {
-          s.totp_enrollment_pending = false;
-          changed.push_back(s);
-        }
-      }
+      changed = sessions.finish_enrollment(u.name);
     }
     for (const auto& s : changed) co_await repo.put_session(s);
     event(log::events::auth_user_changed, {.user = u.name, .actor = u.name, .remote = request.remote_address,
@@ -1033,9 +956,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
     auto job6 = [hash, pw] { return verify_password(hash, pw->reveal()); };
     bool ok = co_await offload(blocking, std::move(job6));
     if (!ok) throw Error(ErrorCode::forbidden, "The password is wrong.");
-    u.totp_enabled = false;
-    u.totp_secret.clear();
-    u.recovery_codes.clear();
+    disable_totp(u);
     co_await store_user(u);
     event(log::events::auth_user_changed, {.user = u.name, .actor = u.name, .remote = request.remote_address,
                                            .action = "totp_disabled", .message = "TOTP disabled for " + u.name});
@@ -1154,21 +1075,16 @@ void AuthService::load() {
   impl_->dummy_hash = dummy;
   impl_->users.clear();
   for (auto& u : snap.users) impl_->users[u.name] = std::move(u);
-  impl_->sessions.clear();
-  for (auto& s : snap.sessions) {
-    if (!impl_->expired_locked(s, now)) {
-      impl_->session_persisted[s.token_hash] = s.last_seen;
-      impl_->sessions[s.token_hash] = std::move(s);
-    }
-  }
+  impl_->sessions.load(std::move(snap.sessions), now);
   impl_->tokens.clear();
   for (auto& t : snap.tokens) impl_->tokens[t.token_hash] = std::move(t);
 }
 
 void AuthService::update_settings(Settings settings) {
-  impl_->account_throttle.set_settings(Impl::account_settings(settings));
-  impl_->address_throttle.set_settings(Impl::address_settings(settings));
+  impl_->account_throttle.set_settings(account_throttle_settings(settings.lockout_threshold, settings.lockout_duration));
+  impl_->address_throttle.set_settings(address_throttle_settings(settings.lockout_threshold, settings.lockout_duration));
   std::lock_guard lock(impl_->mu);
+  impl_->sessions.set_limits(session_limits(settings));
   impl_->settings = std::move(settings);
 }
 
