@@ -66,4 +66,19 @@ void Throttle::prune(Clock::time_point now) {
   std::erase_if(entries_, [&](const auto& kv) { return kv.second.last_failure <= cutoff; });
 }
 
+Throttle::Settings account_throttle_settings(int lockout_threshold, std::chrono::seconds lockout_duration) {
+  Throttle::Settings t;
+  t.threshold = lockout_threshold;
+  t.lockout = lockout_duration;
+  return t;
+}
+
+Throttle::Settings address_throttle_settings(int lockout_threshold, std::chrono::seconds lockout_duration) {
+  Throttle::Settings t;
+  t.threshold = lockout_threshold * 4;
+  t.lockout = lockout_duration;
+  t.base_delay = std::chrono::milliseconds(100);
+  return t;
+}
+
 }  // namespace privstack::auth

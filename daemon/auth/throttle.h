@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -52,5 +53,17 @@ class Throttle {
   Settings settings_;
   std::unordered_map<std::string, Entry> entries_;
 };
+
+// The login throttles' settings from the configured lockout (auth.lockout_*).
+// Per account: as configured.
+Throttle::Settings account_throttle_settings(int lockout_threshold, std::chrono::seconds lockout_duration);
+// Per source address: four times the threshold (several users behind one
+// NAT mistype too) and a 100 ms first delay.
+Throttle::Settings address_throttle_settings(int lockout_threshold, std::chrono::seconds lockout_duration);
+
+// The throttle keys of an account name and of a source address (one
+// namespace: a user name cannot collide with an address).
+inline std::string account_throttle_key(std::string_view user) { return "u:" + std::string(user); }
+inline std::string address_throttle_key(std::string_view remote) { return "a:" + std::string(remote); }
 
 }  // namespace privstack::auth

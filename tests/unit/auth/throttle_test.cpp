@@ -45,3 +45,37 @@ TEST(Throttle, BoundedMemory) {
   // The newest keys are still tracked.
   EXPECT_FALSE(t.check("k999", now + 999ms).allowed);
 }
+
+TEST(ThrottleSettings, AccountIsAsConfigured) {
+  Throttle::Settings s = account_throttle_settings(5, 15min);
+  EXPECT_EQ(s.threshold, 5);
+  EXPECT_EQ(s.lockout, 15min);
+  EXPECT_EQ(s.base_delay, Throttle::Settings{}.base_delay);
+  EXPECT_EQ(s.max_delay, Throttle::Settings{}.max_delay);
+}
+
+TEST(ThrottleSettings, AddressAllowsFourTimesTheFailuresWithAShorterFirstDelay) {
+  Throttle::Settings s = address_throttle_settings(5, 15min);
+  EXPECT_EQ(s.threshold, 20);
+  EXPECT_EQ(s.lockout, 15min);
+  EXPECT_EQ(s.base_delay, 100ms);
+  EXPECT_EQ(s.max_delay, Throttle::Settings{}.max_delay);
+  EXPECT_EQ(address_throttle_settings(1, 60s).threshold, 4);
+}
+
+TEST(ThrottleSettings, AddressLocksOutAtFourTimesTheThreshold) {
+  Throttle address(address_throttle_settings(2, 60s));
+  auto now = Throttle::Clock::now();
+  for (int i = 1; i < 8; ++i) {
+    EXPECT_FALSE(address.record_failure("a:192.0.2.7", now)) << i;
+    now += 10s;  // past each backoff
+  }
+  EXPECT_TRUE(address.record_failure("a:192.0.2.7", now));  // the 8th
+  EXPECT_TRUE(address.check("a:192.0.2.7", now).locked_out);
+}
+
+TEST(ThrottleSettings, KeysOfAccountsAndAddressesNeverCollide) {
+  EXPECT_EQ(account_throttle_key("alice"), "u:alice");
+  EXPECT_EQ(address_throttle_key("192.0.2.7"), "a:192.0.2.7");
+  EXPECT_NE(account_throttle_key("a:x"), address_throttle_key("x"));
+}
