@@ -310,7 +310,7 @@ struct DaemonApp::Impl {
     blocking_pool = std::make_unique<BlockingPool>(2);
     auth_repository = std::make_unique<auth::StoreAuthRepository>(*store);
     auth_service = std::make_unique<auth::AuthService>(*auth_repository, blocking_pool->executor(),
-                                                       auth::Settings::from_config(c));
+                                                       auth::Settings::from_config(c), clock);
     auth_service->load();
     auth_service->set_event_sink(audit_sink);
   }

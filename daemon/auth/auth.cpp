@@ -65,8 +65,8 @@ Settings Settings::from_config(const Config& config) {
 
 // ---------------------------------------------------------------------------
 
-AuthService::Impl::Impl(AuthRepository& repo, asio::any_io_executor blocking, Settings settings)
-    : repo(repo), blocking(std::move(blocking)), settings(std::move(settings)), sessions(session_limits(this->settings)),
+AuthService::Impl::Impl(AuthRepository& repo, asio::any_io_executor blocking, Settings settings, Clock& clock)
+    : repo(repo), clock(clock), blocking(std::move(blocking)), settings(std::move(settings)), sessions(session_limits(this->settings)),
       account_throttle(account_throttle_settings(this->settings.lockout_threshold, this->settings.lockout_duration)),
       address_throttle(address_throttle_settings(this->settings.lockout_threshold, this->settings.lockout_duration)) {}
 
@@ -103,7 +103,7 @@ std::size_t AuthService::Impl::unlocked_admins_locked() const {
 
 asio::awaitable<std::optional<AuthService::Impl::Principal>> AuthService::Impl::authenticate(const Request& request,
                                                                                             bool touch) {
-  std::int64_t now = default_clock().unix_seconds();
+  std::int64_t now = clock.unix_seconds();
   if (auto authz = request.header("Authorization")) {
     auto bearer = bearer_token(*authz);
     if (!bearer) {
@@ -238,7 +238,7 @@ asio::awaitable<void> AuthService::Impl::add_user(std::string name, Role role, S
   auto pw = std::make_shared<Secret>(std::move(password));
   auto job3 = [pw, params] { return hash_password(pw->reveal(), params); };
   std::string hash = co_await offload(blocking, std::move(job3));
-  std::int64_t now = default_clock().unix_seconds();
+  std::int64_t now = clock.unix_seconds();
   UserRecord u;
   u.name = name;
   u.role = role;
@@ -272,7 +272,7 @@ asio::awaitable<void> AuthService::Impl::set_password(std::string name, Secret p
   std::string hash = co_await offload(blocking, std::move(job4));
   UserRecord u = get_user_copy(name);
   u.password_hash = hash;
-  u.password_changed_at = default_clock().unix_seconds();
+  u.password_changed_at = clock.unix_seconds();
   co_await store_user(u);
   co_await revoke_sessions(name, keep_session);
   event(log::events::auth_user_changed, {.user = name, .actor = actor, .by = by, .remote = remote, .action = "password",
@@ -304,8 +304,8 @@ asio::awaitable<void> AuthService::Impl::set_locked(std::string name, bool locke
 
 // ---------------------------------------------------------------------------
 
-AuthService::AuthService(AuthRepository& repository, asio::any_io_executor blocking, Settings settings)
-    : impl_(std::make_shared<Impl>(repository, std::move(blocking), std::move(settings))) {}
+AuthService::AuthService(AuthRepository& repository, asio::any_io_executor blocking, Settings settings, Clock& clock)
+    : impl_(std::make_shared<Impl>(repository, std::move(blocking), std::move(settings), clock)) {}
 
 AuthService::~AuthService() = default;
 
@@ -317,7 +317,7 @@ void AuthService::set_event_sink(std::shared_ptr<AuthEventSink> sink) {
 void AuthService::load() {
   AuthSnapshot snap = impl_->repo.load();
   std::string dummy = hash_password(random_token(24), impl_->settings.argon2);
-  std::int64_t now = default_clock().unix_seconds();
+  std::int64_t now = impl_->clock.unix_seconds();
   std::lock_guard lock(impl_->mu);
   impl_->dummy_hash = dummy;
   impl_->users.clear();

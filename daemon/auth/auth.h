@@ -34,6 +34,7 @@
 #include "core/identity.h"
 #include "core/module.h"
 #include "core/secret.h"
+#include "core/time.h"
 #include "http/http.h"
 
 namespace privstack::http {
@@ -82,7 +83,9 @@ class AuthEventSink {
 class AuthService {
  public:
   // `blocking` runs Argon2 hashing (a thread pool, never the io threads).
-  AuthService(AuthRepository& repository, boost::asio::any_io_executor blocking, Settings settings);
+  // `clock`: session and token times, TOTP steps, the login throttles.
+  AuthService(AuthRepository& repository, boost::asio::any_io_executor blocking, Settings settings,
+              Clock& clock = default_clock());
   ~AuthService();
   AuthService(const AuthService&) = delete;
   AuthService& operator=(const AuthService&) = delete;

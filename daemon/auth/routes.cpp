@@ -74,7 +74,7 @@ asio::awaitable<Response> AuthService::Impl::login(Request& request) {
   std::string account_key = account_throttle_key(username);
   std::string address_key = address_throttle_key(remote);
   for (auto* which : {&account_throttle, &address_throttle}) {
-    auto verdict = which->check(which == &account_throttle ? account_key : address_key);
+    auto verdict = which->check(which == &account_throttle ? account_key : address_key, clock.steady_now());
     if (!verdict.allowed) {
       event(log::events::auth_login_failed,
             {.user = username, .remote = remote,
@@ -106,8 +106,8 @@ asio::awaitable<Response> AuthService::Impl::login(Request& request) {
 
   auto fail = [&](std::string reason, std::string detail,
                   const log::Event& ev = log::events::auth_login_failed) -> Response {
-    bool account_locked = account_throttle.record_failure(account_key);
-    bool address_locked = address_throttle.record_failure(address_key);
+    bool account_locked = account_throttle.record_failure(account_key, clock.steady_now());
+    bool address_locked = address_throttle.record_failure(address_key, clock.steady_now());
     event(ev, {.user = username, .remote = remote, .reason = reason,
                .message = "login failed for " + username + " (" + reason + ")"});
     if (account_locked || address_locked) {
@@ -140,7 +140,7 @@ asio::awaitable<Response> AuthService::Impl::login(Request& request) {
       r.body = json::serialize(doc);
       co_return r;
     }
-    std::int64_t now = default_clock().unix_seconds();
+    std::int64_t now = clock.unix_seconds();
     SecondFactor second = SecondFactor::rejected;
     UserRecord updated;
     {
@@ -170,7 +170,7 @@ asio::awaitable<Response> AuthService::Impl::login(Request& request) {
     co_await store_user(u);
   }
 
-  std::int64_t now = default_clock().unix_seconds();
+  std::int64_t now = clock.unix_seconds();
   SessionRecord record;
   std::string token;
   std::chrono::seconds lifetime, idle;
@@ -356,7 +356,7 @@ asio::awaitable<Response> AuthService::Impl::change_password(Request& request) {
       event(log::events::auth_login_failed,
             {.user = name, .remote = request.remote_address, .reason = "bad_current_password",
              .message = "password change for " + name + " refused: wrong current password"});
-      account_throttle.record_failure(account_throttle_key(name));
+      account_throttle.record_failure(account_throttle_key(name), clock.steady_now());
       throw Error(ErrorCode::forbidden, "The current password is wrong.");
     }
   } else {
@@ -412,7 +412,7 @@ asio::awaitable<Response> AuthService::Impl::totp_confirm(Request& request) {
   json::object body = parse_body(request);
   std::string code = require_string(body, "code");
   UserRecord u = get_user_copy(p.user.name);
-  switch (confirm_totp_enrollment(u, code, default_clock().unix_seconds())) {
+  switch (confirm_totp_enrollment(u, code, clock.unix_seconds())) {
     case Enrollment::confirmed:
       break;
     case Enrollment::already_enabled:
@@ -503,7 +503,7 @@ asio::awaitable<Response> AuthService::Impl::create_token(Request& request) {
     }
     days = it->value().as_int64();
   }
-  std::int64_t now = default_clock().unix_seconds();
+  std::int64_t now = clock.unix_seconds();
   std::string secret = "pst_" + random_token(32);
   auto id_bytes = random_bytes(8);
   TokenRecord t;

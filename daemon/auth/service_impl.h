@@ -30,9 +30,10 @@ namespace privstack::auth {
 inline const std::string kNoSession;  // "keep no session" for revoke_sessions()
 
 struct AuthService::Impl : std::enable_shared_from_this<Impl> {
-  Impl(AuthRepository& repo, boost::asio::any_io_executor blocking, Settings settings);
+  Impl(AuthRepository& repo, boost::asio::any_io_executor blocking, Settings settings, Clock& clock);
 
   AuthRepository& repo;
+  Clock& clock;
   boost::asio::any_io_executor blocking;
   std::shared_ptr<AuthEventSink> sink;
 
