@@ -54,6 +54,7 @@ struct ScanOptions {
   bool host_checks = true;
   bool run_commands = true;  // sshd -T, apt-get/dnf
   std::optional<PreviousScan> previous;
+  Clock* clock = &default_clock();  // stamps started_us / finished_us
 };
 
 struct ScanReport {

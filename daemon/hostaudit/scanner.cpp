@@ -129,7 +129,7 @@ PreviousScan ScanReport::state() const {
 
 ScanReport scan(const Config& config, const ScanOptions& options) {
   ScanReport r;
-  r.started_us = default_clock().unix_micros();
+  r.started_us = options.clock->unix_micros();
 
   auto t = Clock::now();
   std::vector<Socket> sockets = list_sockets();
@@ -201,7 +201,7 @@ ScanReport scan(const Config& config, const ScanOptions& options) {
   }
   std::stable_sort(r.findings.begin(), r.findings.end(),
                    [](const Finding& a, const Finding& b) { return a.severity > b.severity; });
-  r.finished_us = default_clock().unix_micros();
+  r.finished_us = options.clock->unix_micros();
   return r;
 }
 

@@ -134,6 +134,7 @@ struct HostAuditService::Impl {
 
     ScanOptions options;
     options.previous = prev.state;
+    options.clock = &clock;
     ScanReport report;
     try {
       report = scan(*cfg, options);
