@@ -23,8 +23,7 @@ std::string VulnFinding::remediation() const {
 MatchResult match(const std::vector<InstalledPackage>& installed, const Feed& feed) {
   MatchResult out;
   for (const auto& pkg : installed) {
-    auto it = feed.by_source.find(pkg.source);
-    if (it == feed.by_source.end()) it = feed.by_source.find(pkg.name);
+    const auto it = feed.by_source.find(pkg.source);
     if (it == feed.by_source.end()) continue;
     const auto src = parse_version(pkg.source_version);
     if (!src.version) {

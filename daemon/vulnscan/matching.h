@@ -1,8 +1,9 @@
 // Which feed entries affect which installed packages (pure).
 //
 // An entry of the host's release affects an installed binary package when
-// the package's source package (else, as debsecan does, its own name when
-// the feed has no such source) has it
+// the package's source package has it (the feed is keyed by source package:
+// an entry under a source that shares the binary's name is another package's,
+// and debsecan does not match it either)
 //   - open or undetermined: no fix yet (undetermined is reported rather than
 //     hidden: the tracker has not decided whether the release is affected);
 //   - resolved with fixed_version newer (dpkg order) than the installed

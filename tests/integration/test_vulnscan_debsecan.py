@@ -79,3 +79,81 @@ def test_a_real_sized_feed_parses_in_bounded_memory(tmp_path):
     idle_mib = int(idle["peak_rss_kib"]) / 1024
     print(f"the same feed, nothing kept: peak RSS {idle_mib:.1f} MiB")
     assert idle["entries"] == "0" and idle_mib < 16, idle
+
+
+EDGE_STATUS = """\
+Package: libfoo1
+Status: install ok installed
+Architecture: amd64
+Source: foo (1.0-1)
+Version: 1.0-1+b1
+
+Package: libfoo1
+Status: install ok installed
+Architecture: i386
+Multi-Arch: same
+Source: foo (1.0-1)
+Version: 1.0-1+b1
+
+Package: bar
+Status: hold ok installed
+Architecture: amd64
+Source: bar-src
+Version: 2:0.9~rc1-3
+
+Package: gone
+Status: deinstall ok config-files
+Architecture: amd64
+Version: 1.0-1
+
+Package: broken
+Status: install reinstreq half-installed
+Architecture: amd64
+Version: 1.0-1
+
+Package: tilde
+Status: install ok installed
+Architecture: all
+Version: 1.0~~-1
+Description: a package
+ with a continuation line
+ .
+"""
+
+
+def release(status, fixed=None):
+    r = {"status": status, "urgency": "high"}
+    if fixed is not None:
+        r["fixed_version"] = fixed
+    return {"releases": {RELEASE: r}}
+
+
+@pytest.mark.skipif(shutil.which("debsecan") is None, reason="debsecan is not installed (scripts/setup)")
+def test_edge_cases_as_debsecan_sees_them(tmp_path):
+    """No binary-name fallback (source bar is not bar-src's binary bar), hold,
+    config-files and half-installed states, binNMU binaries, multi-arch,
+    double tildes, epochs: the same pairs from both, and the expected ones."""
+    import json
+    status = tmp_path / "status"
+    status.write_text(EDGE_STATUS)
+    feed = {
+        "foo": {"CVE-1": release("resolved", "1.0-1"),        # equal to the source version: fixed
+                "CVE-2": release("resolved", "1.0-1.1"),      # newer: vulnerable
+                "CVE-3": release("resolved", "0"),            # never affected
+                "CVE-4": release("open")},
+        "bar-src": {"CVE-5": release("resolved", "2:0.9-1"),  # 0.9~rc1 < 0.9: vulnerable
+                    "CVE-6": release("resolved", "1:5.0-1")},  # lower epoch: fixed
+        "bar": {"CVE-11": release("open")},  # another source that happens to share the binary's name
+        "gone": {"CVE-7": release("open")},
+        "broken": {"CVE-8": release("open")},
+        "tilde": {"CVE-9": release("resolved", "1.0~-1"),      # 1.0~~ < 1.0~: vulnerable
+                  "CVE-10": release("resolved", "1.0~~~-1")},  # 1.0~~ > 1.0~~~: fixed
+    }
+    text = json.dumps(feed)
+    feed_path = tmp_path / "feed.json"
+    feed_path.write_text(text)
+    ours, _ = privstack_pairs(status, feed_path)
+    theirs = debsecan_pairs(tmp_path, status, text)
+    expected = {("CVE-2", "libfoo1"), ("CVE-4", "libfoo1"), ("CVE-5", "bar"), ("CVE-9", "tilde")}
+    assert theirs == expected
+    assert ours == expected

@@ -51,11 +51,11 @@ TEST(Matching, ComparesTheSourceVersionWithTheFixedVersion) {
   EXPECT_EQ(r.findings[2].status, "undetermined");
 }
 
-TEST(Matching, FallsBackToTheBinaryNameOnlyWhenTheSourceIsUnknown) {
+TEST(Matching, LooksUpTheSourcePackageNeverTheBinarysName) {
   Feed feed;
-  feed.by_source["foo"] = {entry("CVE-1", "open")};
+  feed.by_source["foo"] = {entry("CVE-1", "open")};  // source foo, not the binary foo built from bar
   feed.by_source["foo-src"] = {entry("CVE-2", "resolved", "1.0")};
-  EXPECT_EQ(match({pkg("foo", "2.0", "bar")}, feed).findings.size(), 1u);
+  EXPECT_TRUE(match({pkg("foo", "2.0", "bar")}, feed).findings.empty());
   const auto r = match({pkg("foo", "0.9", "foo-src")}, feed);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(r.findings[0].cve, "CVE-2");
