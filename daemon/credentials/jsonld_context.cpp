@@ -427,6 +427,12 @@ void ContextProcessor::create_term(Context& active, const json::object& local, c
       }
       if (c->is_string()) definition.container.insert(std::string(c->as_string()));
     }
+    // A property-valued index on a reverse property (expand test 0131; the
+    // spec's text returns before step 20, its test suite and jsonld.js do not).
+    if (const auto* index = v.if_contains("@index")) {
+      if (!definition.container.contains("@index") || !index->is_string()) fail("invalid term definition", term);
+      definition.index = std::string(index->as_string());
+    }
     definition.reverse = true;
     active.terms[term] = std::move(definition);
     defined[term] = true;
