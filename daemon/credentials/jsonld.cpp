@@ -93,12 +93,11 @@ json::value Expander::expand(ContextPtr active, const std::optional<std::string>
   if (element.is_null()) return nullptr;  // 1
   budget_.count_value();
   const TermDefinition* property_definition = definition(*active, active_property);
-  const json::value* property_scoped = property_definition && property_definition->context
-                                           ? &*property_definition->context
-                                           : nullptr;  // 3
+  const std::shared_ptr<const json::value> property_scoped =
+      property_definition ? property_definition->context : nullptr;  // 3
   if (!element.is_object() && !element.is_array()) {  // 4
     if (!active_property || *active_property == "@graph") return nullptr;
-    if (property_scoped) active = process_context(budget_, active, *property_scoped, property_definition->base_url, {});
+    if (property_scoped) active = process_scoped_context(budget_, active, property_scoped, property_definition->base_url);
     return expand_value(*active, *active_property, element);
   }
   if (element.is_array()) {  // 5
@@ -129,7 +128,7 @@ json::value Expander::expand(ContextPtr active, const std::optional<std::string>
   if (property_scoped) {  // 8
     ContextFlags f;
     f.override_protected = true;
-    active = process_context(budget_, active, *property_scoped, property_definition->base_url, {}, f);
+    active = process_scoped_context(budget_, active, property_scoped, property_definition->base_url, f);
   }
   if (const auto* c = object.if_contains("@context")) active = process_context(budget_, active, *c, base_url, {});  // 9
   const ContextPtr type_scoped = active;  // 10
@@ -151,7 +150,7 @@ json::value Expander::expand(ContextPtr active, const std::optional<std::string>
       if (d && d->context) {
         ContextFlags f;
         f.propagate = false;
-        active = process_context(budget_, active, *d->context, d->base_url, {}, f);
+        active = process_scoped_context(budget_, active, d->context, d->base_url, f);
       }
     }
   }
@@ -337,7 +336,7 @@ void Expander::expand_object(ContextPtr active, const ContextPtr& type_scoped,
           map_context = active->previous ? active->previous : active;
         }
         if (const TermDefinition* id = map_context->find(index); d->has_container("@type") && id && id->context) {
-          map_context = process_context(budget_, map_context, *id->context, id->base_url, {});
+          map_context = process_scoped_context(budget_, map_context, id->context, id->base_url);
         } else if (!d->has_container("@id") && !d->has_container("@type")) {
           map_context = active;
         }
@@ -401,7 +400,7 @@ void Expander::expand_object(ContextPtr active, const ContextPtr& type_scoped,
     if (const TermDefinition* d = active->find(nesting_key); d && d->context) {
       ContextFlags f;
       f.override_protected = true;
-      nest_context = process_context(budget_, active, *d->context, d->base_url, {}, f);
+      nest_context = process_scoped_context(budget_, active, d->context, d->base_url, f);
     }
     for (const auto& nested : to_array(element.at(nesting_key))) {
       if (!nested.is_object()) fail("invalid @nest value");
@@ -419,10 +418,7 @@ void Expander::expand_object(ContextPtr active, const ContextPtr& type_scoped,
 
 json::value expand_document(Budget& budget, const json::value& document) {
   const Options& options = budget.options;
-  auto initial = std::make_shared<Context>();
-  if (!options.base.empty()) initial->base = options.base;
-  initial->original_base = initial->base;
-  ContextPtr active = initial;
+  ContextPtr active = initial_context(options.base);
   if (options.expand_context) {
     const json::value* c = &*options.expand_context;
     if (c->is_object() && c->as_object().contains("@context")) c = &c->as_object().at("@context");

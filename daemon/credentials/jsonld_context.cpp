@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <mutex>
 
 namespace privstack::credentials::jsonld {
 
@@ -173,6 +174,60 @@ namespace {
 
 using Defined = std::map<std::string, bool, std::less<>>;
 
+// Processed remote contexts, shared by every call: a remote context's
+// result depends only on the document (fixed per loader and URL) and the
+// context it is applied to, which the key names by identity (the entry keeps
+// that context alive, so the address is not reused). Credentials name the
+// same two or three contexts, which then cost one lookup instead of
+// processing the OB context's hundreds of terms (milliseconds) each time.
+// Only loaders that promise fixed documents take part: bundled_contexts().
+struct RemoteKey {
+  const DocumentLoader* loader;
+  const Context* active;
+  std::string url;
+  bool validate_scoped;
+  auto operator<=>(const RemoteKey&) const = default;
+};
+struct RemoteEntry {
+  ContextPtr active;
+  ContextPtr result;
+};
+
+// A map shared by all threads, emptied when it reaches its capacity.
+template <typename Key, typename Entry>
+class BoundedCache {
+ public:
+  explicit BoundedCache(std::size_t capacity) : capacity_(capacity) {}
+  ContextPtr find(const Key& key) {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : it->second.result;
+  }
+  void insert(const Key& key, Entry entry) {
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= capacity_) entries_.clear();
+    entries_[key] = std::move(entry);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<Key, Entry> entries_;
+  std::size_t capacity_;
+};
+
+BoundedCache<RemoteKey, RemoteEntry>& remote_cache() {
+  static BoundedCache<RemoteKey, RemoteEntry> cache(256);
+  return cache;
+}
+
+bool cacheable(const DocumentLoader* loader) { return loader == &bundled_contexts(); }
+
+ContextPtr cached_remote(const RemoteKey& key) { return cacheable(key.loader) ? remote_cache().find(key) : nullptr; }
+
+void remember_remote(const RemoteKey& key, const ContextPtr& active, const ContextPtr& result) {
+  if (cacheable(key.loader)) remote_cache().insert(key, RemoteEntry{active, result});
+}
+
 class ContextProcessor {
  public:
   explicit ContextProcessor(Budget& budget) : budget_(budget) {}
@@ -224,16 +279,33 @@ ContextPtr ContextProcessor::process(const ContextPtr& active, const json::value
       flags.propagate = p->as_bool();
     }
   }
-  auto result = std::make_shared<Context>(*active);
-  if (!flags.propagate && !result->previous) result->previous = active;
-  const json::array locals = local_in.is_array() ? local_in.as_array() : json::array{local_in};
-  for (const json::value& item : locals) {
+  // `result` may be a context other calls share (a cached remote context):
+  // writable() copies it before the first change.
+  std::shared_ptr<Context> owned;
+  ContextPtr result = active;
+  auto writable = [&]() -> Context& {
+    if (!owned) {
+      owned = std::make_shared<Context>(*result);
+      result = owned;
+    }
+    return *owned;
+  };
+  if (!flags.propagate && !result->previous) writable().previous = active;
+  std::vector<const json::value*> locals;
+  if (local_in.is_array()) {
+    for (const auto& item : local_in.as_array()) locals.push_back(&item);
+  } else {
+    locals.push_back(&local_in);
+  }
+  for (const json::value* item_pointer : locals) {
+    const json::value& item = *item_pointer;
     if (item.is_null()) {  // 5.1
       if (!flags.override_protected && result->has_protected_terms()) fail("invalid context nullification");
       auto fresh = std::make_shared<Context>();
       fresh->base = active->original_base;
       fresh->original_base = active->original_base;
       if (!flags.propagate) fresh->previous = result;
+      owned = fresh;
       result = std::move(fresh);
       continue;
     }
@@ -245,40 +317,54 @@ ContextPtr ContextProcessor::process(const ContextPtr& active, const json::value
       }
       if (remote_contexts.size() >= budget_.options.limits.max_context_loads) fail("context overflow", url);
       remote_contexts.push_back(url);
-      const auto document = dereference(url, "invalid remote context");
-      const json::value& context = document->as_object().at("@context");
       ContextFlags inner;
       inner.validate_scoped = flags.validate_scoped;
-      result = std::const_pointer_cast<Context>(process(result, context, url, remote_contexts, inner));
+      // Only the real processing is cached: validating a scoped context
+      // (validate_scoped false) skips URLs by the chain that led there.
+      const RemoteKey key{flags.validate_scoped ? budget_.options.loader : nullptr, result.get(), url, true};
+      if (ContextPtr cached = cached_remote(key)) {
+        result = std::move(cached);
+      } else {
+        const auto document = dereference(url, "invalid remote context");
+        const json::value& context = document->as_object().at("@context");
+        ContextPtr processed = process(result, context, url, remote_contexts, inner);
+        remember_remote(key, result, processed);
+        result = std::move(processed);
+      }
+      owned.reset();
       continue;
     }
     if (!item.is_object()) fail("invalid local context");  // 5.3
-    json::object context = item.as_object();
-    if (const auto* version = context.if_contains("@version")) {  // 5.5
+    Context& r = writable();
+    // The context's entries; a copy only when @import merges another in.
+    const json::object* context_pointer = &item.as_object();
+    json::object merged_with_import;
+    if (const auto* version = context_pointer->if_contains("@version")) {  // 5.5
       if (!version->is_number() || version->to_number<double>() != 1.1) fail("invalid @version value");
     }
-    if (const auto* import = context.if_contains("@import")) {  // 5.6
+    if (const auto* import = context_pointer->if_contains("@import")) {  // 5.6
       if (!import->is_string()) fail("invalid @import value");
       const std::string url = resolve_iri(base_url, std::string(import->as_string()));
       const auto document = dereference(url, "invalid remote context");
       const json::value& imported = document->as_object().at("@context");
       if (!imported.is_object()) fail("invalid remote context", url);
       if (imported.as_object().contains("@import")) fail("invalid context entry", url);
-      json::object merged = imported.as_object();
-      for (const auto& [k, v] : context) merged[k] = v;
-      context = std::move(merged);
+      merged_with_import = imported.as_object();
+      for (const auto& [k, v] : *context_pointer) merged_with_import[k] = v;
+      context_pointer = &merged_with_import;
     }
+    const json::object& context = *context_pointer;
     if (const auto* base = context.if_contains("@base"); base && remote_contexts.empty()) {  // 5.7
       if (base->is_null()) {
-        result->base.reset();
+        r.base.reset();
       } else if (!base->is_string()) {
         fail("invalid base IRI");
       } else {
         const std::string value(base->as_string());
         if (is_absolute_iri(value)) {
-          result->base = value;
-        } else if (result->base) {
-          result->base = resolve_iri(*result->base, value);
+          r.base = value;
+        } else if (r.base) {
+          r.base = resolve_iri(*r.base, value);
         } else {
           fail("invalid base IRI", value);
         }
@@ -286,35 +372,35 @@ ContextPtr ContextProcessor::process(const ContextPtr& active, const json::value
     }
     if (const auto* vocab = context.if_contains("@vocab")) {  // 5.8
       if (vocab->is_null()) {
-        result->vocab.reset();
+        r.vocab.reset();
       } else if (!vocab->is_string()) {
         fail("invalid vocab mapping");
       } else {
         Defined none;
-        auto expanded = expand(*result, std::string(vocab->as_string()), true, true, nullptr, nullptr, base_url,
+        auto expanded = expand(r, std::string(vocab->as_string()), true, true, nullptr, nullptr, base_url,
                                remote_contexts);
         if (!expanded || !(is_absolute_iri(*expanded) || is_blank_node_id(*expanded) || expanded->empty())) {
           fail("invalid vocab mapping");
         }
-        result->vocab = *expanded;
+        r.vocab = *expanded;
       }
     }
     if (const auto* language = context.if_contains("@language")) {  // 5.9
       if (language->is_null()) {
-        result->language.reset();
+        r.language.reset();
       } else if (!language->is_string()) {
         fail("invalid default language");
       } else {
-        result->language = to_lower(language->as_string());
+        r.language = to_lower(language->as_string());
       }
     }
     if (const auto* direction = context.if_contains("@direction")) {  // 5.10
       if (direction->is_null()) {
-        result->direction.reset();
+        r.direction.reset();
       } else if (!direction->is_string() || (direction->as_string() != "ltr" && direction->as_string() != "rtl")) {
         fail("invalid base direction");
       } else {
-        result->direction = std::string(direction->as_string());
+        r.direction = std::string(direction->as_string());
       }
     }
     bool is_protected = false;
@@ -327,7 +413,7 @@ ContextPtr ContextProcessor::process(const ContextPtr& active, const json::value
       static constexpr std::array<std::string_view, 8> kSkip = {"@base",     "@direction", "@import",  "@language",
                                                                 "@propagate", "@protected", "@version", "@vocab"};
       if (std::find(kSkip.begin(), kSkip.end(), std::string_view(key)) != kSkip.end()) continue;
-      create_term(*result, context, std::string(key), defined, base_url, is_protected, flags.override_protected,
+      create_term(r, context, std::string(key), defined, base_url, is_protected, flags.override_protected,
                   remote_contexts);
     }
   }
@@ -363,11 +449,11 @@ void ContextProcessor::create_term(Context& active, const json::object& local, c
     throw LimitExceeded("too many term definitions");
   }
   defined[term] = false;
-  json::value value = local.at(term);  // 3
+  const json::value& given = local.at(term);  // 3
   if (term == "@type") {               // 4
-    bool ok = value.is_object() && !value.as_object().empty();
+    bool ok = given.is_object() && !given.as_object().empty();
     if (ok) {
-      for (const auto& [k, v] : value.as_object()) {
+      for (const auto& [k, v] : given.as_object()) {
         if (k == "@container" ? !(v.is_string() && v.as_string() == "@set") : k != "@protected") ok = false;
       }
     }
@@ -384,15 +470,21 @@ void ContextProcessor::create_term(Context& active, const json::object& local, c
     active.terms.erase(it);
   }
   bool simple_term = false;
-  if (value.is_null()) {  // 6-8
-    value = json::object{{"@id", nullptr}};
-  } else if (value.is_string()) {
-    value = json::object{{"@id", value}};
+  json::object expanded_definition;  // for a null or string definition
+  const json::object* definition_pointer = nullptr;
+  if (given.is_null()) {  // 6-8
+    expanded_definition = json::object{{"@id", nullptr}};
+    definition_pointer = &expanded_definition;
+  } else if (given.is_string()) {
+    expanded_definition = json::object{{"@id", given}};
+    definition_pointer = &expanded_definition;
     simple_term = true;
-  } else if (!value.is_object()) {
+  } else if (!given.is_object()) {
     fail("invalid term definition", term);
+  } else {
+    definition_pointer = &given.as_object();
   }
-  const json::object& v = value.as_object();
+  const json::object& v = *definition_pointer;
   TermDefinition definition;  // 9
   definition.is_protected = is_protected;
   if (const auto* p = v.if_contains("@protected")) {  // 10
@@ -525,7 +617,7 @@ void ContextProcessor::create_term(Context& active, const json::object& local, c
     } catch (const JsonLdError& e) {
       fail("invalid scoped context", term + ": " + e.jsonld_code());
     }
-    definition.context = *scoped;
+    definition.context = std::make_shared<const json::value>(*scoped);
     definition.base_url = base_url;
   }
   if (const auto* language = v.if_contains("@language"); language && !v.contains("@type")) {  // 22
@@ -613,6 +705,59 @@ std::optional<std::string> ContextProcessor::expand(Context& active, std::string
 }
 
 }  // namespace
+
+ContextPtr initial_context(const std::string& base) {
+  static std::mutex mutex;
+  static std::map<std::string, ContextPtr> initial;
+  std::lock_guard lock(mutex);
+  if (auto it = initial.find(base); it != initial.end()) return it->second;
+  if (initial.size() >= 64) initial.clear();
+  auto context = std::make_shared<Context>();
+  if (!base.empty()) context->base = base;
+  context->original_base = context->base;
+  initial[base] = context;
+  return context;
+}
+
+namespace {
+
+// Scoped contexts applied during expansion, cached the same way: by the
+// active context and the scoped context's own object (both kept alive by the
+// entry), so a type-scoped context costs one lookup on every node after the first.
+struct ScopedKey {
+  const Context* active;
+  const json::value* scoped;
+  std::string base_url;
+  bool override_protected;
+  bool propagate;
+  auto operator<=>(const ScopedKey&) const = default;
+};
+struct ScopedEntry {
+  ContextPtr active;
+  std::shared_ptr<const json::value> scoped;
+  ContextPtr result;
+};
+// Bounded: an entry holds two contexts, so hostile documents that each
+// bring their own contexts cannot grow memory past a few MiB.
+BoundedCache<ScopedKey, ScopedEntry>& scoped_cache() {
+  static BoundedCache<ScopedKey, ScopedEntry> cache(512);
+  return cache;
+}
+
+}  // namespace
+
+ContextPtr process_scoped_context(Budget& budget, const ContextPtr& active,
+                                  const std::shared_ptr<const json::value>& scoped, const std::string& base_url,
+                                  ContextFlags flags) {
+  const bool use_cache = cacheable(budget.options.loader) && flags.validate_scoped;
+  const ScopedKey key{active.get(), scoped.get(), base_url, flags.override_protected, flags.propagate};
+  if (use_cache) {
+    if (ContextPtr cached = scoped_cache().find(key)) return cached;
+  }
+  ContextPtr result = process_context(budget, active, *scoped, base_url, {}, flags);
+  if (use_cache) scoped_cache().insert(key, ScopedEntry{active, scoped, result});
+  return result;
+}
 
 ContextPtr process_context(Budget& budget, const ContextPtr& active, const json::value& local,
                            const std::string& base_url, std::vector<std::string> remote_contexts,

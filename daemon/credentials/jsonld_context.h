@@ -33,13 +33,14 @@ struct TermDefinition {
   std::set<std::string> container;
   std::optional<std::string> index;
   std::optional<std::string> nest;
-  std::optional<json::value> context;  // a scoped context
+  // A scoped context (shared: contexts are copied often, their terms with them).
+  std::shared_ptr<const json::value> context;
   std::string base_url;                // where the scoped context came from
 
   bool same_except_protected(const TermDefinition& o) const {
     return id == o.id && reverse == o.reverse && prefix == o.prefix && type == o.type && language == o.language &&
            direction == o.direction && container == o.container && index == o.index && nest == o.nest &&
-           context == o.context && base_url == o.base_url;
+           (context && o.context ? *context == *o.context : context == o.context) && base_url == o.base_url;
   }
   bool has_container(const char* c) const { return container.contains(c); }
 };
@@ -95,9 +96,20 @@ struct ContextFlags {
   bool validate_scoped = true;
 };
 
+// The initial active context for a document base (empty: none), one shared
+// object per base so that the remote context cache recognizes it.
+ContextPtr initial_context(const std::string& base);
+
 ContextPtr process_context(Budget& budget, const ContextPtr& active, const json::value& local,
                            const std::string& base_url, std::vector<std::string> remote_contexts,
                            ContextFlags flags = {});
+
+// process_context for a term definition's scoped context, cached across
+// calls (while the loader is the bundled one) by the active context and the
+// scoped context object.
+ContextPtr process_scoped_context(Budget& budget, const ContextPtr& active,
+                                  const std::shared_ptr<const json::value>& scoped, const std::string& base_url,
+                                  ContextFlags flags = {});
 
 // IRI Expansion against a finished context (no local context).
 std::optional<std::string> expand_iri(const Context& active, std::string_view value, bool document_relative,

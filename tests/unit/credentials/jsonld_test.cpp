@@ -175,6 +175,23 @@ TEST(JsonLdCredential, EveryFixtureCanonicalizes) {
             std::string::npos);
 }
 
+// The daemon's loader caches processed contexts across calls; a loader with
+// the same documents that is not cached must give the same bytes, whatever
+// was processed before.
+TEST(JsonLdCredential, CachedContextsGiveTheSameResultAsUncached) {
+  jsonld::StaticDocumentLoader uncached_loader;
+  for (const auto& [url, text] : jsonld::bundled_context_texts()) uncached_loader.add(std::string(url), text);
+  jsonld::Options uncached;
+  uncached.loader = &uncached_loader;
+  const char* names[] = {"ob3-credential.json", "ob3-credential-hashed-recipient.json", "vc2-with-proof.json",
+                         "did-document.json"};
+  for (int round = 0; round < 2; ++round) {
+    for (const char* name : names) {
+      EXPECT_EQ(canonical_fixture(name), canonical_fixture(name, uncached)) << name << " round " << round;
+    }
+  }
+}
+
 TEST(JsonLdCredential, ProtectedTermsOfTheCredentialContextCannotBeRedefined) {
   const std::string doc = R"({"@context": ["https://www.w3.org/ns/credentials/v2", {"name": "http://evil.example/name"}],
                               "type": "VerifiableCredential", "name": "x"})";
