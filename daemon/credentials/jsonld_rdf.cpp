@@ -377,6 +377,7 @@ std::optional<Term> RdfWriter::object(const json::value& item_value, const std::
     if (datatype.empty()) datatype = xsd("boolean");
   } else if (value.is_number()) {
     const double d = value.to_number<double>();
+    if (!std::isfinite(d)) fail("invalid typed value", "not a finite number");
     const bool integral = value.is_int64() || value.is_uint64() || (std::floor(d) == d && std::abs(d) < 1e21);
     if (!integral || datatype == xsd("double")) {
       lexical = canonical_double(d);
@@ -464,12 +465,17 @@ class PreciseHandler {
     number_.clear();
     return st.push_uint64(u), true;
   }
-  bool on_double(double d, json::string_view s, boost::system::error_code&) {
+  bool on_double(double d, json::string_view s, boost::system::error_code& ec) {
     number_.append(s.data(), s.size());
     double precise = 0;
-    const auto [end, ec] = std::from_chars(number_.data(), number_.data() + number_.size(), precise);
-    if (ec == std::errc{} && end == number_.data() + number_.size()) d = precise;
+    const auto [end, result] = std::from_chars(number_.data(), number_.data() + number_.size(), precise);
+    if (result == std::errc{} && end == number_.data() + number_.size()) d = precise;
     number_.clear();
+    // 1e400: no RDF literal (and no JCS form) for infinity.
+    if (!std::isfinite(d)) {
+      ec = json::error::exponent_overflow;
+      return false;
+    }
     return st.push_double(d), true;
   }
   bool on_bool(bool b, boost::system::error_code&) { return st.push_bool(b), true; }

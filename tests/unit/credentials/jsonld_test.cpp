@@ -12,6 +12,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <limits>
 #include <string>
 
 namespace privstack::credentials {
@@ -209,6 +210,10 @@ TEST(JsonLdCanonicalJson, IsRfc8785) {
   // Doubles are read correctly rounded (Boost.JSON 1.81's own parser is one ulp off here).
   EXPECT_EQ(jsonld::canonical_json(jsonld::parse_json("[333333333.33333333, 0.1, 1e-7]")),
             "[333333333.3333333,0.1,1e-7]");
+  // A number JSON can write but no literal can carry is refused, not crashed on.
+  EXPECT_THROW(jsonld::to_rdf(std::string_view(R"({"http://example.org/p": 1e400})")), jsonld::JsonLdError);
+  boost::json::object infinite{{"http://example.org/p", std::numeric_limits<double>::infinity()}};
+  EXPECT_THROW(jsonld::to_rdf(boost::json::value(infinite)), jsonld::JsonLdError);
   // Keys sort by UTF-16 code units: U+1F600 (surrogates D83D..) before U+FB01.
   EXPECT_EQ(jsonld::canonical_json(boost::json::parse("{\"\xEF\xAC\x81\": 1, \"\xF0\x9F\x98\x80\": 2}")),
             "{\"\xF0\x9F\x98\x80\":2,\"\xEF\xAC\x81\":1}");
