@@ -363,8 +363,17 @@ std::optional<Term> RdfWriter::object(const json::value& item_value, const std::
     return node_term(id->as_string());
   }
   const json::value& value = item.at("@value");
+  // Expansion leaves these strings, except where a map container adds to a
+  // value object afterwards (a @type map around values: fuzz finding).
+  const json::value* type = item.if_contains("@type");
+  const json::value* language_entry = item.if_contains("@language");
+  const json::value* direction_entry = item.if_contains("@direction");
+  if ((type && !type->is_string()) || (language_entry && !language_entry->is_string()) ||
+      (direction_entry && !direction_entry->is_string())) {
+    fail("invalid value object", "@type, @language and @direction of a value must be strings");
+  }
   std::string datatype;
-  if (const auto* t = item.if_contains("@type")) datatype = std::string(t->as_string());
+  if (type) datatype = std::string(type->as_string());
   if (!datatype.empty() && datatype != "@json" && !is_well_formed_iri(datatype)) return std::nullopt;
   const json::value* language = item.if_contains("@language");
   if (language && !is_well_formed_language(language->as_string())) return std::nullopt;

@@ -204,6 +204,24 @@ TEST(JsonLdCredential, ProtectedTermsOfTheCredentialContextCannotBeRedefined) {
   }
 }
 
+// Fuzz finding (tests/fuzz/corpus/jsonld_rdf/regression-type-map-around-value.json):
+// a @type map around a value object gave the value an array of types, and
+// toRdf threw Boost.JSON's std::invalid_argument on it.
+TEST(JsonLdHostile, TypeMapAroundAValueIsAJsonLdError) {
+  const std::string doc =
+      R"({"@context": {"@vocab": "http://example/", "prop": {"@container": "@type"}}, "prop": {"T": {"@value": "x"}}})";
+  try {
+    jsonld::to_rdf(doc);
+    FAIL() << "no error";
+  } catch (const jsonld::JsonLdError& e) {
+    EXPECT_EQ(e.jsonld_code(), "invalid value object");
+  }
+  EXPECT_THROW(jsonld::to_rdf(read_file(std::filesystem::path(PRIVSTACK_SOURCE_DIR) /
+                                        "tests/fuzz/corpus/jsonld_rdf/regression-type-map-around-value.json"),
+                              bundled()),
+               jsonld::JsonLdError);
+}
+
 TEST(JsonLdCanonicalJson, IsRfc8785) {
   EXPECT_EQ(jsonld::canonical_json(boost::json::parse(R"({"b": [1, 2.5, 1e30, 1e-7, true, null], "a": "\u20ac\n"})")),
             "{\"a\":\"\xE2\x82\xAC\\n\",\"b\":[1,2.5,1e+30,1e-7,true,null]}");
