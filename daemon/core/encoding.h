@@ -57,4 +57,9 @@ std::optional<std::vector<std::uint8_t>> base58_decode(std::string_view text);
 // every other byte becomes %XX with upper-case hex.
 std::string percent_encode(std::string_view text, std::string_view keep = {});
 
+// `text` as a JSON string, the way RFC 8785 (JCS) and JSON.stringify write
+// it: quotes; \" \\ \b \f \n \r \t; other control characters as \u00xx
+// (lower-case hex); every other byte (UTF-8) as it is.
+void append_json_string(std::string& out, std::string_view text);
+
 }  // namespace privstack

@@ -16,30 +16,6 @@ namespace json = boost::json;
 
 namespace {
 
-void append_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          hex_append(out, ByteView(&c, 1));
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 void append_value(std::string& out, const json::value& v, int depth) {
   if (depth > 32) throw FormatError("the document is nested too deeply");
   switch (v.kind()) {
@@ -48,7 +24,7 @@ void append_value(std::string& out, const json::value& v, int depth) {
     case json::kind::int64: out += std::to_string(v.get_int64()); break;
     case json::kind::uint64: out += std::to_string(v.get_uint64()); break;
     case json::kind::double_: throw FormatError("floating-point numbers are not allowed in a credential");
-    case json::kind::string: append_string(out, v.get_string()); break;
+    case json::kind::string: append_json_string(out, v.get_string()); break;
     case json::kind::array: {
       out.push_back('[');
       bool first = true;
@@ -75,7 +51,7 @@ void append_value(std::string& out, const json::value& v, int depth) {
       for (const auto* kv : members) {
         if (!first) out.push_back(',');
         first = false;
-        append_string(out, kv->key());
+        append_json_string(out, kv->key());
         out.push_back(':');
         append_value(out, kv->value(), depth + 1);
       }
