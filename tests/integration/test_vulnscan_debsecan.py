@@ -17,6 +17,12 @@ from conftest import BUILD_DIR
 from helpers import vulnfeed
 
 TOOL = BUILD_DIR / "daemon" / "vulnscan" / "vulnscan_testtool"
+
+
+def sanitized(binary):
+    """True for a binary of the ASan+UBSan build (linked against libasan)."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+    return "libasan" in out
 STATUS = "/var/lib/dpkg/status"
 RELEASE = "bookworm"
 
@@ -68,9 +74,14 @@ def test_a_real_sized_feed_parses_in_bounded_memory(tmp_path):
     rss_mib = int(stats["peak_rss_kib"]) / 1024
     print(f"{size_mib:.1f} MiB feed: {stats['packages']} packages, {stats['entries']} {RELEASE} entries kept, "
           f"parsed in {float(stats['parse_seconds']):.2f} s, peak RSS {rss_mib:.1f} MiB")
+    assert int(stats["packages"]) > 10_000 and int(stats["entries"]) > 10_000, stats
     # Every generated package has entries for the release: what is kept
-    # (about 120,000 entries) costs memory, the file itself does not.
-    assert rss_mib < 100, rss_mib
+    # (about 120,000 entries) costs memory, the file itself does not. In the
+    # ASan build, shadow memory and the allocator's quarantine make RSS say
+    # nothing about the parser, so the bounds hold for the plain build only.
+    bounded = not sanitized(TOOL)
+    if bounded:
+        assert rss_mib < 100, rss_mib
     # A release the feed does not have: nothing is kept, and the peak is one
     # package's JSON plus the read buffer, whatever the file's size.
     r = subprocess.run([str(TOOL), "scan", STATUS, str(feed_path), "no-such-release"],
@@ -78,7 +89,9 @@ def test_a_real_sized_feed_parses_in_bounded_memory(tmp_path):
     idle = dict(kv.split("=") for kv in r.stderr.split())
     idle_mib = int(idle["peak_rss_kib"]) / 1024
     print(f"the same feed, nothing kept: peak RSS {idle_mib:.1f} MiB")
-    assert idle["entries"] == "0" and idle_mib < 16, idle
+    assert idle["entries"] == "0", idle
+    if bounded:
+        assert idle_mib < 16, idle
 
 
 EDGE_STATUS = """\
