@@ -321,6 +321,14 @@ asio::awaitable<Entry> AuditLog::async_append(Entry e) {
   co_return co_await store_.async_write(std::move(fn));
 }
 
+void AuditLog::append_or_log(Entry e) noexcept {
+  try {
+    append(std::move(e));
+  } catch (const std::exception& ex) {
+    log::emit(log::events::audit_write_failed, std::string("cannot write the audit entry: ") + ex.what());
+  }
+}
+
 void AuditLog::post_append(asio::any_io_executor executor, Entry e) {
   std::string action = e.action;
   ++pending_appends_;

@@ -139,6 +139,10 @@ class AuditLog {
   // Appends in its own write transaction (blocking / from a coroutine).
   Entry append(Entry e);
   boost::asio::awaitable<Entry> async_append(Entry e);
+  // Appends in its own write transaction (blocking); a failure is logged to
+  // journald (audit.write_failed), never thrown: for the record of work that
+  // has already happened and must not be undone by a full audit table.
+  void append_or_log(Entry e) noexcept;
   // Fire and forget, for synchronous callers on io threads (auth events):
   // runs async_append on `executor`; a failure is logged to journald.
   void post_append(boost::asio::any_io_executor executor, Entry e);

@@ -63,11 +63,7 @@ void BackupService::Impl::record_audit(const std::string& actor, const std::stri
   e.object = object;
   e.outcome = std::string(outcome);
   e.detail = detail;
-  try {
-    audit_log->append(std::move(e));
-  } catch (const std::exception& ex) {
-    log::emit(log::events::audit_write_failed, std::string("cannot write the audit entry: ") + ex.what());
-  }
+  audit_log->append_or_log(std::move(e));
 }
 
 S3Config BackupService::Impl::s3_config(const Config& c) {

@@ -233,11 +233,7 @@ struct HostAuditService::Impl {
     e.object = object;
     e.outcome = std::string(outcome);
     e.detail = detail;
-    try {
-      audit_log->append(std::move(e));
-    } catch (const std::exception& ex) {
-      log::emit(log::events::audit_write_failed, std::string("cannot write the audit entry: ") + ex.what());
-    }
+    audit_log->append_or_log(std::move(e));
   }
 
   json::object findings_blocking() {
