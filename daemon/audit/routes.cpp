@@ -8,9 +8,6 @@
 #include "core/log.h"
 #include "core/time.h"
 
-// GCC 12 false positive on Asio's coroutine frame allocator (as in auth.cpp).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace privstack::audit {
 
 namespace asio = boost::asio;

@@ -9,9 +9,6 @@
 // AuthEvent is filled with designated initializers naming only the fields
 // that apply; the rest are empty on purpose.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-// GCC 12 false positive on Asio's coroutine frame allocator (awaitable_frame
-// has a matching operator new/delete pair; the warning misreads inlining).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace privstack::auth {
 

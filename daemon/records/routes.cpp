@@ -10,9 +10,6 @@
 #include "core/time.h"
 #include "records/records.h"
 
-// GCC 12 false positive on Asio's coroutine frame allocator (as in auth.cpp).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace privstack::records {
 
 namespace asio = boost::asio;
