@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "backup/archive.h"
 #include "backup/plan.h"
 #include "backup/service_impl.h"
 
@@ -21,6 +22,24 @@ constexpr std::int64_t kListingMaxAge = 60;
 // A listing for the page must not hold it for the upload's 60 s timeout
 // (nor for the upload's retries: it makes one attempt).
 constexpr std::chrono::seconds kListingTimeout{10};
+
+// Whether a backup can run at all: without a usable recovery public key
+// every run fails, so the console says so before anyone presses "Back up
+// now" (the configuration check refuses a malformed key, so `problem` is
+// normally only "not set").
+json::object recovery_key_json(const Config& c) {
+  if (c.backup.recovery_public_key.empty()) {
+    return json::object{{"configured", false},
+                        {"key_id", nullptr},
+                        {"problem", "backup.recovery_public_key is not set"}};
+  }
+  try {
+    auto pub = parse_recovery_public_key(c.backup.recovery_public_key);
+    return json::object{{"configured", true}, {"key_id", recovery_key_id(pub)}, {"problem", nullptr}};
+  } catch (const std::exception& e) {
+    return json::object{{"configured", false}, {"key_id", nullptr}, {"problem", e.what()}};
+  }
+}
 
 json::object archive_json(const LocalArchive& a) {
   json::object o;
@@ -208,6 +227,7 @@ json::object BackupService::Impl::list_blocking(bool refresh_remote) {
                   : json::value(json::object{{"bucket", cfg->backup.s3.bucket},
                                              {"region", cfg->backup.s3.region},
                                              {"prefix", cfg->backup.s3.prefix}});
+  doc["recovery_key"] = recovery_key_json(*cfg);
   doc["backups"] = std::move(list);
   std::optional<RemoteListing> listing;
   if (!cfg->backup.s3.endpoint.empty() && !cfg->backup.s3.put_only) listing = current_listing(*cfg, refresh_remote);

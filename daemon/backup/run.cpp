@@ -78,7 +78,7 @@ json::object BackupService::Impl::run_blocking(const std::string& trigger, const
     const auto duration_ms = static_cast<std::int64_t>(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     json::object doc = run_report(w, trigger, duration_ms);
-    log_written(w, trigger, duration_ms, actor, source);
+    log_written(w, trigger, duration_ms, actor, source, !c.backup.s3.endpoint.empty());
 
     Upload upload = publish_off_site(c, w, off_site, actor, source);
     doc["upload"] = std::move(upload.report);
@@ -221,7 +221,7 @@ WrittenArchive BackupService::Impl::publish_local(const fs::path& dir, fs::path&
 }
 
 void BackupService::Impl::log_written(const WrittenArchive& w, const std::string& trigger, std::int64_t duration_ms,
-                                      const std::string& actor, const std::string& source) {
+                                      const std::string& actor, const std::string& source, bool off_site) {
   const ArchiveHeader& h = w.header;
   log::emit(log::events::backup_completed,
             "backup " + w.id + " written (" + std::to_string(w.archive_bytes) + " bytes)",
@@ -231,6 +231,9 @@ void BackupService::Impl::log_written(const WrittenArchive& w, const std::string
              {"ARCHIVE_BYTES", w.archive_bytes},
              {"PAYLOAD_BYTES", w.payload_bytes},
              {"RECOVERY_KEY_ID", h.recovery_key_id},
+             // "none": this archive is the whole backup (the incident rules
+             // treat it as a success); "s3": backup.uploaded follows.
+             {"OFF_SITE", off_site ? "s3" : "none"},
              {"DURATION_MS", duration_ms}});
   record_audit(actor, source, "backup.run", "backup:" + w.id, audit::kSuccess,
                "trigger=" + trigger + "; bytes=" + std::to_string(w.archive_bytes) +

@@ -157,8 +157,9 @@ struct BackupService::Impl {
   WrittenArchive publish_local(const std::filesystem::path& dir, std::filesystem::path& temp,
                                const SnapshotResult& snap, const TestRestore& restored);
   // The journal's backup.completed and the audit entry of a written archive.
+  // off_site: whether an upload to S3 follows (OFF_SITE on backup.completed).
   void log_written(const WrittenArchive& w, const std::string& trigger, std::int64_t duration_ms,
-                   const std::string& actor, const std::string& source);
+                   const std::string& actor, const std::string& source, bool off_site);
   // Completes the off-site copy and prunes the bucket. A failure keeps the
   // local copy and is reported.
   Upload publish_off_site(const Config& c, const WrittenArchive& w, OffSite& off_site, const std::string& actor,

@@ -328,6 +328,14 @@ void print_backup_run(const json::value& v) {
 
 void print_backup_list(const json::value& v) {
   const json::object& o = v.as_object();
+  // A run can only fail without a recovery key: say so before the list.
+  if (const auto* rk = o.if_contains("recovery_key"); rk != nullptr && rk->is_object() &&
+      rk->as_object().contains("configured") && !rk->as_object().at("configured").as_bool()) {
+    const auto& problem = rk->as_object().at("problem");
+    std::cout << "backups cannot run: "
+              << (problem.is_string() ? std::string(problem.as_string()) : std::string("no recovery key"))
+              << " (docs/operations.md, \"Backups\": make the key pair offline, configure its public half)\n";
+  }
   const json::array& list = o.at("backups").as_array();
   if (list.empty()) {
     std::cout << "no backups in " << o.at("directory").as_string().c_str() << "\n";

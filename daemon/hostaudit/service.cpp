@@ -183,6 +183,7 @@ struct HostAuditService::Impl {
       log::emit(log::events::hostaudit_finding, priority_of(f.severity), "host audit finding: " + f.title,
                 {{"FINDING_ID", f.id},
                  {"CHECK", f.check},
+                 {"TITLE", f.title},
                  {"SEVERITY", std::string(to_string(f.severity))},
                  {"SCAN_ID", id},
                  {"DETAIL", f.detail}});

@@ -177,7 +177,40 @@ struct IncidentService::Impl {
     auto is_open = [this](const std::string& rule, const std::string& key) {
       return open_incident_id(rule, key).has_value();
     };
+    if (auto clear = RuleEngine::clears(ev)) resolve_cleared(*clear, ev);
     if (auto hit = rules.process(ev, is_open)) raise(*hit);
+  }
+
+  // The cause of an incident is gone (RuleEngine::clears): the unresolved
+  // incident of (rule, key), if there is one, is resolved by "system" with
+  // the reason and the event in its timeline.
+  void resolve_cleared(const Clearance& clear, const ObservedEvent& ev) {
+    std::int64_t t = now_us();
+    std::string message = "resolved automatically: " + clear.reason;
+    Severity sev = Severity::medium;
+    std::optional<std::int64_t> id = store.write([&](store::Connection& c) -> std::optional<std::int64_t> {
+      auto open = c.query_one<std::int64_t>(
+          "SELECT id FROM incidents WHERE rule = ?1 AND rule_key = ?2 AND state != 'resolved' "
+          "ORDER BY id DESC LIMIT 1",
+          clear.rule, clear.key);
+      if (!open) return std::nullopt;
+      sev = static_cast<Severity>(
+          c.query_one<std::int64_t>("SELECT severity FROM incidents WHERE id = ?1", *open).value_or(1));
+      c.exec("UPDATE incidents SET state = 'resolved', updated_us = ?2, resolved_us = ?2 WHERE id = ?1", *open, t);
+      c.exec("INSERT INTO incident_timeline (incident_id, at_us, kind, actor, event, message, fields) "
+             "VALUES (?1, ?2, 'resolve', 'system', ?3, ?4, ?5)",
+             *open, t, ev.name, message, ev.fields_json());
+      return open;
+    });
+    if (!id) return;
+    log::emit(log::events::incident_changed, priority_of(sev), "incident " + std::to_string(*id) + " " + message,
+              {{"INCIDENT_ID", *id},
+               {"ACTION", "resolve"},
+               {"ACTOR", "system"},
+               {"SEVERITY", to_string(sev)},
+               {"TRIGGER_EVENT", ev.name}});
+    notify(*id, "incident.resolved");
+    update_open_gauge();
   }
 
   std::optional<std::int64_t> open_incident_id(const std::string& rule, const std::string& key) {

@@ -119,7 +119,13 @@ std::optional<RuleHit> RuleEngine::process(const ObservedEvent& ev, const IsOpen
   if (n == "hostaudit.finding") {
     auto sev = parse_severity(ev.field("SEVERITY"));
     if (!sev || *sev < Severity::high) return std::nullopt;
-    return single("host_exposure", ev.field("CHECK"), *sev, "Host audit: " + ev.message, false, ev);
+    // One incident per finding (a check such as the port scan has several),
+    // so that each one closes when a later scan no longer sees it.
+    std::string key = ev.field("FINDING_ID");
+    if (key.empty()) key = ev.field("CHECK");
+    std::string what = ev.field("TITLE");
+    if (what.empty()) what = ev.message;
+    return single("host_exposure", key, *sev, "Host audit: " + what, false, ev);
   }
   if (n == "tls.certificate_expiring") {
     std::string days = ev.field("DAYS_LEFT");
@@ -133,6 +139,34 @@ std::optional<RuleHit> RuleEngine::process(const ObservedEvent& ev, const IsOpen
     if (contains(n, "restore") && !contains(n, "test")) {
       return single("restore", "", Severity::medium, "A restore from backup was performed", false, ev);
     }
+  }
+  return std::nullopt;
+}
+
+std::optional<Clearance> RuleEngine::clears(const ObservedEvent& ev) {
+  const std::string& n = ev.name;
+  // A backup that reached every destination it has: the off-site copy, or
+  // the local archive when no off-site storage is configured (OFF_SITE=none
+  // on backup.completed). A local archive alone does not clear a failure
+  // while an upload is still to come and may fail.
+  if (n == "backup.uploaded") {
+    return Clearance{"backup_failure", "", "backup " + ev.field("BACKUP_ID") + " was written and shipped off-site"};
+  }
+  if (n == "backup.completed" && ev.field("OFF_SITE") == "none") {
+    return Clearance{"backup_failure", "", "backup " + ev.field("BACKUP_ID") + " was written (no off-site storage is configured)"};
+  }
+  if (n == "hostaudit.finding_resolved") {
+    std::string id = ev.field("FINDING_ID");
+    if (id.empty()) return std::nullopt;
+    return Clearance{"host_exposure", id, "host audit scan " + ev.field("SCAN_ID") + " no longer finds " + id};
+  }
+  if (n == "tls.certificate_loaded") {
+    std::string not_after = ev.field("NOT_AFTER");
+    if (not_after.empty()) return std::nullopt;
+    std::int64_t left_s = std::atoll(not_after.c_str()) - ev.at_us / 1000000;
+    std::int64_t days = left_s / 86400;
+    if (days < kCertificateClearDays) return std::nullopt;
+    return Clearance{"certificate_expiry", "", "a TLS certificate valid for " + std::to_string(days) + " more days was loaded"};
   }
   return std::nullopt;
 }

@@ -50,6 +50,18 @@ struct RuleHit {
   std::deque<ObservedEvent> feed;  // the events that justify it, oldest first
 };
 
+// An event that shows the cause of an incident is gone: a backup that
+// reached its destination, a host-audit finding that a later scan no longer
+// sees, a certificate replaced by one that is far from expiry. The service
+// resolves the unresolved incident of (rule, key), if any, with `reason` in
+// its timeline; an operator's own state (acknowledged, owner) does not stop
+// it, because the condition it tracked is over.
+struct Clearance {
+  std::string rule;
+  std::string key;
+  std::string reason;
+};
+
 class RuleEngine {
  public:
   // Whether an unresolved incident of (rule, key) exists: an open incident
@@ -64,6 +76,13 @@ class RuleEngine {
 
   // One event, in order of at_us. At most one rule matches an event.
   std::optional<RuleHit> process(const ObservedEvent& ev, const IsOpen& is_open);
+
+  // Whether `ev` clears an incident (see Clearance). Pure: no rule state.
+  static std::optional<Clearance> clears(const ObservedEvent& ev);
+
+  // A certificate valid for at least this long clears certificate_expiry
+  // (tls.certificate_expiring starts at 30 days).
+  static constexpr std::int64_t kCertificateClearDays = 30;
 
  private:
   std::optional<RuleHit> count_rule(const std::string& rule, const ObservedEvent& ev, std::int64_t cutoff,

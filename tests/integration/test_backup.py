@@ -6,8 +6,10 @@ started by scripts/s3-server) with verification."""
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,7 @@ def test_backup_run_list_and_archive_contents(daemon_factory, recovery, tmp_path
     assert not any(b["id"].startswith(".") for b in listing["backups"])
     good = [b for b in listing["backups"] if b["id"] == out["id"]][0]
     assert good["good"] and good["retention"] == "keep" and good["recovery_key_id"] == out["recovery_key_id"]
+    assert listing["recovery_key"] == {"configured": True, "key_id": out["recovery_key_id"], "problem": None}
     assert listing["last_run"]["id"] == out["id"] and listing["last_run"]["state"] == "ok"
     human = d.ctl("backup", "list").stdout
     assert out["id"] in human and "DAMAGED" in human
@@ -167,6 +170,11 @@ def test_backup_without_recovery_key_fails_cleanly(daemon_factory):
     d.start()
     r = d.ctl("backup", "run", check=False)
     assert r.returncode == 1 and "recovery_public_key" in r.stderr
+    # The listing says why before anyone runs one, for people and for the console.
+    listed = json.loads(d.ctl("--json", "backup", "list").stdout)
+    assert listed["recovery_key"] == {"configured": False, "key_id": None,
+                                      "problem": "backup.recovery_public_key is not set"}
+    assert "backups cannot run: backup.recovery_public_key is not set" in d.ctl("backup", "list").stdout
     # Over HTTPS: a configuration problem (409 with the reason), not a 500.
     add_user(d, "opal", "operator", "Operator-Pass-123!")
     op = Client(d)
@@ -179,6 +187,57 @@ def test_backup_without_recovery_key_fails_cleanly(daemon_factory):
     status = json.loads(d.ctl("--json", "status").stdout)
     assert status["components"]["backup"]["state"] == "degraded"
     assert "backup.failed" in d.read_log()
+    assert d.stop() == 0
+
+
+def wait_for_incident(d, rule, match, timeout=30):
+    """The newest incident of `rule` that satisfies `match` (incidents are
+    raised on the incident service's own thread, a moment after the event)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = json.loads(d.ctl("--json", "incidents", "list", "--state", "all").stdout)["incidents"]
+        found = [i for i in listed if i["rule"] == rule and match(i)]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"no {rule} incident as expected: {listed}"
+        time.sleep(0.2)
+
+
+def test_a_backup_that_succeeds_resolves_the_backup_failure_incident(daemon_factory, recovery):
+    """#27: the incident 'Backup failed or missed its schedule' stayed open
+    after three good backups. Without off-site storage, a written archive is
+    the whole backup (backup.completed with OFF_SITE=none) and resolves it."""
+    d = daemon_factory("c")
+    d.write_config(f"backup:\n  schedule: \"off\"\n  local_directory: {d.dir / 'backups'}\n")
+    d.start()
+    assert d.ctl("backup", "run", check=False).returncode == 1
+    failure = wait_for_incident(d, "backup_failure", lambda i: i["state"] == "open")
+    assert failure["severity"] == "high"
+    # An operator acknowledges it; it still closes when the cause is gone.
+    d.ctl("incidents", "acknowledge", str(failure["id"]))
+
+    d.write_config(backup_config(d, recovery))
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while True:
+        r = d.ctl("--json", "backup", "run", check=False)
+        if r.returncode == 0:
+            break
+        assert time.monotonic() < deadline, r.stderr  # the reload has not reached the backup service yet
+        time.sleep(0.2)
+    run = json.loads(r.stdout)
+    resolved = wait_for_incident(d, "backup_failure", lambda i: i["id"] == failure["id"] and i["state"] == "resolved")
+    assert resolved["resolved_at"]
+    shown = json.loads(d.ctl("--json", "incidents", "show", str(failure["id"])).stdout)
+    last = shown["timeline"][-1]
+    assert (last["kind"], last["actor"], last["event"]) == ("resolve", "system", "backup.completed"), last
+    assert last["message"] == (f"resolved automatically: backup {run['id']} was written "
+                               "(no off-site storage is configured)")
+    assert last["fields"]["OFF_SITE"] == "none" and last["fields"]["BACKUP_ID"] == run["id"], last
+    # Another good run finds nothing to resolve and opens nothing.
+    d.ctl("backup", "run")
+    listed = json.loads(d.ctl("--json", "incidents", "list", "--state", "all").stdout)["incidents"]
+    assert [i["id"] for i in listed if i["rule"] == "backup_failure"] == [failure["id"]]
     assert d.stop() == 0
 
 
@@ -241,6 +300,20 @@ def test_backup_ships_to_s3_and_verifies(daemon_factory, recovery, s3, tmp_path)
     assert Path(out2["file"]).exists()
     assert json.loads(d.ctl("--json", "status").stdout)["components"]["backup"]["state"] == "degraded"
     assert "backup.upload_failed" in d.read_log()
+    # The failed upload opened the backup_failure incident; the written
+    # archive alone (OFF_SITE=s3) did not close it.
+    failure = wait_for_incident(d, "backup_failure", lambda i: i["state"] == "open")
+    assert d.stop() == 0
+
+    # The next run that reaches the bucket closes it, saying why.
+    d.write_config(backup_config(d, recovery, extra=extra))
+    d.start()
+    out3 = json.loads(d.ctl("--json", "backup", "run").stdout)
+    assert out3["upload"]["state"] == "uploaded", out3["upload"]
+    resolved = wait_for_incident(d, "backup_failure", lambda i: i["id"] == failure["id"] and i["state"] == "resolved")
+    last = json.loads(d.ctl("--json", "incidents", "show", str(resolved["id"])).stdout)["timeline"][-1]
+    assert (last["kind"], last["actor"], last["event"]) == ("resolve", "system", "backup.uploaded"), last
+    assert last["message"] == f"resolved automatically: backup {out3['id']} was written and shipped off-site"
     assert d.stop() == 0
 
 

@@ -437,3 +437,56 @@ def test_no_firewall_means_everything_exposed(lab):
     assert s["verdict"] == "exposed"
     s = next(s for s in report["sockets"] if s["port"] == 5432)
     assert s["verdict"] == "not_exposed"
+
+
+def host_exposure_incidents(daemon, key):
+    incidents = json.loads(daemon.ctl("--json", "incidents", "list", "--state", "all").stdout)["incidents"]
+    return [i for i in incidents if i["rule"] == "host_exposure" and i.get("key") == key]
+
+
+def wait_until(fn, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not (v := fn()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    return v
+
+
+def test_a_finding_that_goes_away_resolves_its_incident(lab):
+    """#27: the incident of a high finding closes itself when a later scan no
+    longer reports the finding, with the reason in its timeline; it is keyed
+    by the finding and titled once ("Host audit: <the finding's title>")."""
+    key = "HA-NET-003:nftables"
+    in_srv("nft", "flush", "ruleset")
+    report = audit(lab)
+    assert key in {f["id"] for f in report["findings"]}
+    opened = wait_until(lambda: [i for i in host_exposure_incidents(lab, key) if i["state"] != "resolved"],
+                        "an open host_exposure incident for " + key)
+    assert len(opened) == 1, opened
+    incident = opened[0]
+    assert incident["title"] == "Host audit: No firewall filters incoming traffic", incident["title"]
+    assert incident["severity"] == "high"
+
+    load("policy_drop_allowlist")
+    report = audit(lab)
+    assert key not in {f["id"] for f in report["findings"]}
+    assert key in report["resolved_findings"]
+    wait_until(lambda: json.loads(lab.ctl("--json", "incidents", "show", str(incident["id"])).stdout)["state"]
+               == "resolved", "incident %d to be resolved" % incident["id"])
+    shown = json.loads(lab.ctl("--json", "incidents", "show", str(incident["id"])).stdout)
+    last = shown["timeline"][-1]
+    assert last["kind"] == "resolve" and last["actor"] == "system", last
+    assert last["event"] == "hostaudit.finding_resolved"
+    assert last["message"].startswith("resolved automatically: host audit scan "), last["message"]
+    assert key in last["message"]
+    # Only that finding's incident: no other host_exposure incident was touched.
+    for other in json.loads(lab.ctl("--json", "incidents", "list", "--state", "all").stdout)["incidents"]:
+        if other["rule"] == "host_exposure" and other.get("key") != key and other["state"] == "resolved":
+            assert other["id"] != incident["id"]
+    # And the next time the finding appears, a new incident opens.
+    in_srv("nft", "flush", "ruleset")
+    audit(lab)
+    wait_until(lambda: [i for i in host_exposure_incidents(lab, key) if i["state"] == "open"],
+               "a new incident for " + key)
+    load("policy_drop_allowlist")
+    audit(lab)

@@ -1,7 +1,7 @@
 // The console's shell: session, role-aware navigation, hash routing, the idle
 // timeout warning. Pages are ES modules loaded on first use.
 
-import { api, ApiError, on, setCsrf } from './api.js';
+import { api, ApiError, get, on, setCsrf } from './api.js';
 import { can } from './perms.js';
 import { h, svg, clear, dialog, duration, toast, errorBox } from './ui.js';
 
@@ -222,7 +222,9 @@ function buildShell() {
   for (const r of ROUTES) {
     if (!allowed(r)) continue;
     if (r.section) list.append(h('li', { class: 'nav-section', 'aria-hidden': 'true' }, r.section));
-    list.append(h('li', null, h('a', { href: `#/${r.path}`, dataset: { route: r.path } }, icon(r.path), r.title)));
+    const count = r.path === 'incidents'
+      ? h('span', { class: 'nav-count', id: 'open-incidents', hidden: true }) : null;
+    list.append(h('li', null, h('a', { href: `#/${r.path}`, dataset: { route: r.path } }, icon(r.path), r.title, count)));
   }
   nav.append(list);
   const toggle = h('button', { type: 'button', class: 'menu-toggle small', 'aria-controls': 'sidebar', 'aria-expanded': 'false' }, 'Menu');
@@ -254,6 +256,25 @@ function buildShell() {
   root.append(announcer, skip, h('div', { class: 'shell' }, top, nav, main));
 }
 
+// The menu's count of unresolved incidents, refreshed on each navigation
+// and when a page changes an incident (never on a timer: an idle console
+// makes no requests, so the idle timeout means something).
+let countToken = 0;
+async function refreshIncidentCount() {
+  const el = document.getElementById('open-incidents');
+  if (!el || !session || !can(session.user.role, ['incidents.read'])) return;
+  const token = ++countToken;
+  try {
+    const doc = await get('/api/v1/incidents', { state: 'unresolved' });
+    if (token !== countToken) return;
+    const n = (doc.incidents || []).length;
+    el.textContent = n > 499 ? '500+' : String(n);
+    el.hidden = n === 0;
+    el.setAttribute('aria-label', `${n} unresolved`);
+  } catch { /* the page itself shows API errors */ }
+}
+window.addEventListener('privstack:incidents-changed', () => { refreshIncidentCount(); });
+
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
   const [pathPart, queryPart] = raw.split('?');
@@ -278,6 +299,7 @@ async function route() {
     else a.removeAttribute('aria-current');
   }
   if (cleanup) { try { cleanup(); } catch { /* ignore */ } cleanup = null; }
+  refreshIncidentCount();
   const token = ++renderToken;
   const main = shell.main;
   clear(main);

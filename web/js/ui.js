@@ -207,15 +207,26 @@ export function markFieldErrors(form, err) {
   }
 }
 
-// A transient message; at most three show at once (the oldest goes). Each
-// can be dismissed at once (its x button). While any is shown the body has
+// A message in the corner; at most three show at once (the oldest goes).
+// Each can be dismissed at once (its x button). While any is shown the body has
 // `has-toasts` and --toasts-height, with which narrow screens (no sidebar
 // to hold them) pad the page so its last controls scroll clear of them.
 const MAX_TOASTS = 3;
+// Long identifiers in messages (config keys such as
+// backup.recovery_public_key, paths) may wrap after '.', '_' or '/' instead
+// of mid-word; <wbr> adds no character, so copied text stays exact.
+function wrappable(text) {
+  const out = [];
+  String(text).split(/(?<=[._/])/).forEach((part, i) => { if (i) out.push(h('wbr')); out.push(part); });
+  return out;
+}
+// Errors stay until dismissed: they say what to fix, and 8 s was too short
+// to read (or copy) a configuration key. Other messages go after 4 s.
 export function toast(message, kind = '') {
   const area = document.getElementById('toasts');
   const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss notification' }, '\u00d7');
-  const t = h('div', { class: `toast ${kind}` }, h('span', { class: 'toast-text' }, message), close);
+  const text = typeof message === 'string' ? wrappable(message) : [message];
+  const t = h('div', { class: `toast ${kind}` }, h('span', { class: 'toast-text' }, ...text), close);
   const layout = () => {
     document.body.classList.toggle('has-toasts', area.children.length > 0);
     document.body.style.setProperty('--toasts-height', `${area.offsetHeight}px`);
@@ -225,7 +236,7 @@ export function toast(message, kind = '') {
   area.append(t);
   while (area.children.length > MAX_TOASTS) area.firstElementChild.remove();
   layout();
-  setTimeout(remove, kind === 'error' ? 8000 : 4000);
+  if (kind !== 'error') setTimeout(remove, 4000);
 }
 
 // A button that copies `getText()` to the clipboard.

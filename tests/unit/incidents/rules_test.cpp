@@ -216,6 +216,76 @@ TEST(Rules, HostFindingsOfHighSeverityOpenOneIncidentPerCheck) {
   EXPECT_EQ(hit->title, "Host audit: telnet is listening");
 }
 
+TEST(Rules, HostFindingsAreKeyedByFindingAndTitledByTheFindingsOwnTitle) {
+  RuleEngine rules;
+  Register reg;
+  // Two exposed ports come from one check: two incidents, each closable.
+  auto telnet = reg.feed(rules, event("hostaudit.finding", 0,
+                                      {{"SEVERITY", "high"}, {"CHECK", "HA-NET-001"}, {"FINDING_ID", "HA-NET-001:23/tcp"},
+                                       {"TITLE", "telnet listens on 0.0.0.0:23"}},
+                                      "host audit finding: telnet listens on 0.0.0.0:23"));
+  auto ftp = reg.feed(rules, event("hostaudit.finding", 0,
+                                   {{"SEVERITY", "high"}, {"CHECK", "HA-NET-001"}, {"FINDING_ID", "HA-NET-001:21/tcp"},
+                                    {"TITLE", "ftp listens on 0.0.0.0:21"}}));
+  ASSERT_TRUE(telnet);
+  ASSERT_TRUE(ftp);
+  EXPECT_EQ(telnet->key, "HA-NET-001:23/tcp");
+  EXPECT_EQ(ftp->key, "HA-NET-001:21/tcp");
+  // The title says it once, not "Host audit: host audit finding: ...".
+  EXPECT_EQ(telnet->title, "Host audit: telnet listens on 0.0.0.0:23");
+}
+
+TEST(Rules, ASuccessfulBackupClearsBackupFailures) {
+  auto uploaded = RuleEngine::clears(event("backup.uploaded", 0, {{"BACKUP_ID", "20261207T1700Z"}}));
+  ASSERT_TRUE(uploaded);
+  EXPECT_EQ(uploaded->rule, "backup_failure");
+  EXPECT_EQ(uploaded->key, "");
+  EXPECT_THAT(uploaded->reason, HasSubstr("20261207T1700Z"));
+  // Without off-site storage the local archive is the whole backup...
+  auto local = RuleEngine::clears(event("backup.completed", 0, {{"BACKUP_ID", "b1"}, {"OFF_SITE", "none"}}));
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->rule, "backup_failure");
+  EXPECT_THAT(local->reason, HasSubstr("no off-site storage"));
+  // ...with it, the upload is still to come and may fail.
+  EXPECT_FALSE(RuleEngine::clears(event("backup.completed", 0, {{"BACKUP_ID", "b1"}, {"OFF_SITE", "s3"}})));
+  EXPECT_FALSE(RuleEngine::clears(event("backup.completed", 0, {{"BACKUP_ID", "b1"}})));
+  // Failures never clear anything.
+  for (const char* name : {"backup.failed", "backup.upload_failed", "backup.verify_failed"}) {
+    EXPECT_FALSE(RuleEngine::clears(event(name, 0, {{"OFF_SITE", "none"}}))) << name;
+  }
+}
+
+TEST(Rules, AResolvedFindingClearsItsOwnIncidentOnly) {
+  auto c = RuleEngine::clears(event("hostaudit.finding_resolved", 0, {{"FINDING_ID", "HA-NET-001:23/tcp"}, {"SCAN_ID", "7"}}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->rule, "host_exposure");
+  EXPECT_EQ(c->key, "HA-NET-001:23/tcp");
+  EXPECT_THAT(c->reason, HasSubstr("scan 7"));
+  EXPECT_FALSE(RuleEngine::clears(event("hostaudit.finding_resolved", 0, {{"SCAN_ID", "7"}})));
+}
+
+TEST(Rules, OnlyACertificateFarFromExpiryClearsCertificateExpiry) {
+  const std::int64_t now_s = 1'800'000'000;
+  auto loaded = [&](std::int64_t days_left) {
+    return event("tls.certificate_loaded", now_s, {{"NOT_AFTER", std::to_string(now_s + days_left * 86400 + 60)}});
+  };
+  auto renewed = RuleEngine::clears(loaded(90));
+  ASSERT_TRUE(renewed);
+  EXPECT_EQ(renewed->rule, "certificate_expiry");
+  EXPECT_THAT(renewed->reason, HasSubstr("90 more days"));
+  EXPECT_TRUE(RuleEngine::clears(loaded(RuleEngine::kCertificateClearDays)));
+  // The same old certificate loaded again (a restart) leaves it open.
+  EXPECT_FALSE(RuleEngine::clears(loaded(RuleEngine::kCertificateClearDays - 1)));
+  EXPECT_FALSE(RuleEngine::clears(loaded(-3)));
+  EXPECT_FALSE(RuleEngine::clears(event("tls.certificate_loaded", now_s, {})));
+}
+
+TEST(Rules, RoutineEventsClearNothing) {
+  for (const char* name : {"auth.login_succeeded", "wallet.unlocked", "backup.verified", "hostaudit.scan_completed"}) {
+    EXPECT_FALSE(RuleEngine::clears(event(name, 0, {{"FINDING_ID", "x"}, {"OFF_SITE", "none"}}))) << name;
+  }
+}
+
 TEST(Rules, CertificateExpiryIsHighWithinAWeek) {
   RuleEngine rules;
   Register reg;

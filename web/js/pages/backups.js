@@ -24,6 +24,33 @@ const PHASES = {
   pruning: 'Applying retention locally',
 };
 
+// How to make the recovery key pair, shown while backup.recovery_public_key
+// is not set (the same procedure as docs/operations.md, "Backups").
+const RECOVERY_KEYGEN = `# On a trusted machine, not on this appliance:
+openssl genpkey -algorithm X25519 -out recovery-key.pem
+openssl pkey -in recovery-key.pem -pubout`;
+const RECOVERY_YAML = `# /etc/privstack/privstack.yaml: the PUBLIC key only
+backup:
+  recovery_public_key: |
+    -----BEGIN PUBLIC KEY-----
+    (the line that openssl pkey -pubout printed)
+    -----END PUBLIC KEY-----`;
+
+function recoverySetup(rk) {
+  return h('section', { class: 'card', id: 'recovery-setup' }, h('h2', null, 'Set up the recovery key'),
+    h('p', null, 'Every backup is encrypted for an offline recovery key: this appliance holds only its public half, ' +
+      'so neither a stolen appliance nor a stolen bucket reveals any data. Without it no backup can run.'),
+    h('ol', null,
+      h('li', null, 'Make the key pair on a trusted machine:',
+        h('div', { class: 'copy-row' }, h('pre', null, RECOVERY_KEYGEN), copyButton(RECOVERY_KEYGEN))),
+      h('li', null, 'Keep ', h('code', null, 'recovery-key.pem'), ' offline, in two places (a safe and a password manager, say). ' +
+        'It is the only way to read the backups, and it never goes on this appliance.'),
+      h('li', null, 'Put the public key into the configuration:',
+        h('div', { class: 'copy-row' }, h('pre', null, RECOVERY_YAML), copyButton(RECOVERY_YAML))),
+      h('li', null, 'Reload the daemon: ', h('code', null, 'sudo systemctl reload privstackd'), '. This page then enables "Back up now".')),
+    h('p', { class: 'small muted' }, `Now: ${rk.problem || 'not configured'}.`));
+}
+
 function retentionBadge(retention) {
   if (retention === 'keep') return badge('kept', 'ok');
   if (retention === 'delete') return badge('deleted at the next run', 'warn');
@@ -90,6 +117,7 @@ export default async function render(main, ctx) {
   const verifyButton = manage ? h('button', { type: 'button', id: 'verify-backups' }, 'Verify stored copies') : null;
   main.append(pageHead('Backups', 'Encrypted snapshots kept locally and off-site, pruned by one retention plan (daily, weekly, monthly).',
     ...[verifyButton, runButton].filter(Boolean)));
+  const recoveryArea = h('div', { id: 'backup-recovery-key' });
   const progressArea = h('div', { id: 'backup-progress', 'aria-live': 'polite' });
   const summaryArea = h('div', { id: 'backup-summary' });
   const listArea = h('div', { id: 'backup-list' });
@@ -97,7 +125,7 @@ export default async function render(main, ctx) {
   let poll = null;
   const stopPoll = () => { if (poll) clearTimeout(poll); poll = null; };
 
-  main.append(progressArea, card('Latest run', summaryArea), card('Archives: local and off-site, with the retention preview', listArea), verifyArea,
+  main.append(recoveryArea, progressArea, card('Latest run', summaryArea), card('Archives: local and off-site, with the retention preview', listArea), verifyArea,
     card('Restore', h('p', null, 'Restore runs offline, from the archive and the recovery key that you keep away from this appliance (it is not stored here).'),
       h('div', { class: 'copy-row' }, h('pre', { id: 'restore-instructions' }, RESTORE), copyButton(RESTORE)),
       h('p', { class: 'small muted' }, 'See the operations guide, "Restoring from a backup", for the full procedure and the checks that follow it.')));
@@ -110,6 +138,24 @@ export default async function render(main, ctx) {
     progressArea.replaceChildren(card('Backup running',
       h('p', null, badge(PHASES[r.phase] || r.phase || 'starting', 'info'), ' ', r.bytes ? `${bytes(r.bytes)} so far` : ''),
       bar));
+  }
+
+  // Without a usable recovery key a run can only fail: "Back up now" is
+  // off, with the reason beside it and the setup steps below.
+  let keyMissing = false;
+  function showRecoveryKey(rk) {
+    keyMissing = rk?.configured === false;
+    if (runButton) {
+      runButton.disabled = keyMissing;
+      if (keyMissing) runButton.setAttribute('aria-describedby', 'run-backup-reason');
+      else runButton.removeAttribute('aria-describedby');
+    }
+    if (!keyMissing) { recoveryArea.replaceChildren(); return; }
+    recoveryArea.replaceChildren(
+      h('div', { class: 'alert warn', id: 'run-backup-reason' },
+        h('strong', null, 'Backups cannot run: '), 'no recovery key is configured (',
+        h('code', null, 'backup.recovery_public_key'), '). Set it up as shown below.'),
+      recoverySetup(rk));
   }
 
   function showList(doc) {
@@ -155,6 +201,7 @@ export default async function render(main, ctx) {
     }
     if (!ctx.isCurrent()) return null;
     showList(doc);
+    showRecoveryKey(doc.recovery_key);
     showProgress(doc.running);
     return doc;
   }
@@ -168,6 +215,7 @@ export default async function render(main, ctx) {
   }
 
   runButton?.addEventListener('click', () => busy(runButton, async () => {
+    if (keyMissing) return;
     // POST answers when the run ends (minutes for a large store); poll
     // alongside it for the progress bar.
     const done = post('/api/v1/backups', {});

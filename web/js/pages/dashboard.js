@@ -70,7 +70,14 @@ export default async function render(main, ctx) {
     jobs.push(get('/api/v1/backups').then((doc) => {
       const list = listOf(doc, 'backups', 'archives');
       facts.backups = list.length;
+      facts.recoveryKey = doc?.recovery_key?.configured !== false;
       const last = newestBackup(list) || (doc && doc.last_backup) || null;
+      if (!facts.recoveryKey) {
+        fill(s.body, h('p', null, badge(last ? 'backups stopped' : 'not set up', 'bad')),
+          h('p', { class: 'small', id: 'backup-not-configured' }, 'No recovery key is configured, so no backup can run. ',
+            h('a', { href: '#/backups' }, 'Set up the recovery key'), '.'));
+        return;
+      }
       if (!last) { fill(s.body, h('p', null, badge('no backup yet', 'warn')), h('p', { class: 'small muted' }, 'Run the first backup from the Backups page.')); return; }
       const t = toDate(backupTime(last));
       const old = t && Date.now() - t.getTime() > 36 * 3600 * 1000;
@@ -135,7 +142,10 @@ export default async function render(main, ctx) {
     if (!ctx.session.user.totp_enabled) todo.push(h('li', null, h('a', { href: '#/account' }, 'Turn on two-factor authentication'), ' for your account.'));
     if (facts.users !== undefined && facts.users < 2) todo.push(h('li', null, h('a', { href: '#/users' }, 'Create accounts'), ' for your team, each with the least role it needs.'));
     if (facts.scanned === false) todo.push(h('li', null, h('a', { href: '#/hostaudit' }, 'Run the first host audit'), ' to check which ports this server exposes.'));
-    if (facts.backups === 0) todo.push(h('li', null, h('a', { href: '#/backups' }, 'Run a backup'), ' and keep the recovery key offline.'));
+    if (facts.recoveryKey === false) {
+      todo.push(h('li', { id: 'todo-recovery-key' }, h('a', { href: '#/backups' }, 'Create the backup recovery key'),
+        ': backups cannot run until its public half is in backup.recovery_public_key.'));
+    } else if (facts.backups === 0) todo.push(h('li', null, h('a', { href: '#/backups' }, 'Run a backup'), ' and keep the recovery key offline.'));
     if (todo.length) {
       hints.append(h('section', { class: 'alert info', 'aria-labelledby': 'first-run-title' },
         h('strong', { id: 'first-run-title' }, 'Getting started'), h('ul', null, todo)));

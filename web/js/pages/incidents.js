@@ -56,6 +56,8 @@ async function detail(main, ctx, id) {
     try {
       await post(`/api/v1/incidents/${encodeURIComponent(id)}/${action}`, body ? body() : {});
       toast(label, 'ok');
+      // The menu's count of unresolved incidents follows (app.js).
+      window.dispatchEvent(new Event('privstack:incidents-changed'));
       main.replaceChildren();
       await detail(main, ctx, id);
     } catch (err) { msg.replaceChildren(errorBox(err)); }
