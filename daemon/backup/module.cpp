@@ -18,6 +18,7 @@ class BackupModule final : public Module {
   void register_routes(http::Router& router) override { service_.register_routes(router); }
   void register_control_commands(http::ControlServer& control) override { service_.register_control(control); }
   void start() override { ctx_.spawn(service_.schedule_loop(ctx_.stopping)); }
+  void reload(const Config& next) override { service_.check_configuration(next); }
   void begin_drain() override { service_.cancel(); }  // a running snapshot or upload ends at its next check
 
  private:

@@ -49,6 +49,7 @@ void BackupService::Impl::set_phase(std::string p) {
 }
 
 void BackupService::Impl::set_health(HealthState state, std::string detail) {
+  health_says_no_key = false;
   if (health) health->set("backup", state, std::move(detail));
 }
 
@@ -121,6 +122,16 @@ BackupService::BackupService(store::Store& store, audit::AuditLog* audit, asio::
     : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), std::move(config), health, clock)) {
   auto cfg = impl_->config();
   if (!cfg->backup.recovery_public_key.empty()) impl_->set_health(HealthState::ok, "no backup run since start");
+  check_configuration(*cfg);
+}
+
+void BackupService::check_configuration(const Config& c) {
+  if (c.backup.recovery_public_key.empty()) {
+    impl_->set_health(HealthState::degraded, "backup.recovery_public_key is not set: no backup can run");
+    impl_->health_says_no_key = true;
+  } else if (impl_->health_says_no_key) {
+    impl_->set_health(HealthState::ok, "recovery key set; no backup run since");
+  }
 }
 
 BackupService::~BackupService() = default;

@@ -76,6 +76,10 @@ class BackupService {
   // and the next run starts afresh) instead of holding the stop for minutes.
   void cancel();
 
+  // Start and SIGHUP: without a recovery key no backup can run, and the
+  // "backup" health component says so before the first run fails.
+  void check_configuration(const Config& c);
+
   void register_routes(http::Router& router);
   void register_control(http::ControlServer& control);
 

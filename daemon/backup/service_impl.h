@@ -101,6 +101,9 @@ struct BackupService::Impl {
   void record_check(const std::string& place, const std::string& id, bool ok, std::string by, std::string error = {});
   void set_phase(std::string p);
   void set_health(HealthState state, std::string detail);
+  // Whether the health component holds check_configuration's "no recovery
+  // key" state (which a key set by SIGHUP then clears) rather than a run's.
+  std::atomic<bool> health_says_no_key{false};
   void record_audit(const std::string& actor, const std::string& source, const std::string& action,
                     const std::string& object, std::string_view outcome, const std::string& detail);
   S3Config s3_config(const Config& c);

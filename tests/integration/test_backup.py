@@ -168,6 +168,10 @@ def test_backup_without_recovery_key_fails_cleanly(daemon_factory):
     d = daemon_factory("n")
     d.write_config(f"backup:\n  schedule: \"off\"\n  local_directory: {d.dir / 'backups'}\n")
     d.start()
+    # Health says so from the start, before any run fails.
+    component = json.loads(d.ctl("--json", "status").stdout)["components"]["backup"]
+    assert component["state"] == "degraded", component
+    assert component["detail"] == "backup.recovery_public_key is not set: no backup can run", component
     r = d.ctl("backup", "run", check=False)
     assert r.returncode == 1 and "recovery_public_key" in r.stderr
     # The listing says why before anyone runs one, for people and for the console.
