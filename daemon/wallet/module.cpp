@@ -158,8 +158,7 @@ struct WalletModule::Impl {
     // every fresh install): ok, with the detail that says what to do, so
     // the dashboard does not show a bare "ok" next to "uninitialized".
     if (!s.initialized) {
-      health->set("wallet", HealthState::ok,
-                  "uninitialized: an administrator creates it under Wallet (or privstackctl wallet init)");
+      health->set("wallet", HealthState::ok, "uninitialized: create it under Wallet or with privstackctl wallet init");
     } else if (s.unlocked) {
       health->set("wallet", HealthState::ok, "unlocked until " + format_rfc3339(s.unlocked_until) + " by " + s.unlocked_by);
     } else {
