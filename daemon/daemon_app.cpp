@@ -275,13 +275,21 @@ struct DaemonApp::Impl {
     for (auto& m : modules) co_await m->refresh_metrics();
   }
 
-  // The daemon's own routes: health and metrics.
+  // The daemon's own routes: health (anonymous states, and the authenticated
+  // report with details) and metrics.
   void register_system_routes() {
     router.add("GET", "/healthz", [this](http::Request&) -> asio::awaitable<http::Response> {
       // Anonymous: states only, no details that would describe internals.
       json::object doc = health_document(false);
       int status = health.overall() == HealthState::failed ? 503 : 200;
       co_return http::Response::json(status, doc);
+    });
+    router.add("GET", "/api/v1/health", [this](http::Request&) -> asio::awaitable<http::Response> {
+      // Any signed-in caller: the same document with each component's
+      // detail (why it is degraded, when the certificate expires), which
+      // the console shows next to the state. Always 200: the caller asked
+      // for the report, not for a liveness probe.
+      co_return http::Response::json(200, health_document(true));
     });
     router.add("GET", "/metrics", [this](http::Request&) -> asio::awaitable<http::Response> {
       co_await refresh_metrics();

@@ -49,6 +49,8 @@ constexpr RoleRow kRoles[] = {
 constexpr RouteRule kRouteRules[] = {
     // Health and metrics
     {"GET", "/healthz", P::anonymous},
+    // The same states with each component's detail (internals: signed-in only)
+    {"GET", "/api/v1/health", P::authenticated},
     {"GET", "/metrics", P::metrics_read},
     // Session (login is anonymous; it is throttled and CSRF-free by design:
     // it has no session yet, the Origin check still applies)

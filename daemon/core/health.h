@@ -1,4 +1,4 @@
-// Component health, shown by GET /healthz and `privstackctl status`.
+// Component health: GET /healthz (states), GET /api/v1/health and `privstackctl status` (with details).
 #pragma once
 
 #include <map>

@@ -153,8 +153,12 @@ struct WalletModule::Impl {
 
   void update_health(const Status& s) {
     if (health == nullptr) return;
+    // Not created yet is a setup step, not a fault (an appliance that does
+    // not issue yet is healthy; degraded here would alarm every monitor on
+    // every fresh install): ok, with the detail that says what to do, so
+    // the dashboard does not show a bare "ok" next to "uninitialized".
     if (!s.initialized) {
-      health->set("wallet", HealthState::ok, "not initialized");
+      health->set("wallet", HealthState::ok, "uninitialized: create it under Wallet or with privstackctl wallet init");
     } else if (s.unlocked) {
       health->set("wallet", HealthState::ok, "unlocked until " + format_rfc3339(s.unlocked_until) + " by " + s.unlocked_by);
     } else {

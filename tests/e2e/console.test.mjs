@@ -153,6 +153,12 @@ test('sign in as the first administrator', async () => {
   await snap('signin-wrong-password');
   await signIn(ADMIN, ADMIN_PW);
   await page.waitForSelector('#card-health .badge');
+  // Each component with its state AND the daemon's reason (issue #27: a
+  // bare "degraded" or "ok" said nothing). The test daemon's self-signed
+  // certificate is valid for 398 days; the wallet is not created yet.
+  const certRow = (await page.innerText('#health-components li[data-component="certificate"]')).replace(/\s+/g, ' ');
+  assert.match(certRow, /^certificate ok valid for \d+ days$/);
+  assert.match(await page.textContent('#health-components li[data-component="wallet"] .health-detail'), /^uninitialized: .*Wallet/);
   assert.deepEqual(await navRoutes(), NAV.admin);
   assert.match(await page.textContent('#first-run'), /two-factor/);
   await snap('dashboard-admin-first-run');
@@ -613,6 +619,8 @@ test('every other page renders for the administrator', async () => {
     await go(route);
     await snap(`page-${route}`);
   }
+  // Settings shows the certificate's reason, not "—".
+  assert.match(await page.textContent('#settings-health tr[data-component="certificate"] .health-detail'), /^valid for \d+ days$/);
   // Tablet width: the navigation collapses behind the menu button.
   await page.setViewportSize({ width: 820, height: 1100 });
   await go('dashboard');

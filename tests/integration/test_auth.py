@@ -210,6 +210,7 @@ def test_admin_revokes_all_sessions_and_lock_via_cli(d):
 ALL = set(ROLES)
 ENDPOINTS = [
     ("GET", "/healthz", None, {"anon"} | ALL),
+    ("GET", "/api/v1/health", None, ALL),
     ("GET", "/", None, {"anon"} | ALL),
     ("GET", "/api/v1/session", None, ALL),
     ("GET", "/api/v1/users", None, {"admin", "auditor"}),

@@ -26,6 +26,7 @@ constexpr const char* kAll = "admin operator auditor issuer support";
 
 const Expect kExpected[] = {
     {"GET", "/healthz", "anon"},
+    {"GET", "/api/v1/health", kAll},
     {"GET", "/metrics", "admin operator auditor"},
     {"POST", "/api/v1/session", "anon"},
     {"GET", "/api/v1/session", kAll, false, false},

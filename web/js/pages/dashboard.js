@@ -34,17 +34,17 @@ export default async function render(main, ctx) {
   const jobs = [];
   const facts = {};
 
-  // Health of each component (GET /healthz).
-  const health = section('Health', 'card-health', { href: '#/settings', label: 'Details' });
+  // Health of each component with its reason (GET /api/v1/health: the
+  // anonymous /healthz has the states only).
+  const health = section('Health', 'card-health', { href: '#/settings', label: 'Settings' });
   grid.append(health.el);
-  jobs.push(get('/healthz').catch((e) => (e instanceof ApiError && e.problem && e.problem.components ? e.problem : Promise.reject(e)))
-    .then((doc) => {
-      const comps = Object.entries(doc.components || {});
-      fill(health.body,
-        h('p', null, 'Overall: ', badge(doc.status || 'unknown')),
-        h('ul', { class: 'hint-list', id: 'health-components' }, comps.map(([name, c]) =>
-          h('li', null, h('span', null, `${name}: `), badge(c.state || 'unknown'), c.detail ? h('span', { class: 'muted small' }, ` ${c.detail}`) : null))));
-    }).catch((e) => failed(health.body, e, 'Health')));
+  jobs.push(get('/api/v1/health').then((doc) => {
+    fill(health.body,
+      h('p', null, 'Overall: ', badge(doc.status || 'unknown')),
+      h('ul', { class: 'health-list', id: 'health-components' }, Object.entries(doc.components || {}).map(([name, c]) =>
+        h('li', { 'data-component': name }, h('strong', null, name), ' ', badge(c.state || 'unknown'),
+          c.detail ? h('div', { class: 'small health-detail' }, c.detail) : null))));
+  }).catch((e) => failed(health.body, e, 'Health')));
 
   // Open incidents with the notification clock.
   if (ctx.can('incidents.read')) {

@@ -28,14 +28,17 @@ export default async function render(main, ctx) {
   const healthArea = h('div', { id: 'settings-health' });
   main.append(card('Components', healthArea));
   try {
-    const doc = await get('/healthz').catch((e) => (e instanceof ApiError && e.problem.components ? e.problem : Promise.reject(e)));
+    // The authenticated document: each component's reason (the certificate's
+    // expiry, ...), which the anonymous /healthz leaves out.
+    const doc = await get('/api/v1/health');
     healthArea.replaceChildren(table({
       columns: [
-        { label: 'Component', render: (r) => h('strong', null, r[0]) },
-        { label: 'State', render: (r) => badge(r[1].state || 'unknown') },
-        { label: 'Detail', render: (r) => r[1].detail || '' },
+        { label: 'Component', render: ([name]) => h('strong', null, name) },
+        { label: 'State', render: ([, c]) => badge(c.state || 'unknown') },
+        { label: 'Reason', class: 'health-detail', render: ([, c]) => c.detail || '' },
       ],
       rows: Object.entries(doc.components || {}),
+      rowAttrs: ([name]) => ({ 'data-component': name }),
     }));
   } catch (e) { healthArea.replaceChildren(errorBox(e)); }
 
