@@ -114,7 +114,8 @@ def test_backup_run_list_and_archive_contents(daemon_factory, recovery, tmp_path
 def test_retention_prunes_after_each_run(daemon_factory, recovery):
     d = daemon_factory("r")
     # All runs fall on the same day: keep-daily 2 keeps the newest of that day only.
-    d.write_config(backup_config(d, recovery, retention="  retention:\n    daily: 2\n    weekly: 0\n    monthly: 0\n"))
+    d.write_config(backup_config(d, recovery, retention="  retention:\n    keep_last: 0\n    daily: 2\n    weekly: 0\n"
+                                                        "    monthly: 0\n"))
     d.start()
     first = json.loads(d.ctl("--json", "backup", "run").stdout)
     assert first["pruned"] == []
