@@ -7,6 +7,7 @@
 #include "backup/archive.h"
 #include "backup/plan.h"
 #include "backup/service_impl.h"
+#include "backup/timetable.h"
 
 namespace privstack::backup {
 
@@ -39,6 +40,26 @@ json::object recovery_key_json(const Config& c) {
   } catch (const std::exception& e) {
     return json::object{{"configured", false}, {"key_id", nullptr}, {"problem", e.what()}};
   }
+}
+
+// When the next run makes its archive, for the "after the next run"
+// preview: the schedule's next slot, or now (a "Back up now") when
+// backup.schedule is off.
+std::int64_t next_run_unix(const Config& c, WallTime now) {
+  auto schedule = Schedule::parse(c.backup.schedule);  // checked at config load
+  auto next = schedule ? schedule->next_after(now) : std::nullopt;
+  return std::chrono::duration_cast<std::chrono::seconds>(next.value_or(now).time_since_epoch()).count();
+}
+
+// An archive's fate in a plan: "ignored" when unreadable (never pruned).
+const char* fate(const LocalArchive& a, const std::set<std::string>& keep) {
+  return !a.good ? "ignored" : keep.contains(a.id) ? "keep" : "delete";
+}
+
+std::set<std::string> kept(const RetentionPlan& plan) {
+  std::set<std::string> out;
+  for (auto& id : plan.keep_ids()) out.insert(std::move(id));
+  return out;
 }
 
 json::object archive_json(const LocalArchive& a) {
@@ -140,10 +161,13 @@ json::object BackupService::Impl::off_site_json(const Config& c, const std::opti
 }
 
 json::array BackupService::Impl::copies_json(const Config& c, const std::vector<LocalArchive>& archives,
-                                             const std::set<std::string>& keep,
-                                             const std::optional<RemoteListing>& listing) {
+                                             const Fates& fates, const std::optional<RemoteListing>& listing) {
   struct Copy {
     std::int64_t created = 0;
+    // The order: the header's milliseconds when the archive is here (two
+    // archives of one second list newest first, as scan() and retention
+    // order them), the name's second when only the bucket holds it.
+    std::int64_t created_ms = 0;
     const LocalArchive* local = nullptr;
     const S3Object* remote = nullptr;
   };
@@ -151,6 +175,7 @@ json::array BackupService::Impl::copies_json(const Config& c, const std::vector<
   for (const auto& a : archives) {
     by_id[a.id].local = &a;
     by_id[a.id].created = a.header.metadata.created_unix;
+    by_id[a.id].created_ms = a.header.metadata.created_ms;
   }
   const std::string prefix = s3_prefix(c);
   if (listing) {
@@ -159,14 +184,17 @@ json::array BackupService::Impl::copies_json(const Config& c, const std::vector<
       std::string id = name.substr(0, name.size() - kSuffix.size());
       Copy& copy = by_id[id];
       copy.remote = &o;
-      if (copy.local == nullptr) copy.created = parse_stamp(std::string_view(id).substr(0, 16)).value_or(0);
+      if (copy.local == nullptr) {
+        copy.created = parse_stamp(std::string_view(id).substr(0, 16)).value_or(0);
+        copy.created_ms = copy.created * 1000;
+      }
     }
   }
   const bool s3 = !c.backup.s3.endpoint.empty();
   const bool listable = s3 && !c.backup.s3.put_only;
   std::vector<std::pair<std::string, Copy>> sorted(by_id.begin(), by_id.end());
   std::stable_sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) {
-    if (x.second.created != y.second.created) return x.second.created > y.second.created;
+    if (x.second.created_ms != y.second.created_ms) return x.second.created_ms > y.second.created_ms;
     return x.first > y.first;
   });
   std::lock_guard lock(mutex);
@@ -179,7 +207,8 @@ json::array BackupService::Impl::copies_json(const Config& c, const std::vector<
       local["size"] = copy.local->size;
       local["good"] = copy.local->good;
       local["test_restored"] = read_digest(copy.local->path).has_value();
-      local["retention"] = !copy.local->good ? "ignored" : keep.contains(id) ? "keep" : "delete";
+      local["retention"] = fate(*copy.local, fates.now);
+      local["retention_after_next_run"] = fate(*copy.local, fates.after_next_run);
       local["verified"] = check_json("local", id);
     }
     e["local"] = std::move(local);
@@ -206,22 +235,26 @@ json::array BackupService::Impl::copies_json(const Config& c, const std::vector<
 json::object BackupService::Impl::list_blocking(bool refresh_remote) {
   auto cfg = config();
   auto archives = scan(cfg->backup.local_directory);
-  RetentionPlan plan = local_plan(archives, *cfg);
-  std::set<std::string> keep;
-  for (const auto& id : plan.keep_ids()) keep.insert(id);
+  // Retention preview: what a prune of these archives keeps now, and what
+  // the next run's prune keeps once that run's archive is the newest (an
+  // archive kept now can be deleted then; the console warns of it).
+  const std::int64_t next_run = next_run_unix(*cfg, clock.system_now());
+  const Fates fates{kept(local_plan(archives, *cfg)), kept(next_run_plan(archives, *cfg, next_run))};
   json::array list;
   for (const auto& a : archives) {
     json::object o = archive_json(a);
-    // Retention preview: what the next prune does with it.
-    o["retention"] = !a.good ? "ignored" : keep.contains(a.id) ? "keep" : "delete";
+    o["retention"] = fate(a, fates.now);
+    o["retention_after_next_run"] = fate(a, fates.after_next_run);
     list.push_back(std::move(o));
   }
   json::object doc;
   doc["directory"] = cfg->backup.local_directory.string();
   doc["schedule"] = cfg->backup.schedule;
-  doc["retention"] = json::object{{"daily", cfg->backup.retention.daily},
+  doc["retention"] = json::object{{"keep_last", cfg->backup.retention.keep_last},
+                                  {"daily", cfg->backup.retention.daily},
                                   {"weekly", cfg->backup.retention.weekly},
                                   {"monthly", cfg->backup.retention.monthly}};
+  doc["next_run_at"] = format_rfc3339(next_run);
   doc["s3"] = cfg->backup.s3.endpoint.empty()
                   ? json::value(nullptr)
                   : json::value(json::object{{"bucket", cfg->backup.s3.bucket},
@@ -231,7 +264,7 @@ json::object BackupService::Impl::list_blocking(bool refresh_remote) {
   doc["backups"] = std::move(list);
   std::optional<RemoteListing> listing;
   if (!cfg->backup.s3.endpoint.empty() && !cfg->backup.s3.put_only) listing = current_listing(*cfg, refresh_remote);
-  doc["copies"] = copies_json(*cfg, archives, keep, listing);
+  doc["copies"] = copies_json(*cfg, archives, fates, listing);
   doc["off_site"] = off_site_json(*cfg, listing);
   {
     std::lock_guard lock(mutex);

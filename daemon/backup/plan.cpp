@@ -4,16 +4,37 @@
 
 namespace privstack::backup {
 
-RetentionPolicy policy_of(const Config& c) {
-  return RetentionPolicy{c.backup.retention.daily, c.backup.retention.weekly, c.backup.retention.monthly};
-}
+namespace {
 
-RetentionPlan local_plan(const std::vector<LocalArchive>& archives, const Config& c) {
+std::vector<RetentionItem> good_items(const std::vector<LocalArchive>& archives) {
   std::vector<RetentionItem> items;
   for (const auto& a : archives) {
     if (a.good) items.push_back({a.id, a.header.metadata.created_unix, true});
   }
-  return plan_retention(std::move(items), policy_of(c));
+  return items;
+}
+
+}  // namespace
+
+RetentionPolicy policy_of(const Config& c) {
+  const auto& r = c.backup.retention;
+  return RetentionPolicy{r.daily, r.weekly, r.monthly, r.keep_last};
+}
+
+RetentionPlan local_plan(const std::vector<LocalArchive>& archives, const Config& c) {
+  return plan_retention(good_items(archives), policy_of(c));
+}
+
+RetentionPlan next_run_plan(const std::vector<LocalArchive>& archives, const Config& c, std::int64_t next_run) {
+  std::vector<RetentionItem> items = good_items(archives);
+  for (const auto& item : items) next_run = std::max(next_run, item.time);
+  // First in the input: among equal times it is the newest (plan_retention
+  // keeps input order for ties), as the run's own archive would be. Its id
+  // cannot be an archive's (archive ids are never empty).
+  items.insert(items.begin(), RetentionItem{"", next_run, true});
+  RetentionPlan plan = plan_retention(std::move(items), policy_of(c));
+  std::erase_if(plan.decisions, [](const RetentionDecision& d) { return d.id.empty(); });
+  return plan;
 }
 
 std::string s3_prefix(const Config& c) {

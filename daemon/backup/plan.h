@@ -4,6 +4,7 @@
 // lists and deletes, these functions decide.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,14 @@ RetentionPolicy policy_of(const Config& c);
 // The plan for the local directory: its good archives (an unreadable one is
 // neither kept nor deleted: "ignored").
 RetentionPlan local_plan(const std::vector<LocalArchive>& archives, const Config& c);
+
+// What the next run's prune does with `archives`: the local plan as if that
+// run's archive, made at `next_run` (Unix seconds; the newest archive's time
+// if that is later), already existed. An archive the preview keeps now may
+// be deleted then (keep_last moves on, the day's newest changes); the
+// listing says so beforehand. The next run's own archive is not in the
+// plan's decisions.
+RetentionPlan next_run_plan(const std::vector<LocalArchive>& archives, const Config& c, std::int64_t next_run);
 
 // backup.s3.prefix with a trailing '/' (empty when none): the service's
 // archives are "<prefix><id>.psbak".

@@ -13,6 +13,15 @@ std::tm local(std::int64_t unix_time) {
   return tm;
 }
 
+// `last` buckets by position: every archive is its own bucket (restic's
+// keep-last), so the rule keeps the first `last` archives, newest first.
+struct Rule {
+  int count;
+  const char* reason;
+  int (*bucket)(std::int64_t) = nullptr;  // null: by position
+  std::int64_t previous = -1;  // the bucket of the archive this rule kept last
+};
+
 }  // namespace
 
 int day_bucket(std::int64_t unix_time) {
@@ -61,21 +70,17 @@ RetentionPlan plan_retention(std::vector<RetentionItem> items, const RetentionPo
   // Newest first; equal times keep their input order (like restic's stable sort).
   std::stable_sort(items.begin(), items.end(),
                    [](const RetentionItem& a, const RetentionItem& b) { return a.time > b.time; });
-  struct Rule {
-    int count;
-    int (*bucket)(std::int64_t);
-    const char* reason;
-    int last = -1;
-  };
-  Rule rules[] = {{std::max(policy.daily, 0), day_bucket, "daily"},
-                  {std::max(policy.weekly, 0), iso_week_bucket, "weekly"},
-                  {std::max(policy.monthly, 0), month_bucket, "monthly"}};
-  bool no_policy = policy.daily <= 0 && policy.weekly <= 0 && policy.monthly <= 0;
+  Rule rules[] = {{std::max(policy.last, 0), "last"},
+                  {std::max(policy.daily, 0), "daily", day_bucket},
+                  {std::max(policy.weekly, 0), "weekly", iso_week_bucket},
+                  {std::max(policy.monthly, 0), "monthly", month_bucket}};
+  bool no_policy = policy.last <= 0 && policy.daily <= 0 && policy.weekly <= 0 && policy.monthly <= 0;
 
   RetentionPlan plan;
   plan.decisions.reserve(items.size());
   bool good_kept = false;
-  for (const auto& item : items) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& item = items[i];
     RetentionDecision d{item.id, item.time, false, {}};
     if (no_policy) {
       d.keep = true;
@@ -83,9 +88,9 @@ RetentionPlan plan_retention(std::vector<RetentionItem> items, const RetentionPo
     }
     for (auto& rule : rules) {
       if (rule.count <= 0) continue;
-      int b = rule.bucket(item.time);
-      if (b != rule.last) {
-        rule.last = b;
+      std::int64_t b = rule.bucket ? rule.bucket(item.time) : static_cast<std::int64_t>(i);
+      if (b != rule.previous) {
+        rule.previous = b;
         --rule.count;
         d.keep = true;
         d.reasons.emplace_back(rule.reason);

@@ -1,11 +1,13 @@
 // The retention planner, used for the local and the remote copies alike.
 //
-// Semantics are those of `restic forget --keep-daily D --keep-weekly W
-// --keep-monthly M` (restic 0.14, Debian 12): archives sorted newest first;
-// for each rule with a count left, an archive is kept when its bucket (local
-// calendar day, ISO 8601 week, calendar month) differs from the bucket of the
-// previous archive that rule kept, and the count goes down by one. So each
-// rule keeps the newest archive of each of its last N non-empty buckets.
+// Semantics are those of `restic forget --keep-last L --keep-daily D
+// --keep-weekly W --keep-monthly M` (restic 0.14, Debian 12): archives
+// sorted newest first; for each rule with a count left, an archive is kept
+// when its bucket (local calendar day, ISO 8601 week, calendar month; for
+// `last`, the archive itself) differs from the bucket of the previous
+// archive that rule kept, and the count goes down by one. So `last` keeps
+// the L newest archives, and each calendar rule keeps the newest archive of
+// each of its last N non-empty buckets; an archive kept by any rule is kept.
 //
 // On top of restic's rules, two safety rules (which never apply in the
 // restic comparison): with every count at 0 nothing is deleted, and the
@@ -23,6 +25,8 @@ struct RetentionPolicy {
   int daily = 5;
   int weekly = 4;
   int monthly = 6;
+  // Last so that {daily, weekly, monthly} still reads as before.
+  int last = 3;
 };
 
 struct RetentionItem {
@@ -35,7 +39,7 @@ struct RetentionDecision {
   std::string id;
   std::int64_t time = 0;
   bool keep = false;
-  std::vector<std::string> reasons;  // "daily", "weekly", "monthly", "newest good copy", "no policy"
+  std::vector<std::string> reasons;  // "last", "daily", "weekly", "monthly", "newest good copy", "no policy"
 };
 
 struct RetentionPlan {

@@ -199,11 +199,17 @@ struct BackupService::Impl {
   // Where the bucket stands for the listing: not configured, not listable
   // (put_only), or listed at a given time.
   boost::json::object off_site_json(const Config& c, const std::optional<RemoteListing>& listing);
+  // The local archives' retention preview: the ids a prune keeps now, and
+  // those the next run's prune keeps (plan.h, next_run_plan).
+  struct Fates {
+    std::set<std::string> now;
+    std::set<std::string> after_next_run;
+  };
   // Every archive stored anywhere, one entry per id, newest first: whether
   // the local directory and the bucket hold it, their sizes and their
   // latest checks.
-  boost::json::array copies_json(const Config& c, const std::vector<LocalArchive>& archives,
-                                 const std::set<std::string>& keep, const std::optional<RemoteListing>& listing);
+  boost::json::array copies_json(const Config& c, const std::vector<LocalArchive>& archives, const Fates& fates,
+                                 const std::optional<RemoteListing>& listing);
   boost::json::object list_blocking(bool refresh_remote);
 
   // ---- verify.cpp

@@ -429,6 +429,7 @@ const std::vector<KeySpec<Config>>& config_keys() {
       {"backup.schedule", PRIVSTACK_FIELD(backup.schedule), {.check = check_schedule}},
       {"backup.verify_schedule", PRIVSTACK_FIELD(backup.verify_schedule), {.check = check_schedule}},
       {"backup.local_directory", PRIVSTACK_FIELD(backup.local_directory)},
+      {"backup.retention.keep_last", PRIVSTACK_FIELD(backup.retention.keep_last), {.min = 0, .max = 1000}},
       {"backup.retention.daily", PRIVSTACK_FIELD(backup.retention.daily), {.min = 0, .max = 1000}},
       {"backup.retention.weekly", PRIVSTACK_FIELD(backup.retention.weekly), {.min = 0, .max = 1000}},
       {"backup.retention.monthly", PRIVSTACK_FIELD(backup.retention.monthly), {.min = 0, .max = 1000}},
@@ -908,9 +909,10 @@ void Loader::check_combinations(Config& config) {
 
   // Retention: keeping nothing at all would delete every backup it makes.
   const auto& retention = config.backup.retention;
-  if (retention.daily == 0 && retention.weekly == 0 && retention.monthly == 0 && is_set("backup.retention")) {
+  if (retention.keep_last == 0 && retention.daily == 0 && retention.weekly == 0 && retention.monthly == 0 &&
+      is_set("backup.retention")) {
     report(marks_.at("backup.retention"),
-           "backup.retention: at least one of daily, weekly and monthly must be greater than 0");
+           "backup.retention: at least one of keep_last, daily, weekly and monthly must be greater than 0");
   }
 
   const auto& s3 = config.backup.s3;

@@ -79,6 +79,9 @@ struct Config {
     std::string verify_schedule = "weekly sun 04:00";
     std::filesystem::path local_directory = "/var/lib/privstack/backups";
     struct Retention {
+      // The newest N archives, whatever their day (restic's --keep-last):
+      // several runs on one day are not pruned down to one at once.
+      int keep_last = 3;
       int daily = 5;
       int weekly = 4;
       int monthly = 6;

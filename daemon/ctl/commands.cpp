@@ -341,15 +341,20 @@ void print_backup_list(const json::value& v) {
     std::cout << "no backups in " << o.at("directory").as_string().c_str() << "\n";
     return;
   }
-  std::printf("%-26s %-21s %12s %-9s %s\n", "ID", "CREATED", "BYTES", "NEXT PRUNE", "KEY");
+  // RETENTION: what a prune of these archives does; NEXT RUN: what the next
+  // run's prune does once its archive is the newest (a "keep" can turn
+  // "delete" then: backup.retention.keep_last moves on).
+  std::printf("%-26s %-21s %12s %-9s %-9s %s\n", "ID", "CREATED", "BYTES", "RETENTION", "NEXT RUN", "KEY");
   for (const auto& bv : list) {
     const json::object& b = bv.as_object();
     std::string key = b.contains("recovery_key_id") ? std::string(b.at("recovery_key_id").as_string()) : "";
     if (!b.at("good").as_bool()) key = "DAMAGED: " + std::string(b.at("error").as_string());
-    std::printf("%-26s %-21s %12lld %-9s %s\n", std::string(b.at("id").as_string()).c_str(),
+    const json::value* next = b.if_contains("retention_after_next_run");
+    std::printf("%-26s %-21s %12lld %-9s %-9s %s\n", std::string(b.at("id").as_string()).c_str(),
                 std::string(b.at("created_at").as_string()).c_str(),
                 static_cast<long long>(b.at("size").to_number<std::int64_t>()),
-                std::string(b.at("retention").as_string()).c_str(), key.c_str());
+                std::string(b.at("retention").as_string()).c_str(),
+                next && next->is_string() ? std::string(next->as_string()).c_str() : "", key.c_str());
   }
 }
 

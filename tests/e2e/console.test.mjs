@@ -440,6 +440,8 @@ test('backups: run one, see it in the list with its retention, verify the stored
   await page.waitForFunction((n) => document.querySelectorAll('#backup-list tbody tr td:not(.empty)').length > n &&
     !document.querySelector('#run-backup[disabled]'), before, { timeout: 180_000 });
   assert.match(await page.textContent('#backup-summary'), /test-restored/);
+  // The default policy (backup.retention), keep_last first.
+  assert.match(await page.textContent('#backup-summary'), /Kept: the 3 newest, 5 daily, 4 weekly, 6 monthly/);
   assert.match(await page.textContent('#backup-list tbody tr'), /kept/);
   // One table, a column for each place; this daemon has no backup.s3, so
   // the off-site column says so in words (not by colour alone).
@@ -461,6 +463,21 @@ test('backups: run one, see it in the list with its retention, verify the stored
   // The archive's row shows the check it just passed.
   await page.waitForFunction(() => /verified intact/.test(document.querySelector('#backup-list tbody tr')?.textContent || ''));
   await snap('backups-verified');
+  // Two more "Back up now" runs the same day: keep_last (3) keeps all three,
+  // and the oldest, kept now, is marked as the one the next run deletes.
+  for (let i = 0; i < 2; i++) {
+    const rows = await page.locator('#backup-list tbody tr').count();
+    await page.click('#run-backup');
+    await page.waitForFunction((n) => document.querySelectorAll('#backup-list tbody tr').length > n &&
+      !document.querySelector('#run-backup[disabled]'), rows, { timeout: 180_000 });
+  }
+  const local = async (row) => (await row.locator('td').allTextContents())[headers.indexOf('Local (next prune)')];
+  const rows = page.locator('#backup-list tbody tr');
+  assert.equal(await rows.count(), 3);
+  assert.match(await local(rows.nth(0)), /kept/);
+  assert.match(await local(rows.nth(1)), /kept/);
+  assert.match(await local(rows.nth(2)), /deleted at the next run/);
+  await snap('backups-deleted-at-next-run');
 });
 
 test('wallet: initialize in the browser, unlock, derive, issue a batch, verify a credential', async () => {

@@ -117,7 +117,8 @@ def test_backup_run_list_and_archive_contents(daemon_factory, recovery, tmp_path
 def test_retention_prunes_after_each_run(daemon_factory, recovery):
     d = daemon_factory("r")
     # All runs fall on the same day: keep-daily 2 keeps the newest of that day only.
-    d.write_config(backup_config(d, recovery, retention="  retention:\n    daily: 2\n    weekly: 0\n    monthly: 0\n"))
+    d.write_config(backup_config(d, recovery, retention="  retention:\n    keep_last: 0\n    daily: 2\n    weekly: 0\n"
+                                                        "    monthly: 0\n"))
     d.start()
     first = json.loads(d.ctl("--json", "backup", "run").stdout)
     assert first["pruned"] == []
@@ -127,6 +128,51 @@ def test_retention_prunes_after_each_run(daemon_factory, recovery):
     listing = json.loads(d.ctl("--json", "backup", "list").stdout)
     assert [b["id"] for b in listing["backups"]] == [second["id"]]
     assert "backup.pruned" in d.read_log()
+    assert d.stop() == 0
+
+
+def test_keep_last_keeps_runs_of_one_day_and_previews_the_next_prune(daemon_factory, recovery):
+    """Issue #27: three "Back up now" runs on one day left one archive, the
+    day's newest (daily). keep_last (default 3) keeps them, and the list
+    says beforehand which archive the next run deletes."""
+    d = daemon_factory("last")
+    # daily 1: whatever the day of each run, the calendar rules keep only the newest.
+    one_day = "  retention:\n    daily: 1\n    weekly: 0\n    monthly: 0\n"
+    d.write_config(backup_config(d, recovery, retention=one_day))
+    d.start()
+    runs = [json.loads(d.ctl("--json", "backup", "run").stdout) for _ in range(3)]
+    assert [r["pruned"] for r in runs] == [[], [], []]
+    listing = json.loads(d.ctl("--json", "backup", "list").stdout)
+    assert listing["retention"] == {"keep_last": 3, "daily": 1, "weekly": 0, "monthly": 0}
+    assert listing["next_run_at"]  # backup.schedule off: a run now
+    newest_first = [r["id"] for r in reversed(runs)]
+    assert [b["id"] for b in listing["backups"]] == newest_first
+    assert [b["retention"] for b in listing["backups"]] == ["keep", "keep", "keep"]
+    # Kept now, deleted by the next run: the 3 newest are then its archive and the two newer.
+    assert [b["retention_after_next_run"] for b in listing["backups"]] == ["keep", "keep", "delete"]
+    # Every copy, in the same order (runs within one second too: by the headers' milliseconds).
+    assert [c["id"] for c in listing["copies"]] == newest_first
+    copies = {c["id"]: c["local"] for c in listing["copies"]}
+    assert copies[runs[0]["id"]]["retention"] == "keep"
+    assert copies[runs[0]["id"]]["retention_after_next_run"] == "delete"
+    human = d.ctl("backup", "list").stdout
+    assert "RETENTION" in human and "NEXT RUN" in human
+    # The next run deletes what the preview said, and nothing else.
+    fourth = json.loads(d.ctl("--json", "backup", "run").stdout)
+    assert fourth["pruned"] == [runs[0]["id"]]
+
+    # SIGHUP: keep_last 1 applies to the preview (and so to the next run).
+    d.write_config(backup_config(d, recovery, retention=one_day + "    keep_last: 1\n"))
+    start = len(d.notify.messages)
+    d.proc.send_signal(signal.SIGHUP)
+    d.notify.wait_for("READY=1", start=d.notify.wait_for("RELOADING=1", start=start))
+    listing = json.loads(d.ctl("--json", "backup", "list").stdout)
+    assert listing["retention"]["keep_last"] == 1
+    assert [b["retention"] for b in listing["backups"]] == ["keep", "delete", "delete"]
+    assert [b["retention_after_next_run"] for b in listing["backups"]] == ["delete", "delete", "delete"]
+    fifth = json.loads(d.ctl("--json", "backup", "run").stdout)
+    assert sorted(fifth["pruned"]) == sorted([fourth["id"], runs[2]["id"], runs[1]["id"]])
+    assert [b["id"] for b in json.loads(d.ctl("--json", "backup", "list").stdout)["backups"]] == [fifth["id"]]
     assert d.stop() == 0
 
 

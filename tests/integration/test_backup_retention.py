@@ -1,7 +1,7 @@
 """The retention planner against real restic.
 
-`restic forget --keep-daily D --keep-weekly W --keep-monthly M` is the
-reference semantics (docs: daemon/backup/retention.h). Creating hundreds of
+`restic forget --keep-last L --keep-daily D --keep-weekly W --keep-monthly M`
+is the reference semantics (docs: daemon/backup/retention.h). Creating hundreds of
 snapshot sets with `restic backup --time` takes about a second per snapshot,
 so this test makes one real snapshot and then writes the others itself,
 encrypted the way restic stores them (repository version 1: AES-256-CTR with
@@ -28,7 +28,12 @@ from conftest import BUILD_DIR
 RESTIC = shutil.which("restic")
 TOOL = BUILD_DIR / "daemon" / "backup" / "backup_testtool"
 TZ = ZoneInfo("Europe/Berlin")
-POLICIES = [(5, 4, 6), (2, 1, 1), (1, 3, 0), (7, 0, 2), (0, 2, 3), (3, 5, 12)]
+# (daily, weekly, monthly[, keep_last]); without keep_last the tool plans with
+# 0, as restic does without --keep-last. The sets hold 1 to 45 snapshots, so
+# keep_last 60 is larger than every set.
+POLICIES = [(5, 4, 6), (2, 1, 1), (1, 3, 0), (7, 0, 2), (0, 2, 3), (3, 5, 12),
+            (0, 0, 0, 3), (0, 0, 0, 1), (0, 0, 0, 60), (1, 0, 0, 3), (5, 0, 0, 10), (5, 4, 6, 3), (2, 1, 1, 7),
+            (0, 2, 0, 60)]
 
 pytestmark = pytest.mark.skipif(RESTIC is None, reason="restic is not installed (scripts/setup installs it)")
 
@@ -127,6 +132,7 @@ def test_retention_matches_restic_forget(tmp_path):
 
     rng = random.Random(20261122)
     sets = _timestamp_sets(rng, 300)
+    assert max(len(s) for s in sets) < 60  # keep_last 60 is larger than every set
     for i, ts in enumerate(sets):
         for t in ts:
             when = datetime.datetime.fromtimestamp(t, TZ)
@@ -135,9 +141,9 @@ def test_retention_matches_restic_forget(tmp_path):
 
     compared = 0
     for policy in POLICIES:
-        d, w, m = policy
+        d, w, m, last = (*policy, 0)[:4]
         args = ["forget", "--dry-run", "--json", "--group-by", "host"]
-        for flag, n in (("--keep-daily", d), ("--keep-weekly", w), ("--keep-monthly", m)):
+        for flag, n in (("--keep-last", last), ("--keep-daily", d), ("--keep-weekly", w), ("--keep-monthly", m)):
             if n:
                 args += [flag, str(n)]
         groups = json.loads(repo.run(*args))

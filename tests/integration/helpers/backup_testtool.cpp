@@ -1,5 +1,5 @@
 // Helper for tests/integration/test_backup*.py.
-//   backup_testtool retention DAILY WEEKLY MONTHLY
+//   backup_testtool retention DAILY WEEKLY MONTHLY [KEEP_LAST]   (KEEP_LAST: 0 when omitted)
 //     stdin: one "ID UNIX_SECONDS" per line; stdout: the kept IDs, newest first.
 //   backup_testtool keygen PRIVATE_PEM PUBLIC_PEM
 //   backup_testtool archive-write PUBLIC_PEM IN OUT       (payload file -> archive)
@@ -130,8 +130,9 @@ int s3(int argc, char** argv) {
 
 int main(int argc, char** argv) try {
   std::string cmd = argc > 1 ? argv[1] : "";
-  if (cmd == "retention" && argc == 5) {
-    RetentionPolicy policy{std::stoi(argv[2]), std::stoi(argv[3]), std::stoi(argv[4])};
+  if (cmd == "retention" && (argc == 5 || argc == 6)) {
+    RetentionPolicy policy{std::stoi(argv[2]), std::stoi(argv[3]), std::stoi(argv[4]),
+                           argc == 6 ? std::stoi(argv[5]) : 0};
     std::vector<RetentionItem> items;
     std::string id;
     long long t = 0;

@@ -15,8 +15,9 @@
 namespace privstack::backup {
 namespace {
 
-Config config_with(int daily, int weekly, int monthly, std::string prefix = "appliance-1") {
+Config config_with(int daily, int weekly, int monthly, std::string prefix = "appliance-1", int keep_last = 0) {
   Config c;
+  c.backup.retention.keep_last = keep_last;
   c.backup.retention.daily = daily;
   c.backup.retention.weekly = weekly;
   c.backup.retention.monthly = monthly;
@@ -53,6 +54,9 @@ TEST(BackupPlan, PolicyAndPrefixFromConfig) {
   EXPECT_EQ(p.daily, 3);
   EXPECT_EQ(p.weekly, 2);
   EXPECT_EQ(p.monthly, 1);
+  EXPECT_EQ(p.last, 0);
+  EXPECT_EQ(policy_of(config_with(3, 2, 1, "", 7)).last, 7);
+  EXPECT_EQ(policy_of(Config{}).last, 3);
   EXPECT_EQ(s3_prefix(c), "appliance-1/");
   EXPECT_EQ(bucket_label(c), "backups/appliance-1/");
   EXPECT_EQ(s3_prefix(config_with(1, 0, 0, "a/b/")), "a/b/");
@@ -75,6 +79,63 @@ TEST(BackupPlan, NothingIsDeletedWithEveryCountAtZero) {
   TzGuard tz("UTC");
   std::vector<LocalArchive> archives = {local(utc(2026, 11, 4)), local(utc(2026, 11, 3))};
   EXPECT_TRUE(local_plan(archives, config_with(0, 0, 0)).delete_ids().empty());
+}
+
+std::vector<std::string> ids_of(const std::vector<LocalArchive>& archives, std::initializer_list<std::size_t> at) {
+  std::vector<std::string> out;
+  for (std::size_t i : at) out.push_back(archives[i].id);
+  return out;
+}
+
+TEST(BackupPlan, NextRunPlanIsThePruneOfTheNextRun) {
+  TzGuard tz("UTC");
+  // The nightly run at 02:00 and three "Back up now" runs the same day;
+  // keep the 3 newest and the newest of 5 days.
+  std::vector<LocalArchive> archives = {local(utc(2026, 11, 4, 15)), local(utc(2026, 11, 4, 12)),
+                                        local(utc(2026, 11, 4, 9)), local(utc(2026, 11, 4, 2))};
+  Config c = config_with(5, 0, 0, "appliance-1", 3);
+  RetentionPlan now = local_plan(archives, c);
+  EXPECT_EQ(now.keep_ids(), ids_of(archives, {0, 1, 2}));
+  // One more run that day: the 3 newest are its archive, 15:00 and 12:00,
+  // so 09:00, kept now, goes (the run's own archive is not in the plan).
+  RetentionPlan next = next_run_plan(archives, c, utc(2026, 11, 4, 18));
+  ASSERT_EQ(next.decisions.size(), archives.size());
+  EXPECT_EQ(next.keep_ids(), ids_of(archives, {0, 1}));
+  EXPECT_EQ(next.delete_ids(), ids_of(archives, {2, 3}));
+  // It is what that run's prune deletes: the plan over the archives with
+  // the run's own, minus it.
+  std::vector<LocalArchive> after = archives;
+  after.insert(after.begin(), local(utc(2026, 11, 4, 18)));
+  EXPECT_EQ(deletions(local_plan(after, c), after[0].id), next.delete_ids());
+  // The scheduled run the next night deletes the same two (15:00 also stays
+  // as the newest of its day).
+  next = next_run_plan(archives, c, utc(2026, 11, 5, 2));
+  EXPECT_EQ(next.keep_ids(), ids_of(archives, {0, 1}));
+  // Without keep_last only the day's newest stays, now and after the run
+  // the next night;
+  Config daily = config_with(5, 0, 0);
+  EXPECT_EQ(local_plan(archives, daily).keep_ids(), ids_of(archives, {0}));
+  EXPECT_EQ(next_run_plan(archives, daily, utc(2026, 11, 5, 2)).keep_ids(), ids_of(archives, {0}));
+  // a run the same day replaces it.
+  EXPECT_TRUE(next_run_plan(archives, daily, utc(2026, 11, 4, 18)).keep_ids().empty());
+}
+
+TEST(BackupPlan, NextRunPlanTakesTheNewestPlaceEvenWithAClockBehind) {
+  TzGuard tz("UTC");
+  std::vector<LocalArchive> archives = {local(utc(2026, 11, 4, 15)), local(utc(2026, 11, 3, 15))};
+  Config c = config_with(0, 0, 0, "appliance-1", 2);
+  // A next-run time before the newest archive (the clock was set back):
+  // the run's archive is still the newest, so the older one goes.
+  RetentionPlan next = next_run_plan(archives, c, utc(2026, 11, 1));
+  EXPECT_EQ(next.keep_ids(), ids_of(archives, {0}));
+  EXPECT_EQ(next.delete_ids(), ids_of(archives, {1}));
+  // Unreadable archives are in neither plan, and nothing is deleted with
+  // every count at 0.
+  archives.push_back(local(utc(2026, 11, 2), false));
+  next = next_run_plan(archives, c, utc(2026, 11, 5));
+  EXPECT_EQ(next.decisions.size(), 2u);
+  EXPECT_TRUE(next_run_plan(archives, config_with(0, 0, 0), utc(2026, 11, 5)).delete_ids().empty());
+  EXPECT_TRUE(next_run_plan({}, c, utc(2026, 11, 5)).decisions.empty());
 }
 
 TEST(BackupPlan, DeletionsNeverIncludeTheSparedArchive) {

@@ -187,6 +187,7 @@ TEST(ConfigTest, EmptyTextGivesDefaults) {
     EXPECT_EQ(c.backup.schedule, "daily 02:00");
     EXPECT_EQ(c.backup.verify_schedule, "weekly sun 04:00");
     EXPECT_EQ(c.backup.local_directory, "/var/lib/privstack/backups");
+    EXPECT_EQ(c.backup.retention.keep_last, 3);
     EXPECT_EQ(c.backup.retention.daily, 5);
     EXPECT_EQ(c.backup.retention.weekly, 4);
     EXPECT_EQ(c.backup.retention.monthly, 6);
@@ -238,7 +239,7 @@ TEST(ConfigTest, DecodesEveryKey) {
       "  require_totp_for_roles: [admin, support]\n"
       "backup:\n"
       "  schedule: hourly\n"
-      "  retention: {daily: 0, weekly: 0, monthly: 1000}\n"
+      "  retention: {keep_last: 1000, daily: 0, weekly: 0, monthly: 1000}\n"
       "  recovery_public_key: " + recovery + "\n"
       "  s3:\n"
       "    endpoint: http://127.0.0.1:9000\n"
@@ -271,6 +272,7 @@ TEST(ConfigTest, DecodesEveryKey) {
   EXPECT_THAT(c.auth.require_totp_for_roles, ElementsAre("admin", "support"));
   EXPECT_EQ(c.backup.schedule, "hourly");
   EXPECT_EQ(c.backup.local_directory, "/srv/ps/backups");
+  EXPECT_EQ(c.backup.retention.keep_last, 1000);
   EXPECT_EQ(c.backup.retention.daily, 0);
   EXPECT_EQ(c.backup.retention.weekly, 0);
   EXPECT_EQ(c.backup.retention.monthly, 1000);
@@ -315,6 +317,7 @@ TEST(ConfigTest, ShippedDefaultConfigLoadsCleanWithTheDefaults) {
   EXPECT_EQ(c.auth.lockout_duration, defaults.auth.lockout_duration);
   EXPECT_EQ(c.backup.schedule, defaults.backup.schedule);
   EXPECT_EQ(c.backup.local_directory, defaults.backup.local_directory);
+  EXPECT_EQ(c.backup.retention.keep_last, defaults.backup.retention.keep_last);
   EXPECT_EQ(c.backup.retention.daily, defaults.backup.retention.daily);
   EXPECT_EQ(c.backup.retention.weekly, defaults.backup.retention.weekly);
   EXPECT_EQ(c.backup.retention.monthly, defaults.backup.retention.monthly);
@@ -520,9 +523,14 @@ TEST(ConfigTest, IntegerRanges) {
   EXPECT_THAT(check("backup:\n  retention:\n    daily: -1\n    weekly: 1001\n"),
               ElementsAre("t.yaml:3:12: backup.retention.daily: expected an integer from 0 to 1000, got '-1'",
                           "t.yaml:4:13: backup.retention.weekly: expected an integer from 0 to 1000, got '1001'"));
-  EXPECT_THAT(check("backup:\n  retention:\n    daily: 0\n    weekly: 0\n    monthly: 0\n"),
-              ElementsAre("t.yaml:2:3: backup.retention: at least one of daily, weekly and monthly must be "
-                          "greater than 0"));
+  EXPECT_THAT(check("backup:\n  retention:\n    keep_last: -1\n    daily: 1\n"),
+              ElementsAre("t.yaml:3:16: backup.retention.keep_last: expected an integer from 0 to 1000, got '-1'"));
+  EXPECT_THAT(check("backup:\n  retention:\n    keep_last: 0\n    daily: 0\n    weekly: 0\n    monthly: 0\n"),
+              ElementsAre("t.yaml:2:3: backup.retention: at least one of keep_last, daily, weekly and monthly must "
+                          "be greater than 0"));
+  // keep_last (default 3) alone is a policy: the calendar counts may all be 0.
+  EXPECT_THAT(check("backup:\n  retention:\n    daily: 0\n    weekly: 0\n    monthly: 0\n"), IsEmpty());
+  EXPECT_THAT(check("backup:\n  retention:\n    keep_last: 0\n"), IsEmpty());
   EXPECT_THAT(check("host_audit:\n  allowed_ports:\n    - {port: 70000, proto: tcp}\n"),
               ElementsAre("t.yaml:3:14: host_audit.allowed_ports[0].port: expected an integer from 1 to 65535, "
                           "got '70000'"));

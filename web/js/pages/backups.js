@@ -51,10 +51,27 @@ function recoverySetup(rk) {
     h('p', { class: 'small muted' }, `Now: ${rk.problem || 'not configured'}.`));
 }
 
-function retentionBadge(retention) {
-  if (retention === 'keep') return badge('kept', 'ok');
+// `retention` is what a prune of today's archives does; `after` what the
+// next run's prune does, once that run's archive is the newest. An archive
+// kept now can go then (backup.retention.keep_last moves on, or the day's
+// newest changes), and the page says so before it happens.
+function retentionBadge(retention, after = retention) {
+  if (retention === 'keep' && after === 'keep') return badge('kept', 'ok');
+  if (retention === 'keep') {
+    const b = badge('deleted at the next run', 'warn');
+    b.title = 'Kept as things stand; the next run\'s backup takes its place and the run deletes it.';
+    return b;
+  }
   if (retention === 'delete') return badge('deleted at the next run', 'warn');
   return badge('ignored (unreadable)', 'bad');
+}
+
+// "the 3 newest, 5 daily, 4 weekly, 6 monthly": the counts above 0.
+function policyText(p) {
+  const parts = [];
+  if (p.keep_last) parts.push(`the ${p.keep_last} newest`);
+  for (const k of ['daily', 'weekly', 'monthly']) if (p[k]) parts.push(`${p[k]} ${k}`);
+  return parts.length ? parts.join(', ') : 'every archive (no retention counts)';
 }
 
 // A copy's latest check (the upload's own, or the stored-copy verification).
@@ -69,7 +86,8 @@ function localCell(c) {
   const l = c.local;
   if (!l.present) return badge('not stored here', 'neutral');
   return h('div', null,
-    l.good === false ? badge('unreadable', 'bad') : badge('stored', 'ok'), ' ', retentionBadge(l.retention),
+    l.good === false ? badge('unreadable', 'bad') : badge('stored', 'ok'), ' ',
+    retentionBadge(l.retention, l.retention_after_next_run ?? l.retention),
     l.test_restored ? h('div', { class: 'small muted' }, 'test-restored at creation') : null,
     checkLine(l.verified));
 }
@@ -115,7 +133,7 @@ export default async function render(main, ctx) {
   const manage = ctx.can('backup.manage');
   const runButton = manage ? h('button', { type: 'button', class: 'primary', id: 'run-backup' }, 'Back up now') : null;
   const verifyButton = manage ? h('button', { type: 'button', id: 'verify-backups' }, 'Verify stored copies') : null;
-  main.append(pageHead('Backups', 'Encrypted snapshots kept locally and off-site, pruned by one retention plan (daily, weekly, monthly).',
+  main.append(pageHead('Backups', 'Encrypted snapshots kept locally and off-site, pruned by one retention plan (the newest few, daily, weekly, monthly).',
     ...[verifyButton, runButton].filter(Boolean)));
   const recoveryArea = h('div', { id: 'backup-recovery-key' });
   const progressArea = h('div', { id: 'backup-progress', 'aria-live': 'polite' });
@@ -161,14 +179,15 @@ export default async function render(main, ctx) {
   function showList(doc) {
     const policy = doc.retention || {};
     summaryArea.replaceChildren(lastRunLine(doc),
-      h('p', { class: 'small muted' }, `Schedule: ${doc.schedule}. Kept: the newest archive of each of the last ${policy.daily} days, ` +
-        `${policy.weekly} weeks and ${policy.monthly} months, locally in ${doc.directory}` +
+      h('p', { class: 'small muted' }, `Schedule: ${doc.schedule}. Kept: ${policyText(policy)} ` +
+        `(the newest archive of each day, week and month), locally in ${doc.directory}` +
         (doc.s3 ? ` and in s3://${doc.s3.bucket}/${doc.s3.prefix || ''}.` : '; no off-site copy configured.')));
     // One row per archive, wherever it is stored; rows counts come from the
     // local archive's header (an off-site-only copy cannot be read here).
     const local = new Map((doc.backups || []).map((b) => [b.id, b]));
     const rows = doc.copies || (doc.backups || []).map((b) => ({ id: b.id, created_at: b.created_at,
-      local: { present: true, size: b.size, good: b.good, retention: b.retention }, off_site: null }));
+      local: { present: true, size: b.size, good: b.good, retention: b.retention,
+        retention_after_next_run: b.retention_after_next_run }, off_site: null }));
     const off = doc.off_site || { configured: false };
     const relist = off.configured && off.listable
       ? h('button', { type: 'button', class: 'small', id: 'relist-bucket' }, 'List the bucket again') : null;
