@@ -20,7 +20,10 @@ def test_status_human_and_json(daemon):
     assert f"https://127.0.0.1:{daemon.port}" in r.stdout
     assert "listener" in r.stdout and "certificate" in r.stdout
     doc = json.loads(daemon.ctl("--json", "status").stdout)
-    assert doc["status"] == "ok"
+    # The fixture's daemon has no backup.recovery_public_key, so it cannot
+    # back up: degraded for that reason alone.
+    assert doc["status"] == "degraded"
+    assert {n for n, c in doc["components"].items() if c["state"] != "ok"} == {"backup"}, doc["components"]
     assert doc["pid"] == daemon.proc.pid
     assert doc["components"]["listener"]["state"] == "ok"
     assert doc["uptime_seconds"] >= 0
