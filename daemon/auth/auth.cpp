@@ -44,6 +44,14 @@ std::string display_name(const Identity& who) {
   return who.user;
 }
 
+// A 422 whose message also names the body member it is about, so that the
+// console shows it at that field.
+Error field_error(std::string field, std::string message) {
+  Error e(ErrorCode::validation_failed, message);
+  e.field_errors.push_back({std::move(field), std::move(message)});
+  return e;
+}
+
 SessionLimits session_limits(const Settings& s) { return {s.session_idle_timeout, s.session_lifetime}; }
 
 }  // namespace
@@ -192,7 +200,14 @@ UserRecord AuthService::Impl::get_user_copy(const std::string& name) {
 asio::awaitable<void> AuthService::Impl::store_user(const UserRecord& u) {
   co_await repo.update_user(u);
   std::lock_guard lock(mu);
-  users[u.name] = u;
+  UserRecord& current = users[u.name];
+  // `u` may be a copy from before a sign-in that finished meanwhile: the
+  // last sign-in is login()'s to change (as in the repository).
+  std::int64_t at = current.last_sign_in_at;
+  std::string method = current.last_sign_in_method;
+  current = u;
+  current.last_sign_in_at = at;
+  current.last_sign_in_method = std::move(method);
 }
 
 std::size_t AuthService::Impl::user_count() const {
@@ -221,11 +236,9 @@ asio::awaitable<void> AuthService::Impl::add_user(std::string name, Role role, S
                                                  std::string remote) {
   const std::string actor = display_name(by);
   if (!valid_username(name)) {
-    throw Error(ErrorCode::validation_failed, "User names are 1-64 characters: a-z first, then a-z, 0-9, '.', '_' or '-' (not \"me\").");
+    throw field_error("name", "User names are 1-64 characters: a-z first, then a-z, 0-9, '.', '_' or '-' (not \"me\").");
   }
-  if (auto why = password_policy_violation(password.reveal(), name)) {
-    throw Error(ErrorCode::validation_failed, *why);
-  }
+  if (auto why = password_policy_violation(password.reveal(), name)) throw field_error("password", *why);
   Argon2Params params;
   {
     std::lock_guard lock(mu);
@@ -255,9 +268,8 @@ asio::awaitable<void> AuthService::Impl::add_user(std::string name, Role role, S
 asio::awaitable<void> AuthService::Impl::set_password(std::string name, Secret password, Identity by,
                                                      std::string remote, std::string keep_session) {
   const std::string actor = display_name(by);
-  if (auto why = password_policy_violation(password.reveal(), name)) {
-    throw Error(ErrorCode::validation_failed, *why);
-  }
+  // The API's member (PUT .../password); the control socket ignores fields.
+  if (auto why = password_policy_violation(password.reveal(), name)) throw field_error("new_password", *why);
   Argon2Params params;
   {
     std::lock_guard lock(mu);

@@ -129,13 +129,13 @@ std::optional<std::string> password_policy_violation(std::string_view password, 
     else other = true;
   }
   int classes = int(lower) + int(upper) + int(digit) + int(other);
-  if (classes < 3 && length < 16) {
+  if (classes < kMinPasswordClasses && length < kClassesWaivedLength) {
     return "The password needs at least three of: lower case, upper case, digits, other characters "
            "(or at least 16 characters).";
   }
   std::string lowered = lower_ascii(password);
   std::string user = lower_ascii(username);
-  if (!user.empty() && (lowered == user || (user.size() >= 4 && lowered.find(user) != std::string::npos))) {
+  if (!user.empty() && (lowered == user || (user.size() >= kUserNameInPasswordMin && lowered.find(user) != std::string::npos))) {
     return "The password must not contain the user name.";
   }
   if (is_common_password(lowered)) return "The password is too common.";

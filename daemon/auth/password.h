@@ -30,9 +30,18 @@ bool needs_rehash(std::string_view phc, const Argon2Params& params = {});
 // Longest accepted password (bytes): bounds hashing work per request.
 inline constexpr std::size_t kMaxPasswordBytes = 1024;
 inline constexpr std::size_t kMinPasswordLength = 12;  // characters (code points)
+// Character classes: lower case, upper case, digits, others (ASCII letters
+// and digits; everything else is "other").
+inline constexpr int kMinPasswordClasses = 3;
+inline constexpr std::size_t kClassesWaivedLength = 16;  // this long, any classes do
+// A user name this long or longer must not occur in the password at all
+// (a shorter one: the password must not be it).
+inline constexpr std::size_t kUserNameInPasswordMin = 4;
 
 // Why `password` is not acceptable for `username`, or nullopt. The reason is
-// safe to show the user. Rules: at least 12 characters; at least three of
+// safe to show the user. GET /api/v1/password-policy publishes the rules
+// (view.h: password_policy_json) so that the console checks them as the
+// user types; the common-password list stays here. Rules: at least 12 characters; at least three of
 // lower case, upper case, digits, other characters, unless 16 or more
 // characters long; not the user name (nor containing it); not in the bundled
 // list of common passwords, also after stripping leading and trailing digits

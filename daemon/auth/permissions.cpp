@@ -70,6 +70,9 @@ constexpr RouteRule kRouteRules[] = {
     {"PUT", "/api/v1/users/me/totp", P::authenticated, kSessionOnly | kDuringEnrollment},
     {"DELETE", "/api/v1/users/me/totp", P::authenticated, kSessionOnly},
     // API tokens (own tokens; tokens_manage_all sees and revokes everyone's)
+    // The rules a new password must meet, for the forms that set one (also
+    // the password change a pending TOTP enrollment allows).
+    {"GET", "/api/v1/password-policy", P::authenticated, kDuringEnrollment},
     {"GET", "/api/v1/tokens", P::authenticated, kSessionOnly},
     {"POST", "/api/v1/tokens", P::authenticated, kSessionOnly},
     {"DELETE", "/api/v1/tokens/{id}", P::authenticated, kSessionOnly},

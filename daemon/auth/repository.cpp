@@ -20,7 +20,11 @@ boost::asio::awaitable<bool> MemoryAuthRepository::insert_user(UserRecord user) 
 
 boost::asio::awaitable<void> MemoryAuthRepository::update_user(UserRecord user) {
   std::lock_guard lock(mutex_);
-  users_[user.name] = user;
+  UserRecord& stored = users_[user.name];
+  // As in the store: the last sign-in is begin_session's alone.
+  user.last_sign_in_at = stored.last_sign_in_at;
+  user.last_sign_in_method = stored.last_sign_in_method;
+  stored = std::move(user);
   co_return;
 }
 
@@ -34,6 +38,16 @@ boost::asio::awaitable<void> MemoryAuthRepository::delete_user(std::string name)
 
 boost::asio::awaitable<void> MemoryAuthRepository::put_session(SessionRecord session) {
   std::lock_guard lock(mutex_);
+  sessions_[session.token_hash] = session;
+  co_return;
+}
+
+boost::asio::awaitable<void> MemoryAuthRepository::begin_session(SessionRecord session, std::string method) {
+  std::lock_guard lock(mutex_);
+  if (auto it = users_.find(session.user); it != users_.end()) {
+    it->second.last_sign_in_at = session.created_at;
+    it->second.last_sign_in_method = std::move(method);
+  }
   sessions_[session.token_hash] = session;
   co_return;
 }

@@ -34,6 +34,11 @@ struct UserRecord {
   std::vector<std::string> recovery_codes;  // SHA-256 hex of each unused code
   std::int64_t created_at = 0;
   std::int64_t password_changed_at = 0;
+  // The last full sign-in (after the second factor, if any); 0: never.
+  // Written only with the session it opened (begin_session), never by
+  // update_user: a copy of the record taken before a sign-in must not undo it.
+  std::int64_t last_sign_in_at = 0;
+  std::string last_sign_in_method;  // "password", "password+totp", ... (text: more methods will come)
 };
 
 struct SessionRecord {
@@ -72,6 +77,9 @@ class AuthRepository {
   // Also deletes the user's sessions and tokens.
   virtual boost::asio::awaitable<void> delete_user(std::string name) = 0;
   virtual boost::asio::awaitable<void> put_session(SessionRecord session) = 0;
+  // The session a sign-in opened and the user's last sign-in (its time is
+  // the session's created_at), in one write.
+  virtual boost::asio::awaitable<void> begin_session(SessionRecord session, std::string method) = 0;
   virtual boost::asio::awaitable<void> delete_session(std::string token_hash) = 0;
   virtual boost::asio::awaitable<void> delete_sessions_of(std::string user) = 0;
   virtual boost::asio::awaitable<void> put_token(TokenRecord token) = 0;
@@ -87,6 +95,7 @@ class MemoryAuthRepository : public AuthRepository {
   boost::asio::awaitable<void> update_user(UserRecord user) override;
   boost::asio::awaitable<void> delete_user(std::string name) override;
   boost::asio::awaitable<void> put_session(SessionRecord session) override;
+  boost::asio::awaitable<void> begin_session(SessionRecord session, std::string method) override;
   boost::asio::awaitable<void> delete_session(std::string token_hash) override;
   boost::asio::awaitable<void> delete_sessions_of(std::string user) override;
   boost::asio::awaitable<void> put_token(TokenRecord token) override;
@@ -109,6 +118,7 @@ class StoreAuthRepository : public AuthRepository {
   boost::asio::awaitable<void> update_user(UserRecord user) override;
   boost::asio::awaitable<void> delete_user(std::string name) override;
   boost::asio::awaitable<void> put_session(SessionRecord session) override;
+  boost::asio::awaitable<void> begin_session(SessionRecord session, std::string method) override;
   boost::asio::awaitable<void> delete_session(std::string token_hash) override;
   boost::asio::awaitable<void> delete_sessions_of(std::string user) override;
   boost::asio::awaitable<void> put_token(TokenRecord token) override;

@@ -179,7 +179,16 @@ asio::awaitable<Response> AuthService::Impl::login(Request& request) {
     lifetime = settings.session_lifetime;
     idle = settings.session_idle_timeout;
   }
-  co_await repo.put_session(record);
+  // The session and the user's last sign-in in one write.
+  std::string method = !user->totp_enabled ? "password" : recovery_used ? "password+recovery_code" : "password+totp";
+  co_await repo.begin_session(record, method);
+  {
+    std::lock_guard lock(mu);
+    if (auto it = users.find(username); it != users.end()) {
+      it->second.last_sign_in_at = record.created_at;
+      it->second.last_sign_in_method = method;
+    }
+  }
   event(log::events::auth_login_succeeded,
         {.user = username, .remote = remote, .reason = recovery_used ? "recovery_code" : "",
          .message = "user " + username + " logged in" + (recovery_used ? " with a recovery code" : "")});
@@ -461,6 +470,10 @@ asio::awaitable<Response> AuthService::Impl::totp_disable(Request& request) {
   co_return r;
 }
 
+asio::awaitable<Response> AuthService::Impl::password_policy(Request&) {
+  co_return Response::json(200, password_policy_json());
+}
+
 // ---- API tokens -----------------------------------------------------------
 
 asio::awaitable<Response> AuthService::Impl::list_tokens(Request& request) {
@@ -566,6 +579,7 @@ void AuthService::register_routes(http::Router& router) {
   router.add("DELETE", "/api/v1/users/{name}", i.wrap(&Impl::delete_user));
   router.add("PUT", "/api/v1/users/{name}/password", i.wrap(&Impl::change_password));
   router.add("DELETE", "/api/v1/users/{name}/sessions", i.wrap(&Impl::revoke_all));
+  router.add("GET", "/api/v1/password-policy", i.wrap(&Impl::password_policy));
   router.add("GET", "/api/v1/tokens", i.wrap(&Impl::list_tokens));
   router.add("POST", "/api/v1/tokens", i.wrap(&Impl::create_token));
   router.add("DELETE", "/api/v1/tokens/{id}", i.wrap(&Impl::delete_token));

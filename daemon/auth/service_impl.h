@@ -117,6 +117,7 @@ struct AuthService::Impl : std::enable_shared_from_this<Impl> {
   boost::asio::awaitable<http::Response> totp_start(http::Request& request);
   boost::asio::awaitable<http::Response> totp_confirm(http::Request& request);
   boost::asio::awaitable<http::Response> totp_disable(http::Request& request);
+  boost::asio::awaitable<http::Response> password_policy(http::Request& request);
   boost::asio::awaitable<http::Response> list_tokens(http::Request& request);
   boost::asio::awaitable<http::Response> create_token(http::Request& request);
   boost::asio::awaitable<http::Response> delete_token(http::Request& request);

@@ -37,6 +37,9 @@ constexpr store::Migration kMigrations[] = {
         "  expires_at INTEGER NOT NULL DEFAULT 0,"
         "  last_used INTEGER NOT NULL DEFAULT 0"
         ");"},
+    // The last sign-in of each user (time and method); 0 and '': never.
+    {2, "ALTER TABLE auth_users ADD COLUMN last_sign_in_at INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE auth_users ADD COLUMN last_sign_in_method TEXT NOT NULL DEFAULT '';"},
 };
 
 std::string join_codes(const std::vector<std::string>& codes) {
@@ -60,11 +63,19 @@ std::vector<std::string> split_codes(const std::string& text) {
   return out;
 }
 
+// Not the last sign-in: begin_session writes that (repository.h).
 void write_user(Connection& c, const UserRecord& u) {
   c.exec("UPDATE auth_users SET role = ?2, password_hash = ?3, locked = ?4, totp_secret = ?5, totp_enabled = ?6,"
          " totp_last_step = ?7, recovery_codes = ?8, password_changed_at = ?9 WHERE name = ?1",
          u.name, std::string(to_string(u.role)), u.password_hash, u.locked, u.totp_secret, u.totp_enabled,
          u.totp_last_step, join_codes(u.recovery_codes), u.password_changed_at);
+}
+
+void write_session(Connection& c, const SessionRecord& s) {
+  // No UPSERT: SQLCipher 3.4 is SQLite 3.15.
+  c.exec("INSERT OR REPLACE INTO auth_sessions (token_hash, user_name, created_at, last_seen, totp_pending)"
+         " VALUES (?1, ?2, ?3, ?4, ?5)",
+         s.token_hash, s.user, s.created_at, s.last_seen, s.totp_enrollment_pending);
 }
 
 }  // namespace
@@ -78,7 +89,7 @@ AuthSnapshot StoreAuthRepository::load() {
     AuthSnapshot s;
     c.for_each(
         "SELECT name, role, password_hash, locked, totp_secret, totp_enabled, totp_last_step, recovery_codes,"
-        " created_at, password_changed_at FROM auth_users ORDER BY name",
+        " created_at, password_changed_at, last_sign_in_at, last_sign_in_method FROM auth_users ORDER BY name",
         [&](const store::Statement& st) {
           UserRecord u;
           u.name = st.column<std::string>(0);
@@ -91,6 +102,8 @@ AuthSnapshot StoreAuthRepository::load() {
           u.recovery_codes = split_codes(st.column<std::string>(7));
           u.created_at = st.column<std::int64_t>(8);
           u.password_changed_at = st.column<std::int64_t>(9);
+          u.last_sign_in_at = st.column<std::int64_t>(10);
+          u.last_sign_in_method = st.column<std::string>(11);
           s.users.push_back(std::move(u));
         });
     c.for_each("SELECT token_hash, user_name, created_at, last_seen, totp_pending FROM auth_sessions",
@@ -145,11 +158,15 @@ boost::asio::awaitable<void> StoreAuthRepository::delete_user(std::string name) 
 }
 
 boost::asio::awaitable<void> StoreAuthRepository::put_session(SessionRecord s) {
-  auto job = [s = std::move(s)](Connection& c) {
-    // No UPSERT: SQLCipher 3.4 is SQLite 3.15.
-    c.exec("INSERT OR REPLACE INTO auth_sessions (token_hash, user_name, created_at, last_seen, totp_pending)"
-           " VALUES (?1, ?2, ?3, ?4, ?5)",
-           s.token_hash, s.user, s.created_at, s.last_seen, s.totp_enrollment_pending);
+  auto job = [s = std::move(s)](Connection& c) { write_session(c, s); };
+  co_await store_.async_write(std::move(job));
+}
+
+boost::asio::awaitable<void> StoreAuthRepository::begin_session(SessionRecord s, std::string method) {
+  auto job = [s = std::move(s), method = std::move(method)](Connection& c) {
+    write_session(c, s);
+    c.exec("UPDATE auth_users SET last_sign_in_at = ?2, last_sign_in_method = ?3 WHERE name = ?1", s.user,
+           s.created_at, method);
   };
   co_await store_.async_write(std::move(job));
 }

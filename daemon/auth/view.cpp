@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "auth/password.h"
 #include "core/error.h"
 #include "core/time.h"
 
@@ -42,12 +43,16 @@ std::optional<Secret> take_secret(json::object& o, std::string_view key) {
 }
 
 json::object user_json(const UserRecord& u) {
-  return {{"name", u.name},
-          {"role", to_string(u.role)},
-          {"locked", u.locked},
-          {"totp_enabled", u.totp_enabled},
-          {"created_at", iso8601(u.created_at)},
-          {"password_changed_at", iso8601(u.password_changed_at)}};
+  json::object o{{"name", u.name},
+                 {"role", to_string(u.role)},
+                 {"locked", u.locked},
+                 {"totp_enabled", u.totp_enabled},
+                 {"created_at", iso8601(u.created_at)},
+                 {"password_changed_at", iso8601(u.password_changed_at)}};
+  o["last_sign_in"] = u.last_sign_in_at > 0 ? json::value(json::object{{"at", iso8601(u.last_sign_in_at)},
+                                                                       {"method", u.last_sign_in_method}})
+                                            : json::value(nullptr);
+  return o;
 }
 
 json::object token_json(const TokenRecord& t) {
@@ -68,6 +73,16 @@ json::object session_json(const std::string& csrf, const UserRecord& u, std::int
           {"expires_at", iso8601(expires)},
           {"idle_timeout_seconds", idle.count()},
           {"totp_enrollment_required", pending}};
+}
+
+json::object password_policy_json() {
+  return {{"min_length", static_cast<std::int64_t>(kMinPasswordLength)},
+          {"max_bytes", static_cast<std::int64_t>(kMaxPasswordBytes)},
+          {"min_character_classes", kMinPasswordClasses},
+          {"any_classes_from_length", static_cast<std::int64_t>(kClassesWaivedLength)},
+          {"user_name_substring_from_length", static_cast<std::int64_t>(kUserNameInPasswordMin)},
+          {"rejects_repeated_pattern", true},
+          {"rejects_common", true}};
 }
 
 json::object wrap_array(std::string_view key, json::array items) {

@@ -27,6 +27,9 @@ boost::json::object token_json(const TokenRecord& t);
 // destroys temporaries of a braced initializer list in a coroutine twice.
 boost::json::object session_json(const std::string& csrf, const UserRecord& u, std::int64_t expires,
                                  std::chrono::seconds idle, bool pending);
+// GET /api/v1/password-policy: the rules of password_policy_violation()
+// for the console's own checks (the server still applies them all).
+boost::json::object password_policy_json();
 boost::json::object wrap_array(std::string_view key, boost::json::array items);
 boost::json::object enrollment_json(const std::string& uri, const std::string& secret,
                                     const boost::json::array& codes);

@@ -358,6 +358,21 @@ void print_backup_list(const json::value& v) {
   }
 }
 
+void print_user_list(const json::value& v) {
+  std::printf("%-24s %-9s %-8s %-5s %-21s %s\n", "NAME", "ROLE", "STATE", "TOTP", "LAST SIGN-IN", "METHOD");
+  for (const auto& uv : v.as_array()) {
+    const json::object& u = uv.as_object();
+    std::string at = "never", method;
+    if (const auto* last = u.if_contains("last_sign_in"); last != nullptr && last->is_object()) {
+      at = std::string(last->as_object().at("at").as_string());
+      method = std::string(last->as_object().at("method").as_string());
+    }
+    std::printf("%-24s %-9s %-8s %-5s %-21s %s\n", std::string(u.at("name").as_string()).c_str(),
+                std::string(u.at("role").as_string()).c_str(), u.at("locked").as_bool() ? "locked" : "active",
+                u.at("totp_enabled").as_bool() ? "on" : "off", at.c_str(), method.c_str());
+  }
+}
+
 // ---- wallet and credentials
 
 void wipe_arg(json::object& args, const char* key) {
@@ -972,7 +987,7 @@ std::vector<Command> commands() {
          return call_with_password(inv, "user add", std::move(args));
        }},
       {"user list", {}, {}, "list users with their roles and states",
-       [](const Command&, Invocation& inv) { return call_and_print(inv, "user list", {}); }},
+       [](const Command&, Invocation& inv) { return call_and_print(inv, "user list", {}, print_user_list); }},
       {"user passwd", {"NAME"}, {kPasswordStdin}, "set a user's password (ends the user's sessions)",
        [](const Command&, Invocation& inv) {
          json::object args;

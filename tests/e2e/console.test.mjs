@@ -225,12 +225,68 @@ test('create a user of each role; each sees only its pages', async () => {
     await page.click('#create-user button[type=submit]');
     await page.waitForSelector(`#users-list tr[data-user="${name}"]`);
   }
-  // A password that breaks the policy is refused with the reason.
+  // The last sign-in column: the administrator's (with TOTP), "never" for the new users.
+  const headers = await page.$$eval('#users-list th', (ths) => ths.map((th) => th.textContent.trim()));
+  assert.ok(headers.includes('Last sign-in'), headers.join(', '));
+  const column = headers.indexOf('Last sign-in') + 1;
+  const cell = (name) => page.textContent(`#users-list tr[data-user="${name}"] td:nth-child(${column})`);
+  assert.match(await cell(ADMIN), /ago \(password \+ TOTP\)/);
+  assert.ok(await page.getAttribute(`#users-list tr[data-user="${ADMIN}"] td:nth-child(${column}) time`, 'title'),
+    'the exact time on hover');
+  assert.equal((await cell('olivia')).trim(), 'never');
+
+  // A password that breaks the policy: the error is at the password field
+  // (aria-invalid, aria-describedby naming the message) before any request.
+  const userPosts = [];
+  const onRequest = (r) => { if (r.method() === 'POST' && /\/api\/v1\/users$/.test(r.url())) userPosts.push(r.url()); };
+  page.on('request', onRequest);
   await page.fill('#create-user input[name=name]', 'weak');
-  await page.fill('#create-user input[name=password]', 'password');
+  await page.fill('#create-user input[name=password]', 'Short-1');
   await page.click('#create-user button[type=submit]');
-  await page.waitForSelector('#create-user ~ .alert.error, .card .alert.error');
+  const invalid = '#create-user input[name=password][aria-invalid="true"]';
+  await page.waitForSelector(invalid);
+  const fieldError = async () => page.$eval(invalid, (el) => {
+    const ids = (el.getAttribute('aria-describedby') || '').split(' ');
+    const msg = document.getElementById(ids[0]);
+    return msg && msg.closest('.field') === el.closest('.field') ? msg.textContent : null;
+  });
+  assert.match(await fieldError(), /at least 12 characters/);
+  assert.deepEqual(userPosts, [], 'no request for a password the console can refuse');
+  // It goes away as the password gets good, as the user types.
+  await page.fill('#create-user input[name=password]', 'Much-Longer-Pass-1');
+  await page.waitForSelector(invalid, { state: 'detached' });
+  // One only the server can refuse (a common password): its 422 is shown at the field too.
+  await page.fill('#create-user input[name=password]', 'Password1234!');
+  await page.click('#create-user button[type=submit]');
+  await page.waitForSelector(invalid);
+  assert.match(await fieldError(), /too common/);
+  assert.equal(userPosts.length, 1);
+  page.off('request', onRequest);
   await snap('users-created');
+
+  // 800 px wide: the role drop-down holds role names only and fits; the
+  // selected role's description is below it, and follows the selection.
+  await page.setViewportSize({ width: 800, height: 1000 });
+  await page.locator('#create-user select[name=role]').scrollIntoViewIfNeeded();
+  await page.selectOption('#create-user select[name=role]', 'auditor');
+  const role = await page.$eval('#create-user select[name=role]', (el) => {
+    const r = el.getBoundingClientRect();
+    const form = el.closest('form').getBoundingClientRect();
+    const hint = document.getElementById(el.getAttribute('aria-describedby'));
+    return { right: r.right, formRight: form.right, width: innerWidth, options: [...el.options].map((o) => o.textContent),
+      scroll: el.scrollWidth, client: el.clientWidth, hint: hint && hint.textContent };
+  });
+  assert.deepEqual(role.options, ['admin', 'operator', 'auditor', 'issuer', 'support']);
+  assert.ok(role.right <= role.formRight && role.right <= role.width, `the drop-down fits: ${JSON.stringify(role)}`);
+  assert.ok(role.scroll <= role.client, `nothing cut off in the drop-down: ${JSON.stringify(role)}`);
+  assert.match(role.hint, /^Read only/);
+  for (let i = await page.locator('#toasts .toast').count(); i > 0; i -= 1) await page.click('#toasts .toast-close >> nth=-1');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await snap('users-800px');
+  // The table needs no sideways scrolling: the last sign-in and the Manage buttons are in view.
+  const overflow = await page.$eval('#users-list .table-wrap', (el) => [el.scrollWidth, el.clientWidth]);
+  assert.ok(overflow[0] <= overflow[1], `the users table fits 800 px: ${overflow}`);
+  await page.setViewportSize({ width: 1366, height: 860 });
 
   for (const [role, name] of Object.entries(USERS)) {
     await signOut();
@@ -246,6 +302,8 @@ test('create a user of each role; each sees only its pages', async () => {
   }
   await signOut();
   await signIn(ADMIN, ADMIN_PW, state.adminSecret);
+  await go('users');
+  assert.match(await page.textContent('#users-list tr[data-user="olivia"]'), /ago \(password\)/);
 });
 
 test('manage a user: change role, lock, reset password', async () => {
@@ -253,11 +311,23 @@ test('manage a user: change role, lock, reset password', async () => {
   await page.click('button[aria-label="Manage olivia"]');
   await page.waitForSelector('dialog[open]');
   await snap('users-manage-dialog');
+  // Resetting a password checks the rules too, at the field.
+  await page.fill('dialog[open] input[name=new_password]', 'olivia-olivia-1');
+  await page.click('dialog[open] button:has-text("Set password")');
+  await page.waitForSelector('dialog[open] input[name=new_password][aria-invalid="true"]');
+  assert.match(await page.textContent('dialog[open] .field .error-text'), /user name/);
   await page.click('dialog[open] button:has-text("Lock account")');
   await page.waitForSelector('#users-list tr[data-user="olivia"] .badge.bad');
   await page.click('button[aria-label="Manage olivia"]');
   await page.click('dialog[open] button:has-text("Unlock account")');
   await page.waitForSelector('#users-list tr[data-user="olivia"] .badge.ok');
+  // Changing one's own password on My account: the same checks, at the field.
+  await go('account');
+  await page.fill('input[name=current_password]', ADMIN_PW);
+  await page.fill('input[name=new_password]', 'abababababababababab');
+  await page.click('button:has-text("Change password")');
+  await page.waitForSelector('input[name=new_password][aria-invalid="true"]');
+  assert.match(await page.textContent('input[name=new_password] ~ .error-text'), /repeated pattern/);
 });
 
 const CSV_HEADER = 'result_id,recipient_external_id,recipient_name,recipient_email,recipient_group,achievement,score,status,completed_at,credential_id';

@@ -2,6 +2,7 @@
 first admin over the control socket, login/logout, cookie attributes, CSRF
 and Origin checks, lockout and release, TOTP with oathtool, API tokens, and
 every role against every endpoint."""
+import datetime
 import json
 import subprocess
 import time
@@ -166,6 +167,78 @@ def test_totp_enrollment_and_login_with_oathtool(d):
     assert login_retrying(Client(d), ADMIN, ADMIN_PW, rc)[0] == 201
     assert login_retrying(Client(d), ADMIN, ADMIN_PW, rc)[0] == 401
     assert "auth.totp_failed" in d.read_log()
+
+
+def last_sign_in(d, name):
+    """The user's last_sign_in as privstackctl reports it (the control socket)."""
+    users = {u["name"]: u for u in json.loads(d.ctl("--json", "user", "list").stdout)}
+    return users[name]["last_sign_in"]
+
+
+def unix(rfc3339):
+    return datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+
+
+def test_last_sign_in_time_and_method_survive_a_restart(d):
+    add_user(d, ADMIN, "admin", ADMIN_PW)
+    add_user(d, "olga", "operator", "Operator-Pass-123")
+    assert last_sign_in(d, ADMIN) is None and last_sign_in(d, "olga") is None
+    human = d.ctl("user", "list").stdout.splitlines()
+    assert "LAST SIGN-IN" in human[0]
+    assert all(" never" in line for line in human[1:]), human
+
+    c = Client(d)
+    before = int(time.time())
+    assert c.login(ADMIN, ADMIN_PW)[0] == 201
+    after = int(time.time()) + 1
+    status, me = c.request("GET", f"/api/v1/users/{ADMIN}")
+    assert status == 200 and me["last_sign_in"]["method"] == "password"
+    assert before <= unix(me["last_sign_in"]["at"]) <= after
+    status, listed = c.request("GET", "/api/v1/users")
+    by_name = {u["name"]: u for u in listed["users"]}
+    assert by_name[ADMIN]["last_sign_in"] == me["last_sign_in"]
+    assert by_name["olga"]["last_sign_in"] is None
+    # A wrong password is no sign-in.
+    assert Client(d).login("olga", "Wrong-Password-123")[0] == 401
+    assert last_sign_in(d, "olga") is None
+
+    # With TOTP: the method says so, once the second factor was given.
+    status, doc = c.request("POST", "/api/v1/users/me/totp")
+    assert status == 201
+    now = time.time()
+    assert c.request("PUT", "/api/v1/users/me/totp", {"code": oathtool(doc["secret"], now)})[0] == 200
+    assert login_retrying(Client(d), ADMIN, ADMIN_PW)[0] == 401  # the code is asked for: no sign-in yet
+    assert last_sign_in(d, ADMIN)["method"] == "password"
+    assert login_retrying(Client(d), ADMIN, ADMIN_PW, oathtool(doc["secret"], now + 30))[0] == 201
+    assert last_sign_in(d, ADMIN)["method"] == "password+totp"
+
+    assert d.stop() == 0, d.read_log()
+    d.start()
+    assert last_sign_in(d, ADMIN)["method"] == "password+totp"
+    assert last_sign_in(d, "olga") is None
+    assert "password+totp" in [line for line in d.ctl("user", "list").stdout.splitlines() if line.startswith(ADMIN)][0]
+    # A recovery code in place of the code.
+    assert login_retrying(Client(d), ADMIN, ADMIN_PW, doc["recovery_codes"][0])[0] == 201
+    assert last_sign_in(d, ADMIN)["method"] == "password+recovery_code"
+
+
+def test_password_policy_published_and_errors_at_the_field(d):
+    add_user(d, ADMIN, "admin", ADMIN_PW)
+    assert Client(d).request("GET", "/api/v1/password-policy")[0] == 401
+    c = Client(d)
+    c.login(ADMIN, ADMIN_PW)
+    status, policy = c.request("GET", "/api/v1/password-policy")
+    assert status == 200
+    assert policy["min_length"] == 12 and policy["min_character_classes"] == 3
+    assert policy["any_classes_from_length"] == 16 and policy["rejects_common"] is True
+    status, doc = c.request("POST", "/api/v1/users", {"name": "olga", "role": "operator", "password": "Short-1"})
+    assert status == 422
+    assert doc["errors"] == [{"field": "password", "message": "The password must be at least 12 characters long."}]
+    status, doc = c.request("POST", "/api/v1/users", {"name": "Olga!", "role": "operator", "password": "Operator-Pass-123"})
+    assert status == 422 and [e["field"] for e in doc["errors"]] == ["name"]
+    status, doc = c.request("PUT", f"/api/v1/users/{ADMIN}/password",
+                            {"current_password": ADMIN_PW, "new_password": "aaaaaaaaaaaaaaaaaaaa"})
+    assert status == 422 and doc["errors"][0]["field"] == "new_password"
 
 
 def test_api_tokens_bearer_scope_and_revocation(d):

@@ -192,19 +192,44 @@ export function unavailable(what) {
     h('div', { class: 'small' }, 'This daemon does not provide this API yet; the rest of the console works as usual.'));
 }
 
-// Marks fields with server-side validation errors (problem `errors: [{field}]`).
+// Shows `message` at a form control (null clears it): the text below the
+// control, aria-invalid="true", and aria-describedby naming the message
+// first (then the field's hint, which stays described).
+export function setFieldError(control, message) {
+  const wrap = control.closest('.field') || control.parentElement;
+  if (control.dataset.hintIds === undefined) control.dataset.hintIds = control.getAttribute('aria-describedby') || '';
+  const hints = control.dataset.hintIds;
+  const old = control.dataset.errorId && document.getElementById(control.dataset.errorId);
+  if (!message) {
+    old?.remove();
+    delete control.dataset.errorId;
+    control.removeAttribute('aria-invalid');
+    if (hints) control.setAttribute('aria-describedby', hints); else control.removeAttribute('aria-describedby');
+    return;
+  }
+  const msg = old || h('div', { class: 'error-text', id: uid('err') });
+  msg.textContent = message;
+  if (!old) wrap?.append(msg);
+  control.dataset.errorId = msg.id;
+  control.setAttribute('aria-invalid', 'true');
+  control.setAttribute('aria-describedby', hints ? `${msg.id} ${hints}` : msg.id);
+}
+
+// Marks fields with server-side validation errors (problem `errors: [{field}]`)
+// and clears the earlier marks. Returns how many errors found their field:
+// when all did, the form need not repeat them above itself.
 export function markFieldErrors(form, err) {
-  for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  for (const el of form.querySelectorAll('[aria-invalid]')) setFieldError(el, null);
   for (const el of form.querySelectorAll('.error-text')) el.remove();
   const list = err && err.problem && Array.isArray(err.problem.errors) ? err.problem.errors : [];
+  let placed = 0;
   for (const e of list) {
     const control = e.field && form.querySelector(`[name="${CSS.escape(e.field)}"]`);
     if (!control) continue;
-    control.setAttribute('aria-invalid', 'true');
-    const msg = h('div', { class: 'error-text', id: uid('err') }, e.message || e.reason || 'invalid');
-    control.closest('.field')?.append(msg);
-    control.setAttribute('aria-describedby', msg.id);
+    setFieldError(control, e.message || e.reason || 'invalid');
+    placed++;
   }
+  return placed === list.length ? placed : 0;
 }
 
 // A message in the corner; at most three show at once (the oldest goes).

@@ -41,6 +41,7 @@ const Expect kExpected[] = {
     {"POST", "/api/v1/users/me/totp", kAll, false, false},
     {"PUT", "/api/v1/users/me/totp", kAll, false, false},
     {"DELETE", "/api/v1/users/me/totp", kAll, false, false},
+    {"GET", "/api/v1/password-policy", kAll},
     {"GET", "/api/v1/tokens", kAll, false, false},
     {"POST", "/api/v1/tokens", kAll, false, false},
     {"DELETE", "/api/v1/tokens/{id}", kAll, false, false},
@@ -159,6 +160,8 @@ TEST(PermissionMatrix, TotpEnrollmentPendingOnlyReachesEnrollment) {
   EXPECT_EQ(decide(find_rule("PUT", "/api/v1/users/me/totp"), pending, std::nullopt), Decision::allow);
   EXPECT_EQ(decide(find_rule("GET", "/api/v1/session"), pending, std::nullopt), Decision::allow);
   EXPECT_EQ(decide(find_rule("DELETE", "/api/v1/session"), pending, std::nullopt), Decision::allow);
+  // The password change it allows needs the rules.
+  EXPECT_EQ(decide(find_rule("GET", "/api/v1/password-policy"), pending, std::nullopt), Decision::allow);
 }
 
 TEST(Roles, NamesAndCoverage) {

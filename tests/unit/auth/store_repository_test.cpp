@@ -57,6 +57,28 @@ class StoreRepositoryTest : public ::testing::Test {
   std::unique_ptr<StoreAuthRepository> repo;
 };
 
+// The last sign-in is written with the session it opened, and an update of
+// the user (from a copy taken before the sign-in) leaves it alone.
+TEST_F(StoreRepositoryTest, LastSignInWithTheSession) {
+  UserRecord u;
+  u.name = "bob";
+  u.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$x$y";
+  u.created_at = u.password_changed_at = 100;
+  EXPECT_TRUE(run(repo->insert_user(u)));
+  EXPECT_EQ(repo->load().users[0].last_sign_in_at, 0);
+  run(repo->begin_session(SessionRecord{"h", "bob", 200, 200, false}, "password+totp"));
+  u.locked = true;
+  run(repo->update_user(u));  // u.last_sign_in_at is still 0
+  open();
+  auto snap = repo->load();
+  ASSERT_EQ(snap.users.size(), 1u);
+  EXPECT_EQ(snap.users[0].last_sign_in_at, 200);
+  EXPECT_EQ(snap.users[0].last_sign_in_method, "password+totp");
+  EXPECT_TRUE(snap.users[0].locked);
+  ASSERT_EQ(snap.sessions.size(), 1u);
+  EXPECT_EQ(snap.sessions[0].created_at, 200);
+}
+
 TEST_F(StoreRepositoryTest, RoundTripAndCascade) {
   UserRecord u;
   u.name = "alice";

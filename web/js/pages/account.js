@@ -5,6 +5,7 @@ import { get, post, put, del } from '../api.js';
 import {
   h, svg, time, badge, pageHead, card, field, input, errorBox, alertBox, toast, busy, copyButton, markFieldErrors, confirm,
 } from '../ui.js';
+import { PASSWORD_HINT, watchPassword } from '../password.js';
 
 // The QR code module (qrcode-generator, MIT, vendored from npm) is loaded only here.
 async function qrSvg(text) {
@@ -112,16 +113,21 @@ export default async function render(main, ctx) {
   const change = h('button', { type: 'submit', class: 'primary' }, 'Change password');
   const pwMsg = h('div', { 'aria-live': 'polite' });
   const pwForm = h('form', { class: 'form', novalidate: true }, field('Current password', current),
-    field('New password', next, { hint: 'At least 12 characters with three character classes (or 16+), not your user name, not a common password.' }), change);
+    field('New password', next, { hint: PASSWORD_HINT }), change);
+  const checkNext = watchPassword(next, () => me.name);
   pwForm.addEventListener('submit', (e) => {
     e.preventDefault();
     busy(change, async () => {
+      markFieldErrors(pwForm, null);
+      pwMsg.replaceChildren();
+      if (!(await checkNext())) return; // the error is at the field; nothing was sent
       try {
         await put(`/api/v1/users/${encodeURIComponent(me.name)}/password`, { current_password: current.value, new_password: next.value });
         pwForm.reset();
-        markFieldErrors(pwForm, null);
         pwMsg.replaceChildren(alertBox('ok', 'Password changed. Your other sessions were ended.'));
-      } catch (err) { markFieldErrors(pwForm, err); pwMsg.replaceChildren(errorBox(err)); }
+      } catch (err) {
+        if (!markFieldErrors(pwForm, err)) pwMsg.replaceChildren(errorBox(err));
+      }
     });
   });
   main.append(card('Password', h('p', { class: 'small muted' }, 'Last changed ', time(me.password_changed_at), '.'), pwMsg, pwForm));
