@@ -472,6 +472,10 @@ test('backups: without a recovery key "Back up now" is off, with the reason and 
     // The dashboard says it too, and the first-run list leads there.
     await go('dashboard');
     await page.waitForSelector('#backup-not-configured');
+    // Health says why the backup component is degraded and links to the fix.
+    const backupHealth = page.locator('#health-components li[data-component="backup"]');
+    assert.match(await backupHealth.textContent(), /degraded.*recovery_public_key is not set: no backup can run/s);
+    assert.equal(await backupHealth.locator('a.health-fix').getAttribute('href'), '#/backups');
     assert.match(await page.textContent('#todo-recovery-key'), /recovery key/);
     await snap('dashboard-no-recovery-key');
   } finally {

@@ -38,12 +38,24 @@ export default async function render(main, ctx) {
   // anonymous /healthz has the states only).
   const health = section('Health', 'card-health', { href: '#/settings', label: 'Settings' });
   grid.append(health.el);
+  // A component that is not ok links to the page that fixes it, where the
+  // role can open that page.
+  const FIX = {
+    backup: { href: '#/backups', label: 'Backups', perm: 'backup.read' },
+    certificate: { href: '#/settings', label: 'Settings' },
+    wallet: { href: '#/wallet', label: 'Wallet', perm: ['wallet.issue', 'wallet.manage'] },
+  };
+  const fixLink = (name, c) => {
+    const fix = FIX[name];
+    if (!fix || c.state === 'ok' || (fix.perm && !ctx.can(fix.perm))) return null;
+    return h('a', { class: 'small health-fix', href: fix.href }, `Fix it: ${fix.label}`);
+  };
   jobs.push(get('/api/v1/health').then((doc) => {
     fill(health.body,
       h('p', null, 'Overall: ', badge(doc.status || 'unknown')),
       h('ul', { class: 'health-list', id: 'health-components' }, Object.entries(doc.components || {}).map(([name, c]) =>
         h('li', { 'data-component': name }, h('strong', null, name), ' ', badge(c.state || 'unknown'),
-          c.detail ? h('div', { class: 'small health-detail' }, c.detail) : null))));
+          c.detail ? h('div', { class: 'small health-detail' }, c.detail) : null, fixLink(name, c)))));
   }).catch((e) => failed(health.body, e, 'Health')));
 
   // Open incidents with the notification clock.
