@@ -119,6 +119,8 @@ std::optional<RuleHit> RuleEngine::process(const ObservedEvent& ev, const IsOpen
   if (n == "hostaudit.finding") {
     auto sev = parse_severity(ev.field("SEVERITY"));
     if (!sev || *sev < Severity::high) return std::nullopt;
+    // Accepted as a known risk (hostaudit/acceptance.h): no incident while in force.
+    if (!ev.field("ACCEPTED_UNTIL").empty()) return std::nullopt;
     return single("host_exposure", ev.field("CHECK"), *sev, "Host audit: " + ev.message, false, ev);
   }
   if (n == "tls.certificate_expiring") {
