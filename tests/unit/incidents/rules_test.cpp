@@ -216,6 +216,16 @@ TEST(Rules, HostFindingsOfHighSeverityOpenOneIncidentPerCheck) {
   EXPECT_EQ(hit->title, "Host audit: telnet is listening");
 }
 
+TEST(Rules, HostFindingAcceptedAsAKnownRiskOpensNoIncident) {
+  RuleEngine rules;
+  Register reg;
+  // The host audit writes ACCEPTED_UNTIL on a new finding that is accepted (hostaudit/acceptance.h).
+  EXPECT_FALSE(reg.feed(rules, event("hostaudit.finding", 0,
+                                     {{"SEVERITY", "critical"}, {"CHECK", "HA-NET-001"},
+                                      {"ACCEPTED_UNTIL", "2027-03-01T00:00:00Z"}})));
+  EXPECT_TRUE(reg.feed(rules, event("hostaudit.finding", 0, {{"SEVERITY", "critical"}, {"CHECK", "HA-NET-001"}})));
+}
+
 TEST(Rules, CertificateExpiryIsHighWithinAWeek) {
   RuleEngine rules;
   Register reg;
