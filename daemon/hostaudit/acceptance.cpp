@@ -60,13 +60,17 @@ std::int64_t validate_accept(const AcceptRequest& request, std::int64_t now) {
   std::int64_t expires = now + kDefaultAcceptanceDays * kDay;
   if (request.expires_at) {
     auto t = audit::parse_time(*request.expires_at);
-    // A bare date means the end of that day (UTC): "until 2027-03-01" includes it.
-    if (t && request.expires_at->size() == 10 && (*request.expires_at)[4] == '-') *t += kDay;
+    // A bare date means through that day (UTC): "until 2027-03-01" ends at
+    // 2027-03-01T23:59:59Z, shown as that day, not as the next midnight.
+    // The date itself (its start) is what the one-year limit judges.
+    bool date_only = t && request.expires_at->size() == 10 && (*request.expires_at)[4] == '-';
+    std::int64_t start = t.value_or(0);
+    if (date_only) *t += kDay - 1;
     if (!t) {
       errors.push_back({"expires_at", "Expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds."});
     } else if (*t <= now) {
       errors.push_back({"expires_at", "The expiry must be in the future."});
-    } else if (*t > now + kMaxAcceptanceDays * kDay) {
+    } else if (start > now + kMaxAcceptanceDays * kDay) {
       errors.push_back({"expires_at", "At most " + std::to_string(kMaxAcceptanceDays) + " days ahead."});
     } else {
       expires = *t;

@@ -324,7 +324,7 @@ test('host audit: run a scan, see the ports table and remediation', async () => 
   assert.ok(visibleVerdicts.every((v) => /^(exposed|undetermined)/.test(v) || v === ''), `visible: ${JSON.stringify(visibleVerdicts)}`);
   const findings = await page.locator('#findings article').count();
   if (findings > 0) {
-    await page.locator('#findings article button').first().click();
+    await page.locator('#findings article .copy-row button').first().click();
     await page.waitForSelector('#findings button[data-copied]');
     // A toast (e.g. "Host audit finished.") never covers a control.
     const overlaps = await page.evaluate(() => {

@@ -41,8 +41,8 @@ TEST(Acceptance, DefaultExpiryIsNinetyDays) {
 
 TEST(Acceptance, ExplicitExpiryFormats) {
   EXPECT_EQ(validate_accept({"r", "2027-02-01T00:00:00Z"}, kNow), 1'801'440'000);
-  // A bare date runs through that day (UTC).
-  EXPECT_EQ(validate_accept({"r", "2027-02-01"}, kNow), 1'801'440'000 + kDay);
+  // A bare date runs through that day (UTC): until 23:59:59Z.
+  EXPECT_EQ(validate_accept({"r", "2027-02-01"}, kNow), 1'801'440'000 + kDay - 1);
   EXPECT_EQ(validate_accept({"r", std::to_string(kNow + 60)}, kNow), kNow + 60);
 }
 
@@ -52,6 +52,9 @@ TEST(Acceptance, ExpiryMustBeAheadAndWithinAYear) {
   EXPECT_EQ(validate_accept({"r", std::to_string(kNow + 365 * kDay)}, kNow), kNow + 365 * kDay);
   EXPECT_EQ(rejected_fields({"r", std::to_string(kNow + 365 * kDay + 1)}), std::vector<std::string>{"expires_at"});
   EXPECT_EQ(rejected_fields({"r", "next tuesday"}), std::vector<std::string>{"expires_at"});
+  // The date a year ahead is allowed (through its end), the day after is not.
+  EXPECT_EQ(validate_accept({"r", "2028-01-15"}, kNow), 1'831'593'600 - 1);
+  EXPECT_EQ(rejected_fields({"r", "2028-01-16"}), std::vector<std::string>{"expires_at"});
 }
 
 TEST(Acceptance, ReasonIsRequiredAndBounded) {

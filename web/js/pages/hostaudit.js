@@ -48,7 +48,7 @@ function acceptDialog(f) {
     const reason = h('textarea', { name: 'reason', required: true, maxlength: 1000, rows: 3 });
     const until = input({ type: 'date', name: 'expires_at', required: true,
       value: dateOnly(new Date(today.getTime() + 90 * DAY_MS)),
-      min: dateOnly(today), max: dateOnly(new Date(today.getTime() + 365 * DAY_MS)) });
+      min: dateOnly(today), max: dateOnly(new Date(today.getTime() + 364 * DAY_MS)) });
     const where = h('div', { 'aria-live': 'polite' });
     form.append(
       h('p', { class: 'small mono' }, f.id),
@@ -109,7 +109,7 @@ function findingsCard(findings, ctx, refresh) {
       const group = shown.filter((f) => f.severity === s);
       if (!group.length) return null;
       return h('section', { class: 'finding-group', dataset: { severity: s } },
-        h('h3', null, badge(s), ` ${group.length} ${s}`), group.map((f) => findingArticle(f, ctx, refresh)));
+        h('h3', null, `${s[0].toUpperCase()}${s.slice(1)} (${group.length})`), group.map((f) => findingArticle(f, ctx, refresh)));
     }).filter(Boolean));
     if (!shown.length) list.append(h('p', { class: 'muted' }, 'No finding matches the filter.'));
   };
