@@ -103,6 +103,9 @@ constexpr RouteRule kRouteRules[] = {
     {"POST", "/api/v1/host-audit/scans", P::hostaudit_run},
     {"GET", "/api/v1/host-audit/scans/{id}", P::hostaudit_read},
     {"GET", "/api/v1/host-audit/findings", P::hostaudit_read},
+    // Accepting a finding as a known risk: the roles that run the host audit.
+    {"POST", "/api/v1/host-audit/acceptances", P::hostaudit_run},
+    {"DELETE", "/api/v1/host-audit/acceptances", P::hostaudit_run},
     // Backups (daemon/backup)
     {"GET", "/api/v1/backups", P::backup_read},
     {"POST", "/api/v1/backups", P::backup_manage},

@@ -18,6 +18,7 @@ std::span<const Event> all_events() {
       audit_anchor, audit_anchor_key_created, audit_verify_passed, audit_verify_failed, audit_write_failed,
       records_exported, records_imported, records_import_rejected, records_access_granted,
       hostaudit_scan_completed, hostaudit_scan_failed, hostaudit_finding, hostaudit_finding_resolved,
+      hostaudit_finding_accepted, hostaudit_acceptance_revoked,
       backup_completed, backup_failed, backup_pruned, backup_uploaded, backup_upload_failed, backup_verified, backup_verify_failed,
       backup_s3_retry, backup_s3_clock_skew,
       wallet_initialized, wallet_unlocked, wallet_unlock_failed, wallet_locked, credentials_issued, credential_revoked,

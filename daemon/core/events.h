@@ -75,6 +75,8 @@ inline constexpr Event hostaudit_scan_completed{"7d474163e38442abb82056d50d2fc02
 inline constexpr Event hostaudit_scan_failed{"da4cdbe85a544f12a898936d0d08c0af", "hostaudit.scan_failed", Priority::err};
 inline constexpr Event hostaudit_finding{"e9b796c2ee864f2b806ff0809d1c87cd", "hostaudit.finding", Priority::warning};
 inline constexpr Event hostaudit_finding_resolved{"bb719e5b87c643ff97773257366549d8", "hostaudit.finding_resolved", Priority::info};
+inline constexpr Event hostaudit_finding_accepted{"663146acf094491b80df1026af47bcca", "hostaudit.finding_accepted", Priority::notice};
+inline constexpr Event hostaudit_acceptance_revoked{"0d9be21d746c455d8160805a5fd8528d", "hostaudit.acceptance_revoked", Priority::notice};
 // Backups (daemon/backup)
 inline constexpr Event backup_completed{"82b64f17a6d44f7e9487a80ec4befd8d", "backup.completed", Priority::notice};
 inline constexpr Event backup_failed{"7e0fa973d74c45808f93eca8613970c2", "backup.failed", Priority::err};

@@ -208,7 +208,7 @@ void declare_standard_metrics(Registry& r) {
   r.declare(webhook_deliveries, Type::counter, "Webhook delivery attempts, by result (delivered, failed).");
   r.declare(email_deliveries, Type::counter,
             "Email notifications handed to the sendmail program, by result (delivered, failed).");
-  r.declare(hostaudit_findings, Type::gauge, "Host audit findings of the latest scan, by severity.");
+  r.declare(hostaudit_findings, Type::gauge, "Open host audit findings of the latest scan (not accepted as a known risk), by severity.");
   r.declare(store_size, Type::gauge, "Size of the encrypted store database file (with its WAL), bytes.");
   r.declare(backup_last_success, Type::gauge, "Time of the last successful backup, seconds since the Unix epoch.");
   r.declare(backup_last_size, Type::gauge, "Size of the last successful backup archive, bytes.");

@@ -280,7 +280,19 @@ void print_hostaudit_findings(const json::value& v) {
     if (!str("detail").empty()) std::printf("         %s\n", str("detail").c_str());
     std::printf("         fix: %s\n", str("remediation").c_str());
     if (!str("command").empty()) std::printf("         command (not run): %s\n", str("command").c_str());
+    if (const auto* a = f.if_contains("accepted"); a && a->is_object()) {
+      const json::object& acc = a->as_object();
+      std::printf("         accepted until %s by %s: %s\n", acc.at("expires_at").as_string().c_str(),
+                  acc.at("accepted_by").as_string().c_str(), acc.at("reason").as_string().c_str());
+    }
   }
+}
+
+void print_hostaudit_acceptance(const json::value& v) {
+  const json::object& a = v.as_object();
+  std::printf("%s accepted until %s by %s: %s\n", a.at("finding_id").as_string().c_str(),
+              a.at("expires_at").as_string().c_str(), a.at("accepted_by").as_string().c_str(),
+              a.at("reason").as_string().c_str());
 }
 
 void print_hostaudit_report(const json::value& v) {
@@ -1009,6 +1021,25 @@ std::vector<Command> commands() {
       {"hostaudit findings", {}, {}, "show the latest host audit's findings",
        [](const Command&, Invocation& inv) {
          return call_and_print(inv, "hostaudit findings", {}, print_hostaudit_findings);
+       }},
+      {"hostaudit accept", {"ID"},
+       {{"--reason", true, "why the risk is accepted (required, at most 1000 characters)"},
+        {"--until", true, "expiry: YYYY-MM-DD (through that day, UTC) or YYYY-MM-DDTHH:MM:SSZ; at most 365 days "
+                          "ahead (default: 90 days)"}},
+       "accept a finding of the latest host audit as a known risk until a date (audited)",
+       [](const Command&, Invocation& inv) {
+         auto reason = inv.options.find("reason");
+         if (reason == inv.options.end()) {
+           std::fprintf(stderr, "privstackctl hostaudit accept: --reason is required\n");
+           return 2;
+         }
+         json::object args{{"id", inv.positionals[0]}, {"reason", reason->second}};
+         if (auto until = inv.options.find("until"); until != inv.options.end()) args["until"] = until->second;
+         return call_and_print(inv, "hostaudit accept", args, print_hostaudit_acceptance);
+       }},
+      {"hostaudit unaccept", {"ID"}, {}, "revoke the acceptance of a host audit finding (audited)",
+       [](const Command&, Invocation& inv) {
+         return call_and_print(inv, "hostaudit unaccept", json::object{{"id", inv.positionals[0]}});
        }},
       {"backup run", {}, {}, "take an encrypted backup now (ships it to S3 when configured, then prunes)",
        [](const Command&, Invocation& inv) { return call_and_print(inv, "backup run", {}, print_backup_run); }},

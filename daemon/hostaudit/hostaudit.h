@@ -15,7 +15,11 @@
 //   GET  /api/v1/host-audit/scans          recent scans (hostaudit.read)
 //   GET  /api/v1/host-audit/scans/{id}     one scan's full report
 //   GET  /api/v1/host-audit/findings       the latest scan's findings
+//   POST   /api/v1/host-audit/acceptances  accept a finding as a known risk
+//   DELETE /api/v1/host-audit/acceptances?finding_id=ID   revoke it
+//                                          (hostaudit.run; hostaudit/acceptance.h)
 //   privstackctl hostaudit run [--json] | hostaudit findings [--json]
+//   privstackctl hostaudit accept ID --reason TEXT [--until DATE] | hostaudit unaccept ID
 #pragma once
 
 #include "core/module.h"

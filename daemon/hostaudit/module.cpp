@@ -27,6 +27,8 @@ class HostAuditModule final : public Module {
       boost::json::object findings = co_await service_.latest_findings();
       if (auto* list = findings.if_contains("findings"); list && list->is_array()) {
         for (const auto& f : list->as_array()) {
+          // Accepted findings are not open: the gauge counts what is left to fix.
+          if (f.is_object() && f.as_object().contains("accepted")) continue;
           const auto* sev = f.is_object() ? f.as_object().if_contains("severity") : nullptr;
           if (sev && sev->is_string()) counts[std::string(sev->as_string())] += 1;
         }

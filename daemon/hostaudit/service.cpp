@@ -8,10 +8,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <map>
 #include <mutex>
 #include <set>
 
 #include "core/offload.h"
+#include "hostaudit/acceptance.h"
+#include "http/body.h"
 #include "audit/audit.h"
 #include "audit/routes.h"
 #include "core/log.h"
@@ -54,6 +57,19 @@ CREATE TABLE hostaudit_findings (
   PRIMARY KEY (scan_id, finding_id)
 );
 )sql"},
+    // Findings accepted as a known risk (hostaudit/acceptance.h), keyed by
+    // the finding's stable id so an acceptance outlives the scan it was made
+    // on. Expired rows stay (readers compare expires_at with their clock);
+    // accepting again replaces the row.
+    {2, R"sql(
+CREATE TABLE hostaudit_acceptances (
+  finding_id  TEXT PRIMARY KEY,
+  reason      TEXT NOT NULL,
+  accepted_by TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,  -- Unix seconds
+  expires_at  INTEGER NOT NULL   -- Unix seconds, exclusive
+);
+)sql"},
 };
 
 constexpr std::int64_t kKeepScans = 100;
@@ -77,6 +93,38 @@ json::object state_to_json(const PreviousScan& p) {
   json::array socks;
   for (const auto& k : p.sockets) socks.push_back(json::string(k));
   return json::object{{"fingerprint", p.fingerprint}, {"sockets", std::move(socks)}};
+}
+
+// The acceptances in force at `now`, by finding id.
+std::map<std::string, Acceptance> acceptances_in_force(store::Connection& c, std::int64_t now) {
+  std::map<std::string, Acceptance> out;
+  c.for_each(
+      "SELECT finding_id, reason, accepted_by, accepted_at, expires_at FROM hostaudit_acceptances WHERE expires_at > ?1",
+      [&](const store::Statement& s) {
+        Acceptance a{s.column<std::string>(0), s.column<std::string>(1), s.column<std::string>(2),
+                     s.column<std::int64_t>(3), s.column<std::int64_t>(4)};
+        if (in_force(a, now)) out.emplace(a.finding_id, std::move(a));
+      },
+      now);
+  return out;
+}
+
+// Adds "accepted" to each finding of `findings` that has an acceptance in force.
+void mark_accepted(json::array& findings, const std::map<std::string, Acceptance>& accepted) {
+  for (auto& fv : findings) {
+    if (!fv.is_object()) continue;
+    auto& f = fv.as_object();
+    const auto* id = f.if_contains("id");
+    if (!id || !id->is_string()) continue;
+    if (auto it = accepted.find(std::string(id->as_string())); it != accepted.end()) {
+      f["accepted"] = it->second.to_json();
+    }
+  }
+}
+
+std::string string_arg(const json::object& args, std::string_view name) {
+  const auto* v = args.if_contains(name);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 log::Priority priority_of(Severity s) {
@@ -145,6 +193,10 @@ struct HostAuditService::Impl {
       throw;
     }
     report.trigger = trigger;
+    // Acceptances are judged at this scan's clock: an expired one no longer
+    // keeps a reappearing finding from opening an incident.
+    std::int64_t now_s = clock.unix_seconds();
+    auto accepted = store.read([&](store::Connection& c) { return acceptances_in_force(c, now_s); });
     std::set<std::string> now_ids;
     for (const auto& f : report.findings) {
       now_ids.insert(f.id);
@@ -180,6 +232,20 @@ struct HostAuditService::Impl {
     for (const auto& f : report.findings) by_id[f.id] = &f;
     for (const auto& nid : report.new_findings) {
       const Finding& f = *by_id.at(nid);
+      auto acc = accepted.find(f.id);
+      if (acc != accepted.end()) {
+        // Accepted as a known risk: still in the journal (at info, with
+        // ACCEPTED_UNTIL, which the incident rules skip), no incident.
+        log::emit(log::events::hostaudit_finding, log::Priority::info,
+                  "host audit finding (accepted as a known risk): " + f.title,
+                  {{"FINDING_ID", f.id},
+                   {"CHECK", f.check},
+                   {"SEVERITY", std::string(to_string(f.severity))},
+                   {"SCAN_ID", id},
+                   {"DETAIL", f.detail},
+                   {"ACCEPTED_UNTIL", format_rfc3339(acc->second.expires_at)}});
+        continue;
+      }
       log::emit(log::events::hostaudit_finding, priority_of(f.severity), "host audit finding: " + f.title,
                 {{"FINDING_ID", f.id},
                  {"CHECK", f.check},
@@ -203,6 +269,7 @@ struct HostAuditService::Impl {
                 {{"FINDING_ID", rid}, {"SCAN_ID", id}});
     }
     json::object doc = report.to_json();
+    if (auto* list = doc.if_contains("findings"); list && list->is_array()) mark_accepted(list->as_array(), accepted);
     const auto& summary = doc.at("summary").as_object();
     const auto& sev = summary.at("findings").as_object();
     std::int64_t high = sev.at("high").as_int64() + sev.at("critical").as_int64();
@@ -238,7 +305,8 @@ struct HostAuditService::Impl {
   }
 
   json::object findings_blocking() {
-    return store.read([](store::Connection& c) {
+    std::int64_t now = clock.unix_seconds();
+    return store.read([now](store::Connection& c) {
       json::object doc;
       auto last = c.query_one<std::int64_t>("SELECT id FROM hostaudit_scans ORDER BY id DESC LIMIT 1");
       json::array list;
@@ -263,9 +331,52 @@ struct HostAuditService::Impl {
       } else {
         doc["scan_id"] = nullptr;
       }
+      mark_accepted(list, acceptances_in_force(c, now));
       doc["findings"] = std::move(list);
       return doc;
     });
+  }
+
+  // Accepts a finding of the latest scan as a known risk (replacing an
+  // earlier acceptance of it). Throws not_found / validation_failed.
+  json::object accept_blocking(const std::string& finding_id, const AcceptRequest& request, const std::string& actor,
+                               const std::string& source) {
+    std::int64_t now = clock.unix_seconds();
+    std::int64_t expires = validate_accept(request, now);
+    Acceptance a{finding_id, *request.reason, actor, now, expires};
+    bool found = store.write([&](store::Connection& c) {
+      auto last = c.query_one<std::int64_t>("SELECT id FROM hostaudit_scans ORDER BY id DESC LIMIT 1");
+      if (!last || !c.query_one<std::int64_t>(
+                        "SELECT 1 FROM hostaudit_findings WHERE scan_id = ?1 AND finding_id = ?2", *last, finding_id)) {
+        return false;
+      }
+      c.exec("INSERT OR REPLACE INTO hostaudit_acceptances (finding_id, reason, accepted_by, accepted_at, expires_at) "
+             "VALUES (?1, ?2, ?3, ?4, ?5)",
+             a.finding_id, a.reason, a.accepted_by, a.accepted_at, a.expires_at);
+      return true;
+    });
+    if (!found) throw Error(ErrorCode::not_found, "No such finding in the latest host audit scan.");
+    std::string until = format_rfc3339(expires);
+    record_audit(actor, source, "hostaudit.accept", "hostaudit-finding:" + finding_id, audit::kSuccess,
+                 "until=" + until + "; reason=" + a.reason);
+    log::emit(log::events::hostaudit_finding_accepted,
+              "host audit finding " + finding_id + " accepted as a known risk until " + until + " by " + actor,
+              {{"FINDING_ID", finding_id}, {"ACCEPTED_UNTIL", until}, {"ACTOR", actor}});
+    return a.to_json();
+  }
+
+  // Revokes the acceptance of `finding_id` (expired or not). Throws not_found.
+  json::object unaccept_blocking(const std::string& finding_id, const std::string& actor, const std::string& source) {
+    bool removed = store.write([&](store::Connection& c) {
+      c.exec("DELETE FROM hostaudit_acceptances WHERE finding_id = ?1", finding_id);
+      return c.changes() > 0;
+    });
+    if (!removed) throw Error(ErrorCode::not_found, "This finding is not accepted.");
+    record_audit(actor, source, "hostaudit.unaccept", "hostaudit-finding:" + finding_id, audit::kSuccess, "");
+    log::emit(log::events::hostaudit_acceptance_revoked,
+              "host audit finding " + finding_id + ": acceptance as a known risk revoked by " + actor,
+              {{"FINDING_ID", finding_id}, {"ACTOR", actor}});
+    return json::object{{"finding_id", finding_id}, {"revoked", true}};
   }
 };
 
@@ -386,6 +497,31 @@ void HostAuditService::register_routes(http::Router& router) {
     json::object doc = co_await latest_findings();
     co_return http::Response::json(200, doc);
   });
+  // Finding ids contain '/' ("HA-NET-001:tcp/8080"), which a path segment
+  // cannot carry (the path is decoded before routing): the id is in the
+  // body to accept and in the query to revoke.
+  router.add("POST", "/api/v1/host-audit/acceptances", [impl](http::Request& req) -> asio::awaitable<http::Response> {
+    json::object body = http::read_json_object(req, {.empty_is_object = false});
+    std::string finding = string_arg(body, "finding_id");
+    if (finding.empty()) {
+      throw acceptance_invalid({{"finding_id", "The id of a finding of the latest scan is required."}});
+    }
+    AcceptRequest request = accept_request_from_json(body);
+    auto job = [impl, finding, request, actor = audit::actor_of(req), source = req.remote_address] {
+      return impl->accept_blocking(finding, request, actor, source);
+    };
+    json::object doc = co_await offload(impl->blocking, std::move(job));
+    co_return http::Response::json(201, doc);
+  });
+  router.add("DELETE", "/api/v1/host-audit/acceptances", [impl](http::Request& req) -> asio::awaitable<http::Response> {
+    std::string finding = req.query_param("finding_id").value_or("");
+    if (finding.empty()) throw Error(ErrorCode::invalid_argument, "finding_id: the id of an accepted finding is required.");
+    auto job = [impl, finding, actor = audit::actor_of(req), source = req.remote_address] {
+      return impl->unaccept_blocking(finding, actor, source);
+    };
+    json::object doc = co_await offload(impl->blocking, std::move(job));
+    co_return http::Response::json(200, doc);
+  });
 }
 
 void HostAuditService::register_control(http::ControlServer& control) {
@@ -399,6 +535,28 @@ void HostAuditService::register_control(http::ControlServer& control) {
   });
   control.add("hostaudit findings", [this](const http::ControlRequest&) -> asio::awaitable<json::value> {
     json::object doc = co_await latest_findings();
+    co_return doc;
+  });
+  auto impl = impl_;
+  control.add("hostaudit accept", [impl](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    std::string finding = string_arg(req.args, "id");
+    if (finding.empty()) throw Error(ErrorCode::invalid_argument, "usage: hostaudit accept ID --reason TEXT [--until DATE]");
+    AcceptRequest request;
+    if (auto* r = req.args.if_contains("reason"); r && r->is_string()) request.reason = std::string(r->as_string());
+    if (auto* u = req.args.if_contains("until"); u && u->is_string()) request.expires_at = std::string(u->as_string());
+    auto job = [impl, finding, request, actor = audit::actor_of(req)] {
+      return impl->accept_blocking(finding, request, actor, std::string(audit::kControlSource));
+    };
+    json::object doc = co_await offload(impl->blocking, std::move(job));
+    co_return doc;
+  });
+  control.add("hostaudit unaccept", [impl](const http::ControlRequest& req) -> asio::awaitable<json::value> {
+    std::string finding = string_arg(req.args, "id");
+    if (finding.empty()) throw Error(ErrorCode::invalid_argument, "usage: hostaudit unaccept ID");
+    auto job = [impl, finding, actor = audit::actor_of(req)] {
+      return impl->unaccept_blocking(finding, actor, std::string(audit::kControlSource));
+    };
+    json::object doc = co_await offload(impl->blocking, std::move(job));
     co_return doc;
   });
 }

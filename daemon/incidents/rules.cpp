@@ -119,6 +119,8 @@ std::optional<RuleHit> RuleEngine::process(const ObservedEvent& ev, const IsOpen
   if (n == "hostaudit.finding") {
     auto sev = parse_severity(ev.field("SEVERITY"));
     if (!sev || *sev < Severity::high) return std::nullopt;
+    // Accepted as a known risk (hostaudit/acceptance.h): no incident while in force.
+    if (!ev.field("ACCEPTED_UNTIL").empty()) return std::nullopt;
     // One incident per finding (a check such as the port scan has several),
     // so that each one closes when a later scan no longer sees it.
     std::string key = ev.field("FINDING_ID");
@@ -159,6 +161,14 @@ std::optional<Clearance> RuleEngine::clears(const ObservedEvent& ev) {
     std::string id = ev.field("FINDING_ID");
     if (id.empty()) return std::nullopt;
     return Clearance{"host_exposure", id, "host audit scan " + ev.field("SCAN_ID") + " no longer finds " + id};
+  }
+  if (n == "hostaudit.finding_accepted") {
+    // An administrator accepted it as a known risk: the decision (reason,
+    // expiry) is in the audit log; the incident has had its answer.
+    std::string id = ev.field("FINDING_ID");
+    if (id.empty()) return std::nullopt;
+    return Clearance{"host_exposure", id,
+                     id + " was accepted as a known risk until " + ev.field("ACCEPTED_UNTIL") + " by " + ev.field("ACTOR")};
   }
   if (n == "tls.certificate_loaded") {
     std::string not_after = ev.field("NOT_AFTER");

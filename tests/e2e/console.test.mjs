@@ -381,11 +381,29 @@ test('host audit: run a scan, see the ports table and remediation', async () => 
   await snap('hostaudit-before');
   await page.click('#run-scan');
   await page.waitForSelector('#scan-status .alert.ok', { timeout: 120_000 });
-  const ports = await page.$$eval('#scan-report table tbody tr', (trs) => trs.map((tr) => tr.cells[0].textContent.trim()));
+  const ports = await page.$$eval('#ports table tbody tr', (trs) => trs.map((tr) => tr.cells[0].textContent.trim()));
   assert.ok(ports.includes(`${daemon.port}/tcp`), `the daemon's port in ${JSON.stringify(ports)}`);
+  // Findings come before the ports; sockets that are not exposed are folded
+  // away (a closed <details>), the exposed and undetermined ones stay visible.
+  const order = await page.evaluate(() => {
+    const f = document.querySelector('#findings');
+    const p = document.querySelector('#ports');
+    return f && p ? Boolean(f.compareDocumentPosition(p) & Node.DOCUMENT_POSITION_FOLLOWING) : null;
+  });
+  assert.equal(order, true, 'the findings precede the ports table');
+  const folded = await page.evaluate(() => {
+    const d = document.querySelector('#ports-folded');
+    return d ? { open: d.open, verdicts: [...d.querySelectorAll('tbody tr')].map((tr) => tr.cells[3].textContent) } : null;
+  });
+  if (folded) {
+    assert.equal(folded.open, false, 'the not-exposed ports are folded by default');
+    assert.ok(folded.verdicts.every((v) => !/^(exposed|undetermined)/.test(v)), `folded: ${JSON.stringify(folded.verdicts)}`);
+  }
+  const visibleVerdicts = await page.$$eval('#ports > .table-wrap tbody tr', (trs) => trs.map((tr) => tr.cells[3]?.textContent || ''));
+  assert.ok(visibleVerdicts.every((v) => /^(exposed|undetermined)/.test(v) || v === ''), `visible: ${JSON.stringify(visibleVerdicts)}`);
   const findings = await page.locator('#findings article').count();
   if (findings > 0) {
-    await page.locator('#findings article button').first().click();
+    await page.locator('#findings article .copy-row button').first().click();
     await page.waitForSelector('#findings button[data-copied]');
     // A toast (e.g. "Host audit finished.") never covers a control.
     const overlaps = await page.evaluate(() => {
@@ -397,8 +415,26 @@ test('host audit: run a scan, see the ports table and remediation', async () => 
     });
     assert.ok(await page.locator('#toasts .toast').count() > 0, 'a toast is shown after the scan');
     assert.deepEqual(overlaps, [], 'controls covered by a toast');
+    // Accept the first finding as a known risk: a reason is required.
+    const first = page.locator('#findings article').first();
+    const id = await first.getAttribute('data-finding');
+    await first.locator('button[data-accept]').click();
+    await page.waitForSelector('dialog[open] #accept-form');
+    await page.fill('dialog[open] textarea[name=reason]', 'Lab appliance: accepted until the next hardening sprint');
+    await page.click('dialog[open] button[type=submit]');
+    await page.waitForSelector('dialog[open]', { state: 'detached' });
+    const marked = page.locator(`#findings article[data-finding="${id}"] .accepted-note`);
+    await marked.waitFor();
+    assert.match(await marked.textContent(), /accepted until .* by admin: .*Lab appliance: accepted until the next hardening sprint/);
+    // The severity filter narrows the list to one group.
+    const sev = await first.getAttribute('data-severity');
+    await page.selectOption('#finding-filters select[name=severity]', sev);
+    assert.deepEqual(await page.$$eval('#findings .finding-group', (gs) => [...new Set(gs.map((g) => g.dataset.severity))]), [sev]);
+    await page.selectOption('#finding-filters select[name=severity]', '');
   }
   await snap('hostaudit-report');
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  console.log(`host audit page: ${height} px tall at ${await page.evaluate(() => window.innerWidth)} px wide`);
 });
 
 test('audit log: filter and verify the chain', async () => {

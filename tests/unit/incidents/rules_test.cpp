@@ -280,10 +280,33 @@ TEST(Rules, OnlyACertificateFarFromExpiryClearsCertificateExpiry) {
   EXPECT_FALSE(RuleEngine::clears(event("tls.certificate_loaded", now_s, {})));
 }
 
+TEST(Rules, AcceptingAFindingAsAKnownRiskClearsItsIncident) {
+  auto c = RuleEngine::clears(event("hostaudit.finding_accepted", 0,
+                                    {{"FINDING_ID", "HA-PKG-001:apt"}, {"ACCEPTED_UNTIL", "2027-03-01T23:59:59Z"},
+                                     {"ACTOR", "user:alice"}}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->rule, "host_exposure");
+  EXPECT_EQ(c->key, "HA-PKG-001:apt");
+  EXPECT_EQ(c->reason, "HA-PKG-001:apt was accepted as a known risk until 2027-03-01T23:59:59Z by user:alice");
+  EXPECT_FALSE(RuleEngine::clears(event("hostaudit.finding_accepted", 0, {{"ACTOR", "user:alice"}})));
+  // Revoking an acceptance clears nothing (the next scan reports the finding again).
+  EXPECT_FALSE(RuleEngine::clears(event("hostaudit.acceptance_revoked", 0, {{"FINDING_ID", "HA-PKG-001:apt"}})));
+}
+
 TEST(Rules, RoutineEventsClearNothing) {
   for (const char* name : {"auth.login_succeeded", "wallet.unlocked", "backup.verified", "hostaudit.scan_completed"}) {
     EXPECT_FALSE(RuleEngine::clears(event(name, 0, {{"FINDING_ID", "x"}, {"OFF_SITE", "none"}}))) << name;
   }
+}
+
+TEST(Rules, HostFindingAcceptedAsAKnownRiskOpensNoIncident) {
+  RuleEngine rules;
+  Register reg;
+  // The host audit writes ACCEPTED_UNTIL on a new finding that is accepted (hostaudit/acceptance.h).
+  EXPECT_FALSE(reg.feed(rules, event("hostaudit.finding", 0,
+                                     {{"SEVERITY", "critical"}, {"CHECK", "HA-NET-001"},
+                                      {"ACCEPTED_UNTIL", "2027-03-01T00:00:00Z"}})));
+  EXPECT_TRUE(reg.feed(rules, event("hostaudit.finding", 0, {{"SEVERITY", "critical"}, {"CHECK", "HA-NET-001"}})));
 }
 
 TEST(Rules, CertificateExpiryIsHighWithinAWeek) {
