@@ -100,6 +100,7 @@ constexpr RouteRule kRouteRules[] = {
     {"GET", "/api/v1/host-audit/findings", P::hostaudit_read},
     // Backups (daemon/backup)
     {"GET", "/api/v1/backups", P::backup_read},
+    {"GET", "/api/v1/backups/runs", P::backup_read},
     {"POST", "/api/v1/backups", P::backup_manage},
     {"POST", "/api/v1/backups/verify", P::backup_manage},
     // Incidents (daemon/incidents)
