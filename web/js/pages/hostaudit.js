@@ -3,6 +3,7 @@
 
 import { get, post, listOf } from '../api.js';
 import { h, time, badge, kindOf, table, pageHead, card, errorBox, alertBox, busy, copyButton, toast } from '../ui.js';
+import { findingsChart } from '../history-charts.js';
 
 const SEVERITY_ORDER = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
 
@@ -74,10 +75,12 @@ export default async function render(main, ctx) {
   const status = h('div', { 'aria-live': 'polite', id: 'scan-status' });
   const reportArea = h('div', { id: 'scan-report' });
   const historyArea = h('div', { id: 'scan-history' });
-  main.append(status, reportArea, card('Scan history', historyArea));
+  const chart = findingsChart();  // findings by severity per scan (history-charts.js)
+  main.append(status, chart.el, reportArea, card('Scan history', historyArea));
 
   async function loadHistory() {
     const scans = listOf(await get('/api/v1/host-audit/scans'), 'scans');
+    chart.update(scans);
     historyArea.replaceChildren(table({
       columns: [
         { label: '#', class: 'num', render: (s) => String(s.id) },
