@@ -438,6 +438,32 @@ test('backups: the Runs chart draws each run (size bars, duration line), its tab
   await snap('backups-runs-chart');
 });
 
+test('backups: failed runs are marked with a cross and a label, not by colour alone', async () => {
+  // The e2e daemon's runs all succeed: this chart is drawn from a history
+  // with a failed run and a failed upload, served in place of the API's.
+  const now = Math.floor(Date.now() / 1000);
+  const runs = [
+    { started_at: now - 60, duration_ms: 2400, archive_id: 'b', archive_bytes: 12000, outcome: 'upload_failed', error: 'timeout', trigger: 'schedule' },
+    { started_at: now - 120, duration_ms: 3, archive_id: '', archive_bytes: 0, outcome: 'failed', error: 'no key', trigger: 'api' },
+    { started_at: now - 180, duration_ms: 210, archive_id: 'a', archive_bytes: 10000, outcome: 'ok', error: '', trigger: 'api' },
+  ];
+  await page.route('**/api/v1/backups/runs', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ runs }) }));
+  try {
+    await go('dashboard');
+    await go('backups');
+    await page.waitForSelector('#backup-runs-chart svg .chart-mark');
+    const marks = await page.$$eval('#backup-runs-chart svg .chart-mark', (gs) => gs.map((g) => [g.dataset.index, g.querySelector('path') !== null, g.querySelector('text').textContent]));
+    assert.deepEqual(marks, [['1', true, 'failed'], ['2', true, 'upload failed']]);
+    assert.equal(await page.locator('#backup-runs-chart svg rect.chart-bar').count(), 2, 'no bar for the run that wrote nothing');
+    const outcomes = await page.$$eval('#backup-runs-chart details tbody tr td:last-child', (tds) => tds.map((td) => td.textContent));
+    assert.deepEqual(outcomes, ['ok', 'failed', 'upload failed']);
+    assert.match(await page.getAttribute('#backup-runs-chart svg', 'aria-label'), /3 runs, 2 failures/);
+    await snap('backups-runs-chart-failures');
+  } finally {
+    await page.unroute('**/api/v1/backups/runs');
+  }
+});
+
 test('wallet: initialize in the browser, unlock, derive, issue a batch, verify a credential', async () => {
   await go('wallet');
   assert.match(await page.textContent('#wallet-state'), /not initialized/);
