@@ -108,6 +108,7 @@ constexpr RouteRule kRouteRules[] = {
     {"DELETE", "/api/v1/host-audit/acceptances", P::hostaudit_run},
     // Backups (daemon/backup)
     {"GET", "/api/v1/backups", P::backup_read},
+    {"GET", "/api/v1/backups/runs", P::backup_read},
     {"POST", "/api/v1/backups", P::backup_manage},
     {"POST", "/api/v1/backups/verify", P::backup_manage},
     // Incidents (daemon/incidents)

@@ -34,6 +34,13 @@ void BackupService::register_routes(http::Router& router) {
     json::object doc = co_await list(req.query_param("refresh").value_or("") == "true");
     co_return http::Response::json(200, doc);
   });
+  // The history of runs, newest first (run_history.cpp).
+  router.add("GET", "/api/v1/backups/runs", [this](http::Request&) -> asio::awaitable<http::Response> {
+    auto impl = impl_;
+    auto job = [impl]() { return impl->runs_blocking(); };
+    json::object doc = co_await offload(impl->blocking, std::move(job));
+    co_return http::Response::json(200, doc);
+  });
 }
 
 void BackupService::register_control(http::ControlServer& control) {

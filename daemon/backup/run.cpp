@@ -57,6 +57,7 @@ json::object BackupService::Impl::run_blocking(const std::string& trigger, const
   auto cfg = config();
   const Config& c = *cfg;
   auto t0 = std::chrono::steady_clock::now();
+  const std::int64_t started_at = now_unix();
   fs::path dir = c.backup.local_directory;
   fs::path temp;
   phases.clear();
@@ -75,8 +76,7 @@ json::object BackupService::Impl::run_blocking(const std::string& trigger, const
     const TestRestore restored = test_restore_archive(c, temp, snap);
 
     const WrittenArchive w = publish_local(dir, temp, snap, restored);
-    const auto duration_ms = static_cast<std::int64_t>(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    const std::int64_t duration_ms = elapsed_ms(t0);
     json::object doc = run_report(w, trigger, duration_ms);
     log_written(w, trigger, duration_ms, actor, source, !c.backup.s3.endpoint.empty());
 
@@ -87,6 +87,8 @@ json::object BackupService::Impl::run_blocking(const std::string& trigger, const
     doc["pruned"] = prune_local(c, w.id, actor, source);
 
     record_outcome(w, upload, t0);
+    record_run({started_at, elapsed_ms(t0), w.id, static_cast<std::int64_t>(w.archive_bytes),
+                upload.failed ? "upload_failed" : "ok", upload.error, trigger});
     set_phase("");  // closes the last phase's timing
     doc["phase_ms"] = phases.totals();
     {
@@ -98,6 +100,7 @@ json::object BackupService::Impl::run_blocking(const std::string& trigger, const
     std::error_code ec;
     if (!temp.empty()) fs::remove(temp, ec);  // never leave a half-written archive
     record_failure(trigger, dir, e.what(), actor, source);
+    record_run({started_at, elapsed_ms(t0), "", 0, "failed", e.what(), trigger});
     throw current_error_as("backup failed");
   }
 }
@@ -397,6 +400,11 @@ json::array BackupService::Impl::prune_local(const Config& c, const std::string&
     record_audit(actor, source, "backup.prune", "backups:local", audit::kSuccess, "deleted=" + ids);
   }
   return pruned;
+}
+
+std::int64_t BackupService::Impl::elapsed_ms(std::chrono::steady_clock::time_point t0) {
+  return static_cast<std::int64_t>(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
 }
 
 void BackupService::Impl::record_outcome(const WrittenArchive& w, const Upload& upload,

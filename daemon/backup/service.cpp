@@ -120,6 +120,7 @@ BackupService::BackupService(store::Store& store, audit::AuditLog* audit, asio::
                              std::function<std::shared_ptr<const Config>()> config, Health* health,
                              Clock& clock)
     : impl_(std::make_shared<Impl>(store, audit, std::move(blocking), std::move(config), health, clock)) {
+  Impl::migrate_run_history(store);
   auto cfg = impl_->config();
   if (!cfg->backup.recovery_public_key.empty()) impl_->set_health(HealthState::ok, "no backup run since start");
   check_configuration(*cfg);

@@ -3,6 +3,7 @@
 //
 //   service.cpp   the shared state's helpers, one run at a time (RunSlot), the schedule loop
 //   run.cpp       a backup run, phase by phase
+//   run_history.cpp  the history of runs in the store (GET /api/v1/backups/runs)
 //   listing.cpp   GET /api/v1/backups: local archives, the bucket's listing (cached), every copy
 //   verify.cpp    the keyless check of the stored copies
 //   routes.cpp    the HTTP routes and control commands
@@ -187,6 +188,25 @@ struct BackupService::Impl {
   // Journal, audit, health, metrics and last_run of a run that failed.
   void record_failure(const std::string& trigger, const std::filesystem::path& dir, const std::string& what,
                       const std::string& actor, const std::string& source);
+  // Milliseconds since `t0`.
+  static std::int64_t elapsed_ms(std::chrono::steady_clock::time_point t0);
+
+  // ---- run_history.cpp: one row per run in the store (backup_runs)
+  struct RunRecord {
+    std::int64_t started_at = 0;  // unix seconds
+    std::int64_t duration_ms = 0;
+    std::string archive_id;         // empty when none was written
+    std::int64_t archive_bytes = 0;
+    std::string outcome;            // "ok", "upload_failed", "failed"
+    std::string error;
+    std::string trigger;
+  };
+  static void migrate_run_history(store::Store& store);
+  // Appends `r` and drops the rows beyond the newest 200; a store failure
+  // is logged, never thrown (the run's own outcome stands).
+  void record_run(const RunRecord& r) noexcept;
+  // GET /api/v1/backups/runs: {"runs": [...]}, newest first.
+  boost::json::object runs_blocking();
 
   // ---- listing.cpp
   void remember_listing(const Config& c, std::vector<S3Object> archives, std::string by);

@@ -460,16 +460,27 @@ void HostAuditService::register_routes(http::Router& router) {
       return impl->store.read([](store::Connection& c) {
         json::array scans;
         c.for_each("SELECT id, started_us, finished_us, trigger, actor, fingerprint, "
-                   "(SELECT COUNT(*) FROM hostaudit_findings f WHERE f.scan_id = s.id) "
+                   "(SELECT COUNT(*) FROM hostaudit_findings f WHERE f.scan_id = s.id), "
+                   "(SELECT COUNT(*) FROM hostaudit_findings f WHERE f.scan_id = s.id AND f.severity = 'info'), "
+                   "(SELECT COUNT(*) FROM hostaudit_findings f WHERE f.scan_id = s.id AND f.severity = 'low'), "
+                   "(SELECT COUNT(*) FROM hostaudit_findings f WHERE f.scan_id = s.id AND f.severity = 'medium'), "
+                   "(SELECT COUNT(*) FROM hostaudit_findings f WHERE f.scan_id = s.id AND f.severity = 'high'), "
+                   "(SELECT COUNT(*) FROM hostaudit_findings f WHERE f.scan_id = s.id AND f.severity = 'critical') "
                    "FROM hostaudit_scans s ORDER BY id DESC LIMIT 100",
                    [&](const store::Statement& s) {
+                     // by_severity: the console's findings-per-scan chart.
                      scans.push_back(json::object{{"id", s.column<std::int64_t>(0)},
                                                   {"started_us", s.column<std::int64_t>(1)},
                                                   {"finished_us", s.column<std::int64_t>(2)},
                                                   {"trigger", s.column<std::string>(3)},
                                                   {"actor", s.column<std::string>(4)},
                                                   {"ruleset_fingerprint", s.column<std::string>(5)},
-                                                  {"findings", s.column<std::int64_t>(6)}});
+                                                  {"findings", s.column<std::int64_t>(6)},
+                                                  {"by_severity", json::object{{"info", s.column<std::int64_t>(7)},
+                                                                               {"low", s.column<std::int64_t>(8)},
+                                                                               {"medium", s.column<std::int64_t>(9)},
+                                                                               {"high", s.column<std::int64_t>(10)},
+                                                                               {"critical", s.column<std::int64_t>(11)}}}});
                    });
         return json::object{{"scans", std::move(scans)}};
       });

@@ -109,6 +109,17 @@ async function apiAvailable(path) {
   return page.evaluate(async (p) => (await fetch(p, { credentials: 'same-origin' })).status, path);
 }
 
+async function apiJson(path) {
+  return page.evaluate(async (p) => (await fetch(p, { credentials: 'same-origin' })).json(), path);
+}
+
+// A chart's table view (web/js/chart.js): one row per category, the
+// numbers of each column as drawn (data-value).
+async function chartTable(id) {
+  return page.$$eval(`#${id} details table tbody tr`, (trs) => trs.map((tr) =>
+    [...tr.querySelectorAll('td[data-value]')].map((td) => Number(td.dataset.value))));
+}
+
 before(async () => {
   // A successful login after (threshold / 2, at least 3) failed ones opens a
   // possible-breach incident; the default threshold (10) makes that 5, which
@@ -437,6 +448,20 @@ test('host audit: run a scan, see the ports table and remediation', async () => 
   console.log(`host audit page: ${height} px tall at ${await page.evaluate(() => window.innerWidth)} px wide`);
 });
 
+test('host audit: the findings-per-scan chart draws each scan by severity, its table the same numbers', async () => {
+  await go('hostaudit');
+  await page.waitForSelector('#findings-chart svg[role=img]');
+  const scans = (await apiJson('/api/v1/host-audit/scans')).scans.slice(0, 30).reverse();
+  assert.ok(scans.length >= 1);
+  const sev = ['info', 'low', 'medium', 'high', 'critical'];
+  assert.deepEqual(await chartTable('findings-chart'), scans.map((s) => sev.map((k) => s.by_severity[k])));
+  const total = scans.reduce((n, s) => n + sev.filter((k) => s.by_severity[k] > 0).length, 0);
+  assert.equal(await page.locator('#findings-chart svg rect.chart-bar').count(), total, 'one bar segment per non-zero severity');
+  assert.match(await page.getAttribute('#findings-chart svg', 'aria-label'), /findings by severity per scan/i);
+  await page.click('#findings-chart details summary');
+  await snap('hostaudit-chart');
+});
+
 test('audit log: filter and verify the chain', async () => {
   await go('audit');
   await page.waitForSelector('#audit-list tbody tr');
@@ -590,6 +615,49 @@ test('backups: run one, see it in the list with its retention, verify the stored
   await snap('backups-deleted-at-next-run');
 });
 
+test('backups: the Runs chart draws each run (size bars, duration line), its table the same numbers', async () => {
+  await go('backups');
+  await page.waitForSelector('#backup-runs-chart svg[role=img]');
+  const runs = (await apiJson('/api/v1/backups/runs')).runs.slice(0, 30).reverse();
+  assert.ok(runs.length >= 1 && runs.every((r) => r.outcome === 'ok'), JSON.stringify(runs));
+  assert.equal(await page.locator('#backup-runs-chart svg rect.chart-bar').count(), runs.length, 'one bar per run');
+  assert.equal(await page.locator('#backup-runs-chart svg circle.chart-point').count(), runs.length, 'one duration point per run');
+  const bars = await page.$$eval('#backup-runs-chart svg rect.chart-bar', (rs) => rs.map((r) => Number(r.dataset.value)));
+  assert.deepEqual(bars, runs.map((r) => r.archive_bytes));
+  assert.deepEqual(await chartTable('backup-runs-chart'), runs.map((r) => [r.archive_bytes, r.duration_ms / 1000]));
+  assert.equal(await page.locator('#backup-runs-chart .chart-mark').count(), 0, 'no failed run to mark');
+  assert.match(await page.getAttribute('#backup-runs-chart svg', 'aria-label'), new RegExp(`${runs.length} runs?, 0 failures`));
+  await page.click('#backup-runs-chart details summary');
+  assert.ok(await page.locator('#backup-runs-chart details table').isVisible());
+  await snap('backups-runs-chart');
+});
+
+test('backups: failed runs are marked with a cross and a label, not by colour alone', async () => {
+  // The e2e daemon's runs all succeed: this chart is drawn from a history
+  // with a failed run and a failed upload, served in place of the API's.
+  const now = Math.floor(Date.now() / 1000);
+  const runs = [
+    { started_at: now - 60, duration_ms: 2400, archive_id: 'b', archive_bytes: 12000, outcome: 'upload_failed', error: 'timeout', trigger: 'schedule' },
+    { started_at: now - 120, duration_ms: 3, archive_id: '', archive_bytes: 0, outcome: 'failed', error: 'no key', trigger: 'api' },
+    { started_at: now - 180, duration_ms: 210, archive_id: 'a', archive_bytes: 10000, outcome: 'ok', error: '', trigger: 'api' },
+  ];
+  await page.route('**/api/v1/backups/runs', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ runs }) }));
+  try {
+    await go('dashboard');
+    await go('backups');
+    await page.waitForSelector('#backup-runs-chart svg .chart-mark');
+    const marks = await page.$$eval('#backup-runs-chart svg .chart-mark', (gs) => gs.map((g) => [g.dataset.index, g.querySelector('path') !== null, g.querySelector('text').textContent]));
+    assert.deepEqual(marks, [['1', true, 'failed'], ['2', true, 'upload failed']]);
+    assert.equal(await page.locator('#backup-runs-chart svg rect.chart-bar').count(), 2, 'no bar for the run that wrote nothing');
+    const outcomes = await page.$$eval('#backup-runs-chart details tbody tr td:last-child', (tds) => tds.map((td) => td.textContent));
+    assert.deepEqual(outcomes, ['ok', 'failed', 'upload failed']);
+    assert.match(await page.getAttribute('#backup-runs-chart svg', 'aria-label'), /3 runs, 2 failures/);
+    await snap('backups-runs-chart-failures');
+  } finally {
+    await page.unroute('**/api/v1/backups/runs');
+  }
+});
+
 test('wallet: initialize in the browser, unlock, derive, issue a batch, verify a credential', async () => {
   await go('wallet');
   assert.match(await page.textContent('#wallet-state'), /not initialized/);
@@ -739,6 +807,17 @@ test('incidents: failed logins then a good one open a breach incident; its 48-ho
   await go('dashboard');
   await page.waitForSelector('#card-incidents .card-body :not(.muted)');
   assert.equal(await page.locator('#card-incidents li', { hasText: title }).count(), 0);
+});
+
+test('incidents: the chart counts the incidents opened per day over 30 days', async () => {
+  await go('incidents?state=all');
+  await page.waitForSelector('#incidents-chart svg[role=img]');
+  const items = (await apiJson('/api/v1/incidents?state=all')).incidents;
+  const rows = await chartTable('incidents-chart');
+  assert.equal(rows.length, 30);
+  const sum = rows.flat().reduce((a, b) => a + b, 0);
+  assert.ok(items.length >= 1 && sum === items.length, `${sum} charted of ${items.length}`);
+  await snap('incidents-chart');
 });
 
 test('every other page renders for the administrator', async () => {

@@ -291,6 +291,46 @@ def test_a_backup_that_succeeds_resolves_the_backup_failure_incident(daemon_fact
     assert d.stop() == 0
 
 
+def test_backup_runs_history_survives_a_restart(daemon_factory, recovery):
+    # GET /api/v1/backups/runs: a failed run (no recovery key) and a good one
+    # after the key is set, newest first, kept in the store across restarts.
+    d = daemon_factory("h")
+    d.write_config(f"backup:\n  schedule: \"off\"\n  local_directory: {d.dir / 'backups'}\n")
+    d.start()
+    add_user(d, "opal", "operator", "Operator-Pass-123!")
+    add_user(d, "audrey", "auditor", "Auditor-Pass-123!")
+    assert d.ctl("backup", "run", check=False).returncode == 1
+    assert d.stop() == 0
+    d.write_config(backup_config(d, recovery))
+    d.start()
+    good = json.loads(d.ctl("--json", "backup", "run").stdout)
+
+    def runs():
+        op = Client(d)
+        assert login_retrying(op, "opal", "Operator-Pass-123!")[0] == 201
+        status, doc = op.request("GET", "/api/v1/backups/runs")
+        assert status == 200, doc
+        return doc["runs"]
+
+    first = runs()
+    assert [r["outcome"] for r in first] == ["ok", "failed"]
+    ok, failed = first
+    assert ok["archive_id"] == good["id"] and ok["archive_bytes"] == good["archive_bytes"] > 0
+    assert ok["trigger"] == "manual" and ok["error"] == ""
+    assert ok["duration_ms"] >= good["duration_ms"] >= 0
+    assert ok["started_at"] >= failed["started_at"] > 0
+    assert failed["archive_id"] == "" and failed["archive_bytes"] == 0
+    assert "recovery_public_key" in failed["error"] and failed["duration_ms"] >= 0
+    # backup.read: the auditor may not read the history.
+    au = Client(d)
+    assert login_retrying(au, "audrey", "Auditor-Pass-123!")[0] == 201
+    assert au.request("GET", "/api/v1/backups/runs")[0] == 403
+    assert d.stop() == 0
+    d.start()
+    assert runs() == first
+    assert d.stop() == 0
+
+
 # ---- S3 (real Ceph RGW) ---------------------------------------------------------
 
 

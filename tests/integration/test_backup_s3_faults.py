@@ -222,6 +222,12 @@ def test_fault_beyond_the_retry_budget_fails_clearly_then_the_next_run_ships(app
     # Recorded: the run's state, the health, the journal and an incident.
     doc = json.loads(appliance.ctl("--json", "backup", "list").stdout)
     assert doc["last_run"]["state"] == "upload failed", doc["last_run"]
+    # ...and the run history (GET /api/v1/backups/runs): written, its upload failed.
+    status, hist = appliance.console.request("GET", "/api/v1/backups/runs")
+    assert status == 200, hist
+    newest = hist["runs"][0]
+    assert newest["outcome"] == "upload_failed" and newest["archive_id"] == out["id"], newest
+    assert newest["archive_bytes"] == out["archive_bytes"] and "HTTP 503 SlowDown" in newest["error"], newest
     assert json.loads(appliance.ctl("--json", "status").stdout)["components"]["backup"]["state"] == "degraded"
     log = appliance.read_log()[log_before:]
     # Each attempt after a part's first is logged as a retry.
@@ -240,6 +246,8 @@ def test_fault_beyond_the_retry_budget_fails_clearly_then_the_next_run_ships(app
     again = run_backup(appliance)
     assert_shipped_whole(s3, appliance, again, tmp_path)
     assert again["upload"]["retries"] == 0
+    newest = appliance.console.request("GET", "/api/v1/backups/runs")[1]["runs"][0]
+    assert newest["outcome"] == "ok" and newest["archive_id"] == again["id"] and newest["error"] == "", newest
     assert json.loads(appliance.ctl("--json", "status").stdout)["components"]["backup"]["state"] == "ok"
     m = metrics(appliance)
     assert m["privstack_backup_last_size_bytes"] == again["archive_bytes"]

@@ -64,6 +64,7 @@ const Expect kExpected[] = {
     {"GET", "/api/v1/export/records.jsonl", "admin issuer"},
     {"POST", "/api/v1/import/records.csv", "admin issuer"},
     {"GET", "/api/v1/backups", "admin operator"},
+    {"GET", "/api/v1/backups/runs", "admin operator"},
     {"POST", "/api/v1/backups", "admin operator"},
     {"POST", "/api/v1/backups/verify", "admin operator"},
     {"GET", "/api/v1/host-audit/scans", "admin operator auditor"},

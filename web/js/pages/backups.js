@@ -6,6 +6,7 @@
 
 import { get, post } from '../api.js';
 import { h, time, badge, table, pageHead, card, errorBox, toast, busy, bytes, copyButton } from '../ui.js';
+import { backupRunsChart } from '../history-charts.js';
 
 const RESTORE = `# On a fresh machine with privstack installed and the daemon stopped:
 sudo systemctl stop privstackd
@@ -143,7 +144,8 @@ export default async function render(main, ctx) {
   let poll = null;
   const stopPoll = () => { if (poll) clearTimeout(poll); poll = null; };
 
-  main.append(recoveryArea, progressArea, card('Latest run', summaryArea), card('Archives: local and off-site, with the retention preview', listArea), verifyArea,
+  const runsChart = backupRunsChart();
+  main.append(recoveryArea, progressArea, card('Latest run', summaryArea), runsChart.el, card('Archives: local and off-site, with the retention preview', listArea), verifyArea,
     card('Restore', h('p', null, 'Restore runs offline, from the archive and the recovery key that you keep away from this appliance (it is not stored here).'),
       h('div', { class: 'copy-row' }, h('pre', { id: 'restore-instructions' }, RESTORE), copyButton(RESTORE)),
       h('p', { class: 'small muted' }, 'See the operations guide, "Restoring from a backup", for the full procedure and the checks that follow it.')));
@@ -222,6 +224,7 @@ export default async function render(main, ctx) {
     showList(doc);
     showRecoveryKey(doc.recovery_key);
     showProgress(doc.running);
+    if (!doc.running) await runsChart.update();  // a run in progress is charted when it ends
     return doc;
   }
 

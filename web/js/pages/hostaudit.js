@@ -5,6 +5,7 @@
 
 import { get, post, del, listOf } from '../api.js';
 import { h, time, badge, table, pageHead, card, errorBox, alertBox, busy, copyButton, toast, dialog, field, input, select, markFieldErrors } from '../ui.js';
+import { findingsChart } from '../history-charts.js';
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
 const SEVERITY_ORDER = Object.fromEntries(SEVERITIES.map((s, i) => [s, i]));
@@ -168,11 +169,13 @@ export default async function render(main, ctx) {
   const status = h('div', { 'aria-live': 'polite', id: 'scan-status' });
   const reportArea = h('div', { id: 'scan-report' });
   const historyArea = h('div', { id: 'scan-history' });
-  main.append(status, reportArea, card('Scan history', historyArea));
+  const chart = findingsChart();  // findings by severity per scan (history-charts.js)
+  main.append(status, reportArea, chart.el, card('Scan history', historyArea));
   let shownId = null;
 
   async function loadHistory() {
     const scans = listOf(await get('/api/v1/host-audit/scans'), 'scans');
+    chart.update(scans);
     historyArea.replaceChildren(table({
       columns: [
         { label: '#', class: 'num', render: (s) => String(s.id) },

@@ -5,6 +5,7 @@
 import { get, post, listOf, ApiError } from '../api.js';
 import { h, time, badge, table, pageHead, card, field, input, select, errorBox, alertBox, toast, busy, unavailable } from '../ui.js';
 import { deadlineClock, startClocks, incidentState, incidentTitle, incidentDetected, severityBadge, pick } from '../domain.js';
+import { incidentsChart } from '../history-charts.js';
 
 const FILTERS = [['unresolved', 'Open and acknowledged'], ['open', 'Open'], ['acknowledged', 'Acknowledged'], ['resolved', 'Resolved'], ['all', 'All']];
 
@@ -21,6 +22,9 @@ async function list(main, ctx) {
   filter.addEventListener('change', () => ctx.navigate('incidents', { state: filter.value }));
   const listArea = h('div', { id: 'incidents-list' });
   main.append(card(null, h('div', { class: 'inline' }, field('Show', filter)), listArea));
+  const chart = incidentsChart();
+  main.append(chart.el);
+  await chart.update();
   try {
     const items = listOf(await get('/api/v1/incidents', { state: filter.value }), 'incidents');
     listArea.replaceChildren(table({
