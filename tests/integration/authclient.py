@@ -54,7 +54,7 @@ class Client:
         self.bearer = None
         self.last_headers = {}
 
-    def request(self, method, path, body=None, headers=None, csrf=True):
+    def request(self, method, path, body=None, headers=None, csrf=True, timeout=10):
         h = {}
         if self.cookie:
             h["Cookie"] = self.cookie
@@ -66,7 +66,7 @@ class Client:
             if self.origin:
                 h["Origin"] = f"https://localhost:{self.d.port}"
         h.update(headers or {})
-        status, hdrs, data = self.d.https(method, path, body=body, headers=h)
+        status, hdrs, data = self.d.https(method, path, body=body, headers=h, timeout=timeout)
         self.last_headers = hdrs
         try:
             doc = json.loads(data) if data else None

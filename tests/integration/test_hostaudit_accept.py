@@ -14,6 +14,9 @@ from authclient import ADMIN, ADMIN_PW, Client, add_user, login_retrying
 OP, OP_PW = "opal", "Operator-Pass-123!"
 AUD, AUD_PW = "audrey", "Auditor-Pass-123!"
 DAY = 86400
+# A scan reads apt's state and the firewall; on a loaded CI machine (tests
+# run two at a time) it can take longer than a plain request's 10 s.
+SCAN_TIMEOUT = 120
 
 
 @pytest.fixture
@@ -26,7 +29,7 @@ def env(daemon_factory):
     op, aud = Client(d), Client(d)
     assert login_retrying(op, OP, OP_PW)[0] == 201
     assert login_retrying(aud, AUD, AUD_PW)[0] == 201
-    status, report = op.request("POST", "/api/v1/host-audit/scans", {})
+    status, report = op.request("POST", "/api/v1/host-audit/scans", {}, timeout=SCAN_TIMEOUT)
     assert status == 201, report
     if not report["findings"]:
         pytest.skip("this host gives the host audit no finding to accept")
@@ -64,7 +67,7 @@ def test_accept_is_marked_audited_and_revocable(env):
     text = d.ctl("hostaudit", "findings").stdout
     assert f"accepted until {acc['expires_at']} by user:{OP}: lab host, forwarding on purpose" in text
     # A new scan keeps it accepted (the acceptance is keyed by the stable id).
-    status, report = op.request("POST", "/api/v1/host-audit/scans", {})
+    status, report = op.request("POST", "/api/v1/host-audit/scans", {}, timeout=SCAN_TIMEOUT)
     assert status == 201
     assert [f.get("accepted", {}).get("reason") for f in report["findings"] if f["id"] == fid] == [
         "lab host, forwarding on purpose"]
@@ -135,7 +138,7 @@ def test_expired_acceptance_is_a_normal_finding_again(env):
     while time.time() < until + 1:
         time.sleep(0.2)
     assert "accepted" not in findings(aud)[fid]
-    status, report = op.request("POST", "/api/v1/host-audit/scans", {})
+    status, report = op.request("POST", "/api/v1/host-audit/scans", {}, timeout=SCAN_TIMEOUT)
     assert status == 201
     assert all("accepted" not in f for f in report["findings"])
 
@@ -170,7 +173,7 @@ def test_accepting_a_high_finding_resolves_its_incident(env):
     assert last["message"] == (f"resolved automatically: {fid} was accepted as a known risk until "
                                f"{acc['expires_at']} by user:{OP}"), last["message"]
     # The next scan reports the finding again (accepted): no new incident.
-    assert op.request("POST", "/api/v1/host-audit/scans", {})[0] == 201
+    assert op.request("POST", "/api/v1/host-audit/scans", {}, timeout=SCAN_TIMEOUT)[0] == 201
     time.sleep(1)
     listed = json.loads(d.ctl("--json", "incidents", "list", "--state", "unresolved").stdout)["incidents"]
     assert not [i for i in listed if i["rule"] == "host_exposure" and i.get("key") == fid], listed
