@@ -90,6 +90,19 @@ int print_error(const Invocation& inv, const std::exception& e) {
   return 1;
 }
 
+// A value option the command cannot do without: nullptr, after the usage
+// error on stderr, when it is missing (or, with `non_empty`, empty); the
+// caller then exits 2.
+const std::string* required_option(const Command& cmd, const Invocation& inv, const char* name,
+                                   bool non_empty = false) {
+  auto it = inv.options.find(name);
+  if (it == inv.options.end() || (non_empty && it->second.empty())) {
+    std::fprintf(stderr, "privstackctl %s: --%s is required\n", cmd.words.c_str(), name);
+    return nullptr;
+  }
+  return &it->second;
+}
+
 // `inspect` (optional) sees the result whatever the output form, e.g. to
 // choose the exit status.
 int call_and_print(const Invocation& inv, const std::string& command, const json::object& args,
@@ -987,15 +1000,12 @@ std::vector<Command> commands() {
        }},
       {"user add", {"NAME"}, {{"--role", true, "admin, operator, auditor, issuer or support"}, kPasswordStdin},
        "create a user (the first one must be an admin: the web login stays closed until then)",
-       [](const Command&, Invocation& inv) {
-         auto role = inv.options.find("role");
-         if (role == inv.options.end()) {
-           std::fprintf(stderr, "privstackctl user add: --role is required\n");
-           return 2;
-         }
+       [](const Command& cmd, Invocation& inv) {
+         const std::string* role = required_option(cmd, inv, "role");
+         if (role == nullptr) return 2;
          json::object args;
          args["name"] = inv.positionals[0];
-         args["role"] = role->second;
+         args["role"] = *role;
          return call_with_password(inv, "user add", std::move(args));
        }},
       {"user list", {}, {}, "list users with their roles and states",
@@ -1027,13 +1037,10 @@ std::vector<Command> commands() {
         {"--until", true, "expiry: YYYY-MM-DD (through that day, UTC) or YYYY-MM-DDTHH:MM:SSZ; at most 365 days "
                           "ahead (default: 90 days)"}},
        "accept a finding of the latest host audit as a known risk until a date (audited)",
-       [](const Command&, Invocation& inv) {
-         auto reason = inv.options.find("reason");
-         if (reason == inv.options.end()) {
-           std::fprintf(stderr, "privstackctl hostaudit accept: --reason is required\n");
-           return 2;
-         }
-         json::object args{{"id", inv.positionals[0]}, {"reason", reason->second}};
+       [](const Command& cmd, Invocation& inv) {
+         const std::string* reason = required_option(cmd, inv, "reason");
+         if (reason == nullptr) return 2;
+         json::object args{{"id", inv.positionals[0]}, {"reason", *reason}};
          if (auto until = inv.options.find("until"); until != inv.options.end()) args["until"] = until->second;
          return call_and_print(inv, "hostaudit accept", args, print_hostaudit_acceptance);
        }},
@@ -1163,14 +1170,10 @@ std::vector<Command> commands() {
        [](const Command&, Invocation& inv) { return credential_verify(inv); }},
       {"credential revoke", {"ID"}, {{"--reason", true, "why (required; in the audit log)"}},
        "revoke a credential (adds it to its issuer profile's revocation list)",
-       [](const Command&, Invocation& inv) {
-         auto reason = inv.options.find("reason");
-         if (reason == inv.options.end() || reason->second.empty()) {
-           std::fprintf(stderr, "privstackctl credential revoke: --reason is required\n");
-           return 2;
-         }
-         return call_and_print(inv, "credential revoke",
-                               json::object{{"id", inv.positionals[0]}, {"reason", reason->second}});
+       [](const Command& cmd, Invocation& inv) {
+         const std::string* reason = required_option(cmd, inv, "reason", /*non_empty=*/true);
+         if (reason == nullptr) return 2;
+         return call_and_print(inv, "credential revoke", json::object{{"id", inv.positionals[0]}, {"reason", *reason}});
        }},
       {"status", {}, {}, "show the daemon's version, uptime and component states",
        [](const Command&, Invocation& inv) {

@@ -93,6 +93,19 @@ log::Priority priority_of(Severity s) {
 
 std::string random_id() { return random_hex(12); }
 
+// The unresolved incident of (rule, key), if any: a rule feeds one incident
+// per key until it is resolved, by an operator or by its cause clearing.
+std::optional<std::int64_t> unresolved_incident(store::Connection& c, const std::string& rule,
+                                                const std::string& key) {
+  return c.query_one<std::int64_t>(
+      "SELECT id FROM incidents WHERE rule = ?1 AND rule_key = ?2 AND state != 'resolved' ORDER BY id DESC LIMIT 1",
+      rule, key);
+}
+
+void mark_resolved(store::Connection& c, std::int64_t id, std::int64_t at_us) {
+  c.exec("UPDATE incidents SET state = 'resolved', updated_us = ?2, resolved_us = ?2 WHERE id = ?1", id, at_us);
+}
+
 struct Notification {
   std::int64_t incident_id = 0;
   std::string kind;  // incident.opened, incident.updated, incident.acknowledged, ...
@@ -189,14 +202,11 @@ struct IncidentService::Impl {
     std::string message = "resolved automatically: " + clear.reason;
     Severity sev = Severity::medium;
     std::optional<std::int64_t> id = store.write([&](store::Connection& c) -> std::optional<std::int64_t> {
-      auto open = c.query_one<std::int64_t>(
-          "SELECT id FROM incidents WHERE rule = ?1 AND rule_key = ?2 AND state != 'resolved' "
-          "ORDER BY id DESC LIMIT 1",
-          clear.rule, clear.key);
+      auto open = unresolved_incident(c, clear.rule, clear.key);
       if (!open) return std::nullopt;
       sev = static_cast<Severity>(
           c.query_one<std::int64_t>("SELECT severity FROM incidents WHERE id = ?1", *open).value_or(1));
-      c.exec("UPDATE incidents SET state = 'resolved', updated_us = ?2, resolved_us = ?2 WHERE id = ?1", *open, t);
+      mark_resolved(c, *open, t);
       c.exec("INSERT INTO incident_timeline (incident_id, at_us, kind, actor, event, message, fields) "
              "VALUES (?1, ?2, 'resolve', 'system', ?3, ?4, ?5)",
              *open, t, ev.name, message, ev.fields_json());
@@ -215,10 +225,7 @@ struct IncidentService::Impl {
 
   std::optional<std::int64_t> open_incident_id(const std::string& rule, const std::string& key) {
     return store.read([&](store::Connection& c) {
-      return c.query_one<std::int64_t>(
-          "SELECT id FROM incidents WHERE rule = ?1 AND rule_key = ?2 AND state != 'resolved' "
-          "ORDER BY id DESC LIMIT 1",
-          rule, key);
+      return unresolved_incident(c, rule, key);
     });
   }
 
@@ -236,10 +243,7 @@ struct IncidentService::Impl {
     bool opened = false;
     Severity before = sev;
     std::int64_t id = store.write([&](store::Connection& c) {
-      auto existing = c.query_one<std::int64_t>(
-          "SELECT id FROM incidents WHERE rule = ?1 AND rule_key = ?2 AND state != 'resolved' "
-          "ORDER BY id DESC LIMIT 1",
-          rule, key);
+      auto existing = unresolved_incident(c, rule, key);
       std::int64_t iid = 0;
       std::vector<const ObservedEvent*> add;
       if (!existing) {
@@ -445,7 +449,7 @@ struct IncidentService::Impl {
         message = "acknowledged by " + actor;
       } else if (action == "resolve") {
         if (*state == "resolved") throw Error(ErrorCode::conflict, "The incident is already resolved.");
-        c.exec("UPDATE incidents SET state = 'resolved', updated_us = ?2, resolved_us = ?2 WHERE id = ?1", id, t);
+        mark_resolved(c, id, t);
         message = "resolved by " + actor;
       } else if (action == "assign") {
         c.exec("UPDATE incidents SET owner = ?2, updated_us = ?3 WHERE id = ?1", id, owner, t);

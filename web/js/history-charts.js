@@ -11,6 +11,16 @@ const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'];
 const seconds = (s) => (s < 1 ? s.toFixed(2) : s < 10 ? s.toFixed(1) : String(Math.round(s)));
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+// The API's answer, or null after its error is shown where the chart goes.
+async function fetched(area, request) {
+  try {
+    return await request;
+  } catch (e) {
+    area.replaceChildren(errorBox(e));
+    return null;
+  }
+}
+
 function section(title, id) {
   const area = h('div', { id: `${id}-area` });
   const el = card(title, area);
@@ -23,13 +33,9 @@ function section(title, id) {
 export function backupRunsChart() {
   const { el, area } = section('Runs', 'backup-runs-chart');
   async function update() {
-    let runs;
-    try {
-      runs = listOf(await get('/api/v1/backups/runs'), 'runs').slice(0, 30).reverse();
-    } catch (e) {
-      area.replaceChildren(errorBox(e));
-      return;
-    }
+    const doc = await fetched(area, get('/api/v1/backups/runs'));
+    if (!doc) return;
+    const runs = listOf(doc, 'runs').slice(0, 30).reverse();
     const failed = runs.filter((r) => r.outcome !== 'ok').length;
     area.replaceChildren(chart({
       id: 'backup-runs-chart',
@@ -67,13 +73,9 @@ export function findingsChart() {
 export function incidentsChart() {
   const { el, area } = section('Incidents opened per day (last 30 days)', 'incidents-chart');
   async function update() {
-    let items;
-    try {
-      items = listOf(await get('/api/v1/incidents', { state: 'all' }), 'incidents');
-    } catch (e) {
-      area.replaceChildren(errorBox(e));
-      return;
-    }
+    const doc = await fetched(area, get('/api/v1/incidents', { state: 'all' }));
+    if (!doc) return;
+    const items = listOf(doc, 'incidents');
     const today = new Date();
     today.setHours(0, 0, 0, 0);
     const days = Array.from({ length: 30 }, (_, i) => new Date(today.getTime() - (29 - i) * 86400000));
@@ -81,7 +83,7 @@ export function incidentsChart() {
     const counts = Object.fromEntries(sevs.map((k) => [k, days.map(() => 0)]));
     let total = 0;
     for (const i of items) {
-      const d = toDate(i.detected_at ?? i.created_at);
+      const d = toDate(i.detected_at);
       if (!d) continue;
       const day = new Date(d); day.setHours(0, 0, 0, 0);
       const idx = Math.round((day - days[0]) / 86400000);
