@@ -387,20 +387,24 @@ struct IncidentService::Impl {
     return doc;
   }
 
-  json::object list(const std::string& state) {
+  // The newest `limit` (at most 500) incidents in `state`, and how many there
+  // are in all: with limit 0 only the count (the console's menu badge), so
+  // no incident document is built.
+  json::object list(const std::string& state, std::int64_t limit) {
+    limit = std::clamp<std::int64_t>(limit, 0, 500);
+    // ?1 is the state filter: "" or "all", "unresolved", or one state.
+#define PRIVSTACK_INCIDENT_MATCHES "(?1 IN ('', 'all') OR (?1 = 'unresolved' AND state != 'resolved') OR state = ?1)"
     return store.read([&](store::Connection& c) {
       std::vector<std::int64_t> ids;
-      auto collect = [&](const store::Statement& s) { ids.push_back(s.column<std::int64_t>(0)); };
-      if (state.empty() || state == "all") {
-        c.for_each("SELECT id FROM incidents ORDER BY id DESC LIMIT 500", collect);
-      } else if (state == "unresolved") {
-        c.for_each("SELECT id FROM incidents WHERE state != 'resolved' ORDER BY id DESC LIMIT 500", collect);
-      } else {
-        c.for_each("SELECT id FROM incidents WHERE state = ?1 ORDER BY id DESC LIMIT 500", collect, state);
-      }
+      c.for_each("SELECT id FROM incidents WHERE " PRIVSTACK_INCIDENT_MATCHES " ORDER BY id DESC LIMIT ?2",
+                 [&](const store::Statement& s) { ids.push_back(s.column<std::int64_t>(0)); }, state, limit);
+      std::int64_t count =
+          c.query_one<std::int64_t>("SELECT COUNT(*) FROM incidents WHERE " PRIVSTACK_INCIDENT_MATCHES, state)
+              .value_or(0);
+#undef PRIVSTACK_INCIDENT_MATCHES
       json::array items;
       for (auto id : ids) items.push_back(incident_doc(c, id, false));
-      return json::object{{"incidents", std::move(items)}};
+      return json::object{{"incidents", std::move(items)}, {"count", count}};
     });
   }
 
@@ -661,7 +665,9 @@ asio::awaitable<void> IncidentService::drain() {
   co_await offload(impl_->pool.get_executor(), std::move(job));
 }
 
-json::object IncidentService::list_blocking(const std::string& state_filter) { return impl_->list(state_filter); }
+json::object IncidentService::list_blocking(const std::string& state_filter, std::int64_t limit) {
+  return impl_->list(state_filter, limit);
+}
 std::optional<json::object> IncidentService::get_blocking(std::int64_t id) { return impl_->get(id); }
 json::object IncidentService::act_blocking(std::int64_t id, const std::string& action, const std::string& actor,
                                            const json::object& body) {

@@ -63,7 +63,8 @@ class IncidentService {
   boost::asio::awaitable<void> drain();
 
   // Blocking queries (store thread or tests).
-  boost::json::object list_blocking(const std::string& state_filter);
+  // {"incidents": the newest `limit` (<= 500), "count": all that match}.
+  boost::json::object list_blocking(const std::string& state_filter, std::int64_t limit = 500);
   std::optional<boost::json::object> get_blocking(std::int64_t id);
   // An operator's action: acknowledge, resolve, assign, comment, breach.
   // Throws Error (not_found, conflict, invalid_argument).

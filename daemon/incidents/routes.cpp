@@ -33,7 +33,13 @@ void IncidentService::register_routes(http::Router& router) {
         state != "resolved") {
       throw Error(ErrorCode::invalid_argument, "state must be open, acknowledged, resolved, unresolved or all.");
     }
-    auto job = [service, state] { return service->list_blocking(state); };
+    std::int64_t limit = 500;
+    if (auto l = req.query_param("limit")) {
+      auto n = parse_id(*l);  // digits only
+      if (!n) throw Error(ErrorCode::invalid_argument, "limit must be a number from 0 to 500.");
+      limit = std::min<std::int64_t>(*n, 500);
+    }
+    auto job = [service, state, limit] { return service->list_blocking(state, limit); };
     json::object doc = co_await offload(service->executor(), std::move(job));
     co_return http::Response::json(200, doc);
   });

@@ -263,6 +263,16 @@ def test_a_backup_that_succeeds_resolves_the_backup_failure_incident(daemon_fact
     assert d.ctl("backup", "run", check=False).returncode == 1
     failure = wait_for_incident(d, "backup_failure", lambda i: i["state"] == "open")
     assert failure["severity"] == "high"
+    # The console's menu asks for the count alone (limit=0): no documents.
+    add_user(d, "audrey", "auditor", "Auditor-Pass-123!")
+    au = Client(d)
+    assert login_retrying(au, "audrey", "Auditor-Pass-123!")[0] == 201
+    status, counted = au.request("GET", "/api/v1/incidents?state=unresolved&limit=0")
+    assert status == 200 and counted == {"incidents": [], "count": 1}, counted
+    status, listed = au.request("GET", "/api/v1/incidents?state=unresolved")
+    assert status == 200 and listed["count"] == len(listed["incidents"]) == 1, listed
+    assert au.request("GET", "/api/v1/incidents?limit=-1")[0] == 400
+    assert au.request("GET", "/api/v1/incidents?state=resolved&limit=0")[1] == {"incidents": [], "count": 0}
     # An operator acknowledges it; it still closes when the cause is gone.
     d.ctl("incidents", "acknowledge", str(failure["id"]))
 
@@ -278,6 +288,8 @@ def test_a_backup_that_succeeds_resolves_the_backup_failure_incident(daemon_fact
     run = json.loads(r.stdout)
     resolved = wait_for_incident(d, "backup_failure", lambda i: i["id"] == failure["id"] and i["state"] == "resolved")
     assert resolved["resolved_at"]
+    assert au.request("GET", "/api/v1/incidents?state=unresolved&limit=0")[1]["count"] == 0
+    assert au.request("GET", "/api/v1/incidents?state=resolved&limit=0")[1]["count"] == 1
     shown = json.loads(d.ctl("--json", "incidents", "show", str(failure["id"])).stdout)
     last = shown["timeline"][-1]
     assert (last["kind"], last["actor"], last["event"]) == ("resolve", "system", "backup.completed"), last

@@ -265,10 +265,11 @@ async function refreshIncidentCount() {
   if (!el || !session || !can(session.user.role, ['incidents.read'])) return;
   const token = ++countToken;
   try {
-    const doc = await get('/api/v1/incidents', { state: 'unresolved' });
+    // limit 0: the count only, no incident documents.
+    const doc = await get('/api/v1/incidents', { state: 'unresolved', limit: 0 });
     if (token !== countToken) return;
-    const n = (doc.incidents || []).length;
-    el.textContent = n > 499 ? '500+' : String(n);
+    const n = doc.count ?? 0;
+    el.textContent = String(n);
     el.hidden = n === 0;
     el.setAttribute('aria-label', `${n} unresolved`);
   } catch { /* the page itself shows API errors */ }
